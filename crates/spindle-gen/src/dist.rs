@@ -1,0 +1,228 @@
+//! Sampling helpers built on [`RandomStream`]: weighted choices, Zipf ranks, sorted
+//! uniform positions and random permutations.
+
+use crate::rng::RandomStream;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Gamma};
+
+/// A discrete distribution over `0..n`, sampled by inverse CDF.
+#[derive(Clone, Debug)]
+pub struct Weighted {
+    cumulative: Vec<f64>,
+}
+
+impl Weighted {
+    /// A distribution proportional to `weights` (all finite, non-negative, sum > 0).
+    pub fn new(weights: &[f64]) -> Self {
+        let total: f64 = weights.iter().sum();
+        assert!(total > 0.0, "weights must have a positive sum");
+        let mut acc = 0.0;
+        let mut cumulative: Vec<f64> = weights
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        if let Some(last) = cumulative.last_mut() {
+            *last = 1.0;
+        }
+        Self { cumulative }
+    }
+
+    /// A Zipf distribution over `n` ranks with exponent `alpha` (rank 0 most likely).
+    pub fn zipf(n: usize, alpha: f64) -> Self {
+        let weights: Vec<f64> = (1..=n).map(|k| (k as f64).powf(-alpha)).collect();
+        Self::new(&weights)
+    }
+
+    /// How many outcomes there are.
+    pub fn len(&self) -> usize {
+        self.cumulative.len()
+    }
+
+    /// Whether there are no outcomes.
+    pub fn is_empty(&self) -> bool {
+        self.cumulative.is_empty()
+    }
+
+    /// The outcome at cumulative probability `u` in `[0, 1)`.
+    #[inline]
+    pub fn at(&self, u: f64) -> usize {
+        let i = self.cumulative.partition_point(|&c| c <= u);
+        i.min(self.cumulative.len() - 1)
+    }
+
+    /// The outcome at cumulative probability `u`, and where `u` falls inside that
+    /// outcome's share, as a fraction in `[0, 1)`.
+    #[inline]
+    pub fn at_with_fraction(&self, u: f64) -> (usize, f64) {
+        let i = self.at(u);
+        let low = if i == 0 { 0.0 } else { self.cumulative[i - 1] };
+        let width = self.cumulative[i] - low;
+        let frac = if width > 0.0 {
+            ((u - low) / width).clamp(0.0, 0.999_999)
+        } else {
+            0.0
+        };
+        (i, frac)
+    }
+
+    /// The outcome for row `index` of `stream`.
+    #[inline]
+    pub fn sample(&self, stream: RandomStream, index: u64) -> usize {
+        self.at(stream.unit(index))
+    }
+
+    /// The probability of outcome `i`.
+    pub fn probability(&self, i: usize) -> f64 {
+        self.cumulative[i] - if i == 0 { 0.0 } else { self.cumulative[i - 1] }
+    }
+}
+
+/// `n` uniform positions in `[0, 1)`, sorted by index, generated block by block.
+///
+/// The positions are distributed as the order statistics of `n` independent uniforms
+/// (so gaps between neighbours are exponential, like arrivals of a Poisson process),
+/// and any index range can be produced without producing the rest: block totals are
+/// Gamma draws made up front, and positions inside a block are normalized exponential
+/// spacings.
+#[derive(Clone, Debug)]
+pub struct SortedUniforms {
+    n: u64,
+    stream: RandomStream,
+    /// Sum of spacings before each block, plus the grand total at the end.
+    block_start: Vec<f64>,
+}
+
+/// Rows per block of [`SortedUniforms`]; fixed, as it is part of the output's definition.
+pub const SORTED_BLOCK: u64 = 16_384;
+
+impl SortedUniforms {
+    /// Sorted positions for `n` rows of the stream `name` under `seed`.
+    pub fn new(seed: u64, name: &str, n: u64) -> Self {
+        let stream = RandomStream::new(seed, name);
+        let blocks = n.div_ceil(SORTED_BLOCK);
+        let mut block_start = Vec::with_capacity(blocks as usize + 1);
+        let mut acc = 0.0;
+        for b in 0..blocks {
+            block_start.push(acc);
+            let len = SORTED_BLOCK.min(n - b * SORTED_BLOCK) as f64;
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(stream.bits2(b, 0xB10C));
+            let gamma = Gamma::new(len, 1.0).expect("block length is positive");
+            acc += gamma.sample(&mut rng);
+        }
+        // The spacing after the last point.
+        acc += -(1.0 - stream.unit2(u64::MAX, 0xE1D)).ln();
+        block_start.push(acc);
+        Self {
+            n,
+            stream,
+            block_start,
+        }
+    }
+
+    /// Positions of rows `start..end`, ascending, each in `[0, 1)`.
+    pub fn range(&self, start: u64, end: u64) -> Vec<f64> {
+        assert!(start <= end && end <= self.n);
+        let total = *self.block_start.last().expect("has a total");
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let mut block = start / SORTED_BLOCK;
+        while block * SORTED_BLOCK < end {
+            let first = block * SORTED_BLOCK;
+            let last = (first + SORTED_BLOCK).min(self.n);
+            let spacings: Vec<f64> = (first..last).map(|i| self.stream.exponential(i)).collect();
+            let sum: f64 = spacings.iter().sum();
+            let block_len = self.block_start[block as usize + 1] - self.block_start[block as usize];
+            let scale = block_len / sum;
+            let mut acc = self.block_start[block as usize];
+            for (offset, spacing) in spacings.iter().enumerate() {
+                acc += spacing * scale;
+                let i = first + offset as u64;
+                if i >= start && i < end {
+                    out.push((acc / total).min(1.0 - f64::EPSILON));
+                }
+            }
+            block += 1;
+        }
+        out
+    }
+}
+
+/// A seeded random permutation of `0..n`.
+pub fn permutation(stream: RandomStream, n: usize) -> Vec<u32> {
+    let mut p: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        let j = stream.below(i as u64, i as u64 + 1) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+/// Picks `count` distinct indices of `0..n` (Floyd's algorithm), returned ascending.
+pub fn sample_without_replacement(stream: RandomStream, n: u64, count: u64) -> Vec<u64> {
+    assert!(count <= n);
+    let mut chosen = std::collections::HashSet::with_capacity(count as usize);
+    for (draw, j) in (n - count..n).enumerate() {
+        let t = stream.below(draw as u64, j + 1);
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    let mut out: Vec<u64> = chosen.into_iter().collect();
+    out.sort_unstable();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_matches_probabilities() {
+        let w = Weighted::new(&[0.55, 0.25, 0.13, 0.07]);
+        let s = RandomStream::new(3, "w");
+        let n = 200_000u64;
+        let mut counts = [0usize; 4];
+        for i in 0..n {
+            counts[w.sample(s, i)] += 1;
+        }
+        for (k, p) in [0.55, 0.25, 0.13, 0.07].iter().enumerate() {
+            let got = counts[k] as f64 / n as f64;
+            assert!((got - p).abs() < 0.005, "{k}: {got} vs {p}");
+        }
+    }
+
+    #[test]
+    fn sorted_uniforms_are_sorted_and_range_independent() {
+        let su = SortedUniforms::new(5, "t", 50_000);
+        let all = su.range(0, 50_000);
+        assert!(all.windows(2).all(|w| w[0] <= w[1]));
+        assert!(all[0] >= 0.0 && *all.last().unwrap() < 1.0);
+        assert_eq!(su.range(17_000, 33_001), all[17_000..33_001].to_vec());
+        let mean = all.iter().sum::<f64>() / all.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01);
+        // Median gap close to ln 2 / n for exponential spacings.
+        let mut gaps: Vec<f64> = all.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_by(f64::total_cmp);
+        let median = gaps[gaps.len() / 2] * 50_000.0;
+        assert!(
+            (median - std::f64::consts::LN_2).abs() < 0.03,
+            "median gap {median}"
+        );
+    }
+
+    #[test]
+    fn permutation_is_a_permutation() {
+        let mut p = permutation(RandomStream::new(1, "p"), 1000);
+        p.sort_unstable();
+        assert_eq!(p, (0..1000).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn sample_without_replacement_is_exact() {
+        let s = sample_without_replacement(RandomStream::new(1, "s"), 10_000, 123);
+        assert_eq!(s.len(), 123);
+        assert!(s.windows(2).all(|w| w[0] < w[1]) && *s.last().unwrap() < 10_000);
+    }
+}

@@ -1,0 +1,108 @@
+//! What a domain is: a set of related tables and a way to plan their generation.
+
+use crate::error::{Error, Result};
+use crate::scale::Scale;
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Static description of one generated table.
+#[derive(Clone, Debug)]
+pub struct TableSpec {
+    /// Table name.
+    pub name: &'static str,
+    /// One line on what a row is.
+    pub description: &'static str,
+    /// The table whose rows drive this one's generation, in units of work.
+    ///
+    /// A table driven by another (`order_line` by `order`) is generated for a range of
+    /// the driver's rows; tables with the same driver can be generated together.
+    pub driver: &'static str,
+    /// Arrow schema of the table.
+    pub schema: SchemaRef,
+    /// A timestamp column the rows are generated in ascending order of, if any. Such a
+    /// table can be streamed in event-time order without a sort.
+    pub ordered_by: Option<&'static str>,
+    /// The column that anomaly injection targets by default (the table's main measure).
+    pub main_measure: Option<&'static str>,
+}
+
+/// A family of related tables (Retail, ...).
+pub trait Domain: Send + Sync {
+    /// The domain's name (`retail`).
+    fn name(&self) -> &'static str;
+    /// One line on what it models.
+    fn description(&self) -> &'static str;
+    /// The tables, in generation order.
+    fn tables(&self) -> &[TableSpec];
+    /// Exact row counts of every table at `scale`, in generation order.
+    fn row_counts(&self, scale: &Scale) -> Vec<(&'static str, u64)>;
+    /// Prepares generation at `scale` with `seed`.
+    ///
+    /// # Errors
+    /// Invalid counts.
+    fn plan(&self, scale: Scale, seed: u64) -> Result<Arc<dyn DomainPlan>>;
+
+    /// The table called `name`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`] listing the domain's tables.
+    fn table(&self, name: &str) -> Result<&TableSpec> {
+        self.tables()
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::UnknownTable {
+                name: name.to_string(),
+                allowed: self.table_names().join(", "),
+            })
+    }
+
+    /// Table names in generation order.
+    fn table_names(&self) -> Vec<&'static str> {
+        self.tables().iter().map(|t| t.name).collect()
+    }
+}
+
+/// A domain prepared for one (scale, seed): produces any chunk of any table on demand.
+pub trait DomainPlan: Send + Sync {
+    /// The domain planned.
+    fn domain(&self) -> &dyn Domain;
+    /// The scale planned.
+    fn scale(&self) -> Scale;
+    /// The seed planned.
+    fn seed(&self) -> u64;
+    /// How many units (rows of the driving table) `driver` has.
+    fn units(&self, driver: &str) -> u64;
+    /// Exact rows of `table`.
+    fn row_count(&self, table: &str) -> u64;
+    /// Generates `tables` (all with the same driver) for the driver rows `units`,
+    /// returning one batch per table in the order asked.
+    ///
+    /// # Errors
+    /// Unknown tables, tables with different drivers, or a range past the end.
+    fn generate(&self, tables: &[&str], units: Range<u64>) -> Result<Vec<RecordBatch>>;
+}
+
+/// All known domains.
+pub fn domains() -> Vec<Box<dyn Domain>> {
+    vec![Box::new(crate::retail::RetailDomain::new())]
+}
+
+/// The domain called `name`.
+///
+/// # Errors
+/// [`Error::UnknownDomain`] listing the known domains.
+pub fn domain_by_name(name: &str) -> Result<Box<dyn Domain>> {
+    domains()
+        .into_iter()
+        .find(|d| d.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::UnknownDomain {
+            name: name.to_string(),
+            allowed: domains()
+                .iter()
+                .map(|d| d.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}

@@ -1,0 +1,593 @@
+//! Column builders of the Retail tables. Each works on a range of its driving table's
+//! rows and draws every value from `(seed, column, row)`, so any range can be built on
+//! its own and equals the same rows of a whole run.
+
+use super::words::*;
+use super::*;
+use arrow_array::builder::StringBuilder;
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
+
+const MICROS: i64 = 1_000_000;
+const GENDERS: [(&str, f64); 2] = [("M", 0.49), ("F", 0.51)];
+const LOYALTY: [(&str, f64); 4] = [
+    ("Basic", 0.55),
+    ("Silver", 0.25),
+    ("Gold", 0.13),
+    ("Platinum", 0.07),
+];
+const ADDRESS_TYPES: [(&str, f64); 3] = [("billing", 0.50), ("shipping", 0.40), ("both", 0.10)];
+const STORE_TYPES: [(&str, f64); 3] = [("physical", 0.85), ("online", 0.10), ("warehouse", 0.05)];
+const PRODUCT_STATUS: [(&str, f64); 3] = [
+    ("active", 0.75),
+    ("discontinued", 0.15),
+    ("introduced", 0.10),
+];
+const ORDER_STATUS: [(&str, f64); 5] = [
+    ("completed", 0.77),
+    ("shipped", 0.08),
+    ("processing", 0.02),
+    ("cancelled", 0.04),
+    ("returned", 0.09),
+];
+const RETURN_REASONS: [(&str, f64); 7] = [
+    ("wrong_size", 0.25),
+    ("changed_mind", 0.22),
+    ("not_as_described", 0.20),
+    ("defective", 0.15),
+    ("damaged_shipping", 0.10),
+    ("arrived_late", 0.05),
+    ("other", 0.03),
+];
+
+/// A categorical column drawn from `(label, weight)` pairs.
+struct Categorical<'a> {
+    labels: Vec<&'a str>,
+    weights: Weighted,
+}
+
+impl<'a> Categorical<'a> {
+    fn new(pairs: &[(&'a str, f64)]) -> Self {
+        Self {
+            labels: pairs.iter().map(|p| p.0).collect(),
+            weights: Weighted::new(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+        }
+    }
+
+    fn index(&self, stream: RandomStream, row: u64) -> usize {
+        self.weights.sample(stream, row)
+    }
+
+    fn column(&self, stream: RandomStream, rows: Range<u64>) -> StringArray {
+        StringArray::from_iter_values(rows.map(|r| self.labels[self.index(stream, r)]))
+    }
+}
+
+fn money(cents: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(Float64Array::from_iter_values(
+        cents.into_iter().map(|c| c as f64 / 100.0),
+    ))
+}
+
+fn ids(range: Range<u64>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(range.map(|i| i as i64 + 1)))
+}
+
+fn timestamps(seconds: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from_iter_values(
+        seconds.into_iter().map(|s| s * MICROS),
+    ))
+}
+
+fn pick<'a>(list: &[&'a str], stream: RandomStream, row: u64) -> &'a str {
+    list[stream.below(row, list.len() as u64) as usize]
+}
+
+/// Appends `name` lower-cased, keeping only ASCII letters.
+fn push_handle(out: &mut String, name: &str) {
+    out.extend(
+        name.chars()
+            .filter(char::is_ascii_alphabetic)
+            .map(|c| c.to_ascii_lowercase()),
+    );
+}
+
+impl RetailPlan {
+    fn stream(&self, name: &str) -> RandomStream {
+        RandomStream::new(self.seed, name)
+    }
+
+    fn batch(&self, table: &str, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+        let schema = self.domain.table(table)?.schema.clone();
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// `customer` and/or `address` for customers `units`.
+    pub(super) fn customer_group(
+        &self,
+        tables: &[&str],
+        units: Range<u64>,
+    ) -> Result<Vec<RecordBatch>> {
+        let gender = Categorical::new(&GENDERS);
+        let gender_stream = self.stream("customer.gender");
+        let genders: Vec<usize> = units
+            .clone()
+            .map(|c| gender.index(gender_stream, c))
+            .collect();
+        tables
+            .iter()
+            .map(|&t| match t {
+                "customer" => self.customers(units.clone(), &gender, &genders),
+                _ => self.addresses_of(units.clone()),
+            })
+            .collect()
+    }
+
+    fn customers(
+        &self,
+        units: Range<u64>,
+        gender: &Categorical,
+        genders: &[usize],
+    ) -> Result<RecordBatch> {
+        let first_stream = self.stream("customer.first_name");
+        let last_stream = self.stream("customer.last_name");
+        let first: Vec<&str> = units
+            .clone()
+            .zip(genders)
+            .map(|(c, &g)| {
+                let list = if g == 0 { MALE_FIRST } else { FEMALE_FIRST };
+                pick(list, first_stream, c)
+            })
+            .collect();
+        let last: Vec<&str> = units.clone().map(|c| pick(LAST, last_stream, c)).collect();
+
+        let email_null = self.stream("customer.email.null");
+        let email_style = self.stream("customer.email.style");
+        let domains = Categorical::new(EMAIL_DOMAINS);
+        let domain_stream = self.stream("customer.email.domain");
+        let mut emails = StringBuilder::with_capacity(first.len(), first.len() * 28);
+        let mut buf = String::with_capacity(64);
+        let mut digits = itoa::Buffer::new();
+        for (k, c) in units.clone().enumerate() {
+            if email_null.unit(c) < 0.05 {
+                emails.append_null();
+                continue;
+            }
+            buf.clear();
+            let bits = email_style.bits(c);
+            match bits % 5 {
+                0 => {
+                    push_handle(&mut buf, first[k]);
+                    buf.push('.');
+                    push_handle(&mut buf, last[k]);
+                }
+                1 => {
+                    push_handle(&mut buf, first[k]);
+                    push_handle(&mut buf, last[k]);
+                }
+                2 => {
+                    push_handle(&mut buf, &first[k][..1]);
+                    push_handle(&mut buf, last[k]);
+                }
+                3 => {
+                    push_handle(&mut buf, first[k]);
+                    buf.push('_');
+                    push_handle(&mut buf, last[k]);
+                }
+                _ => {
+                    push_handle(&mut buf, first[k]);
+                    push_handle(&mut buf, &last[k][..1]);
+                }
+            }
+            if (bits >> 8) % 2 == 0 {
+                buf.push_str(digits.format((bits >> 16) % 1000));
+            }
+            buf.push('@');
+            buf.push_str(domains.labels[domains.index(domain_stream, c)]);
+            emails.append_value(&buf);
+        }
+
+        let active = self.stream("customer.is_active");
+        let columns: Vec<ArrayRef> = vec![
+            ids(units.clone()),
+            Arc::new(StringArray::from_iter_values(first.iter())),
+            Arc::new(StringArray::from_iter_values(last.iter())),
+            Arc::new(emails.finish()),
+            Arc::new(StringArray::from_iter_values(
+                genders.iter().map(|&g| gender.labels[g]),
+            )),
+            Arc::new(
+                Categorical::new(&LOYALTY).column(self.stream("customer.loyalty"), units.clone()),
+            ),
+            timestamps(units.clone().map(|c| self.signup[c as usize])),
+            Arc::new(StringArray::from_iter_values(units.map(|c| {
+                if active.unit(c) < 0.85 {
+                    "true"
+                } else {
+                    "false"
+                }
+            }))),
+        ];
+        self.batch("customer", columns)
+    }
+
+    fn addresses_of(&self, customers: Range<u64>) -> Result<RecordBatch> {
+        let rows = self.addresses.at(customers.start)..self.addresses.at(customers.end);
+        let mut owner = Vec::with_capacity((rows.end - rows.start) as usize);
+        let mut primary = Vec::with_capacity(owner.capacity());
+        for c in customers {
+            let (a, b) = (self.addresses.at(c), self.addresses.at(c + 1));
+            for row in a..b {
+                owner.push(c as i64 + 1);
+                primary.push(row == a);
+            }
+        }
+        let zips = zip_records();
+        let zip_stream = self.stream("address.zip");
+        let zip_of: Vec<&ZipRecord> = rows
+            .clone()
+            .map(|r| &zips[zip_stream.below(r, zips.len() as u64) as usize])
+            .collect();
+        let number = self.stream("address.number");
+        let street_stream = self.stream("address.street");
+        let suffix_stream = self.stream("address.suffix");
+        let suffixes = Categorical::new(STREET_SUFFIXES);
+        let mut streets = StringBuilder::with_capacity(owner.len(), owner.len() * 20);
+        let mut buf = String::with_capacity(48);
+        let mut digits = itoa::Buffer::new();
+        for r in rows.clone() {
+            buf.clear();
+            buf.push_str(digits.format(1 + number.below(r, 9_999)));
+            buf.push(' ');
+            buf.push_str(pick(STREETS, street_stream, r));
+            buf.push(' ');
+            buf.push_str(suffixes.labels[suffixes.index(suffix_stream, r)]);
+            streets.append_value(&buf);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            ids(rows.clone()),
+            Arc::new(Int64Array::from(owner)),
+            Arc::new(Categorical::new(&ADDRESS_TYPES).column(self.stream("address.type"), rows)),
+            Arc::new(streets.finish()),
+            Arc::new(StringArray::from_iter_values(
+                zip_of.iter().map(|z| &z.city),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                zip_of.iter().map(|z| &z.state),
+            )),
+            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| &z.zip))),
+            Arc::new(Float64Array::from_iter_values(zip_of.iter().map(|z| z.lat))),
+            Arc::new(Float64Array::from_iter_values(zip_of.iter().map(|z| z.lng))),
+            Arc::new(BooleanArray::from(primary)),
+        ];
+        self.batch("address", columns)
+    }
+
+    pub(super) fn product_categories(&self, rows: Range<u64>) -> Result<RecordBatch> {
+        let cats = &categories()[rows.start as usize..rows.end as usize];
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(cats.iter().map(|c| c.id))),
+            Arc::new(StringArray::from_iter_values(cats.iter().map(|c| c.name))),
+            Arc::new(Int64Array::from(
+                cats.iter().map(|c| c.parent).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from_iter_values(cats.iter().map(|c| c.level))),
+        ];
+        self.batch("product_category", columns)
+    }
+
+    pub(super) fn promotions_batch(&self, rows: Range<u64>) -> Result<RecordBatch> {
+        let promos = &self.promotions[rows.start as usize..rows.end as usize];
+        let theme = self.stream("promotion.theme");
+        let event = self.stream("promotion.event");
+        let mut names = StringBuilder::with_capacity(promos.len(), promos.len() * 32);
+        for (k, p) in promos.iter().enumerate() {
+            let row = rows.start + k as u64;
+            let start = chrono::DateTime::from_timestamp(p.start, 0).expect("in range");
+            names.append_value(format!(
+                "{} {} {} {}",
+                SEASON_BY_MONTH[start.month0() as usize],
+                pick(PROMO_THEMES, theme, row),
+                pick(PROMO_EVENTS, event, row),
+                start.year()
+            ));
+        }
+        let columns: Vec<ArrayRef> = vec![
+            ids(rows),
+            Arc::new(names.finish()),
+            Arc::new(StringArray::from_iter_values(
+                promos.iter().map(|p| PROMO_TYPES[p.type_index].0),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                promos.iter().map(|p| p.discount_pct),
+            )),
+            timestamps(promos.iter().map(|p| p.start)),
+            timestamps(promos.iter().map(|p| p.end)),
+        ];
+        self.batch("promotion", columns)
+    }
+
+    pub(super) fn stores(&self, rows: Range<u64>) -> Result<RecordBatch> {
+        let zips = zip_records();
+        let zip_stream = self.stream("store.zip");
+        let zip_of: Vec<&ZipRecord> = rows
+            .clone()
+            .map(|r| &zips[zip_stream.below(r, zips.len() as u64) as usize])
+            .collect();
+        let columns: Vec<ArrayRef> = vec![
+            ids(rows.clone()),
+            Arc::new(StringArray::from_iter_values(
+                rows.clone().map(|r| format!("Store #{:04}", r + 1)),
+            )),
+            Arc::new(Categorical::new(&STORE_TYPES).column(self.stream("store.type"), rows)),
+            Arc::new(StringArray::from_iter_values(
+                zip_of.iter().map(|z| &z.city),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                zip_of.iter().map(|z| &z.state),
+            )),
+        ];
+        self.batch("store", columns)
+    }
+
+    pub(super) fn products(&self, rows: Range<u64>) -> Result<RecordBatch> {
+        let category = self.stream("product.category");
+        let brand = self.stream("product.brand");
+        let adjective = self.stream("product.adjective");
+        let noun = self.stream("product.noun");
+        let cost = self.stream("product.cost");
+        let mut names = StringBuilder::with_capacity((rows.end - rows.start) as usize, 0);
+        let mut buf = String::with_capacity(64);
+        for r in rows.clone() {
+            buf.clear();
+            buf.push_str(pick(BRANDS, brand, r));
+            buf.push(' ');
+            buf.push_str(pick(PRODUCT_ADJECTIVES, adjective, r));
+            buf.push(' ');
+            buf.push_str(pick(PRODUCT_NOUNS, noun, r));
+            names.append_value(&buf);
+        }
+        let price = |r: u64| self.product_price_cents[r as usize];
+        let columns: Vec<ArrayRef> = vec![
+            ids(rows.clone()),
+            Arc::new(Int64Array::from_iter_values(rows.clone().map(|r| {
+                self.leaf_ids[self.leaf_popularity.sample(category, r)]
+            }))),
+            Arc::new(names.finish()),
+            money(rows.clone().map(price)),
+            money(
+                rows.clone()
+                    .map(|r| (price(r) as f64 * (0.30 + 0.40 * cost.unit(r))).floor() as i64),
+            ),
+            Arc::new(Categorical::new(&PRODUCT_STATUS).column(self.stream("product.status"), rows)),
+        ];
+        self.batch("product", columns)
+    }
+
+    /// The order in which return `r` falls: returns spread evenly over orders, at most
+    /// a few per order, non-decreasing in `r`.
+    fn order_of_return(&self, r: u64, stream: RandomStream) -> u64 {
+        let n = self.counts.orders as f64;
+        let per = n / self.return_count as f64;
+        (((r as f64 + stream.unit(r)) * per) as u64).min(self.counts.orders - 1)
+    }
+
+    /// The first return whose order is at or after order `o`.
+    fn first_return_from(&self, o: u64, stream: RandomStream) -> u64 {
+        if self.return_count == 0 {
+            return 0;
+        }
+        let guess = (o as f64 * self.return_count as f64 / self.counts.orders as f64) as u64;
+        let mut r = guess.saturating_sub(1).min(self.return_count);
+        while r > 0 && self.order_of_return(r - 1, stream) >= o {
+            r -= 1;
+        }
+        while r < self.return_count && self.order_of_return(r, stream) < o {
+            r += 1;
+        }
+        r
+    }
+
+    /// A promotion active at `t`, chosen by `bits`, if any runs then.
+    fn active_promotion(&self, t: i64, bits: u64) -> Option<usize> {
+        let upto = self.promotions.partition_point(|p| p.start <= t);
+        let mut active = [0usize; 16];
+        let mut n = 0;
+        for i in (0..upto).rev() {
+            let p = &self.promotions[i];
+            if p.start <= t - MAX_PROMO_DAYS * DAY {
+                break;
+            }
+            if p.end > t && n < active.len() {
+                active[n] = i;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| active[(bits % n as u64) as usize])
+    }
+
+    /// `order`, `order_line` and/or `return` for orders `units`.
+    pub(super) fn order_group(
+        &self,
+        tables: &[&str],
+        units: Range<u64>,
+    ) -> Result<Vec<RecordBatch>> {
+        let n = (units.end - units.start) as usize;
+        let span_hours = 3_600.0;
+        // Order dates, ascending, from sorted positions mapped through the seasonal CDF.
+        let dates: Vec<i64> = self
+            .order_positions
+            .range(units.start, units.end)
+            .into_iter()
+            .map(|u| {
+                let (hour, frac) = self.hours.at_with_fraction(u);
+                RANGE_START + hour as i64 * 3_600 + (frac * span_hours) as i64
+            })
+            .collect();
+
+        // Customers: among those signed up by the order's date, recent ones favoured
+        // (density 2x over signup rank) and each weighted by a capped Pareto factor.
+        let pick_stream = self.stream("order.customer");
+        let weight_stream = self.stream("customer.weight");
+        let weight = |c: u64| {
+            let u = 1.0 - weight_stream.unit(c);
+            u.powf(-1.0 / 1.16).min(CUSTOMER_WEIGHT_CAP)
+        };
+        let mut eligible = 0usize;
+        let customers: Vec<u64> = units
+            .clone()
+            .zip(&dates)
+            .map(|(o, &t)| {
+                while eligible < self.signup.len() && self.signup[eligible] <= t {
+                    eligible += 1;
+                }
+                let k = eligible.max(1) as f64;
+                let mut c = 0;
+                for attempt in 0..64 {
+                    c = ((pick_stream.unit2(o, 2 * attempt).sqrt() * k) as u64).min(k as u64 - 1);
+                    if pick_stream.unit2(o, 2 * attempt + 1) * CUSTOMER_WEIGHT_CAP < weight(c) {
+                        break;
+                    }
+                }
+                c
+            })
+            .collect();
+
+        let address_stream = self.stream("order.address");
+        let shipping: Vec<i64> = units
+            .clone()
+            .zip(&customers)
+            .map(|(o, &c)| {
+                let (a, b) = (self.addresses.at(c), self.addresses.at(c + 1));
+                (a + address_stream.below(o, b - a) + 1) as i64
+            })
+            .collect();
+        let store_stream = self.stream("order.store");
+        let promo_gate = self.stream("order.promotion");
+        let promos: Vec<Option<usize>> = units
+            .clone()
+            .zip(&dates)
+            .map(|(o, &t)| {
+                if promo_gate.unit(o) < self.promoted_probability {
+                    self.active_promotion(t, promo_gate.bits2(o, 1))
+                } else {
+                    None
+                }
+            })
+            .collect();
+
+        // Lines and totals, in whole cents.
+        let line_rows = self.lines.at(units.start)..self.lines.at(units.end);
+        let line_count = (line_rows.end - line_rows.start) as usize;
+        let product_stream = self.stream("order_line.product");
+        let quantity_stream = self.stream("order_line.quantity");
+        let mut line_order = Vec::with_capacity(line_count);
+        let mut line_product = Vec::with_capacity(line_count);
+        let mut line_quantity = Vec::with_capacity(line_count);
+        let mut line_price = Vec::with_capacity(line_count);
+        let mut line_discount = Vec::with_capacity(line_count);
+        let mut line_total = Vec::with_capacity(line_count);
+        let mut order_total = vec![0i64; n];
+        let ln_fail = (0.4f64).ln();
+        for (k, o) in units.clone().enumerate() {
+            let discount = promos[k].map_or(0, |p| self.promotions[p].discount_pct);
+            for l in self.lines.at(o)..self.lines.at(o + 1) {
+                let rank = self.product_popularity.sample(product_stream, l);
+                let product = self.product_by_rank[rank] as usize;
+                let u = 1.0 - quantity_stream.unit(l);
+                let quantity = (1 + (u.ln() / ln_fail) as i64).min(20);
+                let price = self.product_price_cents[product];
+                let total = (quantity * price * (100 - discount) + 50) / 100;
+                line_order.push(o as i64 + 1);
+                line_product.push(product as i64 + 1);
+                line_quantity.push(quantity);
+                line_price.push(price);
+                line_discount.push(discount);
+                line_total.push(total);
+                order_total[k] += total;
+            }
+        }
+
+        let mut out = Vec::with_capacity(tables.len());
+        for &table in tables {
+            let batch = match table {
+                "order" => {
+                    let status = Categorical::new(&ORDER_STATUS);
+                    let columns: Vec<ArrayRef> = vec![
+                        ids(units.clone()),
+                        Arc::new(Int64Array::from_iter_values(
+                            customers.iter().map(|&c| c as i64 + 1),
+                        )),
+                        Arc::new(Int64Array::from_iter_values(units.clone().map(|o| {
+                            let rank = self.store_popularity.sample(store_stream, o);
+                            self.store_by_rank[rank] as i64 + 1
+                        }))),
+                        Arc::new(Int64Array::from(shipping.clone())),
+                        Arc::new(Int64Array::from(
+                            promos
+                                .iter()
+                                .map(|p| p.map(|i| i as i64 + 1))
+                                .collect::<Vec<_>>(),
+                        )),
+                        timestamps(dates.iter().copied()),
+                        Arc::new(status.column(self.stream("order.status"), units.clone())),
+                        money(order_total.iter().copied()),
+                    ];
+                    self.batch("order", columns)?
+                }
+                "order_line" => {
+                    let promo_of_line: Vec<Option<i64>> = line_order
+                        .iter()
+                        .map(|&o| {
+                            promos[(o as u64 - 1 - units.start) as usize].map(|p| p as i64 + 1)
+                        })
+                        .collect();
+                    let columns: Vec<ArrayRef> = vec![
+                        ids(line_rows.clone()),
+                        Arc::new(Int64Array::from(line_order.clone())),
+                        Arc::new(Int64Array::from(line_product.clone())),
+                        Arc::new(Int64Array::from(promo_of_line)),
+                        Arc::new(Int64Array::from(line_quantity.clone())),
+                        money(line_price.iter().copied()),
+                        Arc::new(Int64Array::from(line_discount.clone())),
+                        money(line_total.iter().copied()),
+                    ];
+                    self.batch("order_line", columns)?
+                }
+                _ => self.returns_of(units.clone(), &dates, &order_total)?,
+            };
+            out.push(batch);
+        }
+        Ok(out)
+    }
+
+    fn returns_of(&self, orders: Range<u64>, dates: &[i64], totals: &[i64]) -> Result<RecordBatch> {
+        let which = self.stream("return.order");
+        let rows =
+            self.first_return_from(orders.start, which)..self.first_return_from(orders.end, which);
+        let delay = self.stream("return.delay");
+        let refund = self.stream("return.refund");
+        let mut order_ids = Vec::new();
+        let mut return_dates = Vec::new();
+        let mut refunds = Vec::new();
+        for r in rows.clone() {
+            let o = self.order_of_return(r, which);
+            let k = (o - orders.start) as usize;
+            let days = (2.0 + 0.8 * delay.normal(r)).exp().clamp(1.0, 90.0);
+            let amount =
+                ((3.5 + refund.normal(r)).exp().clamp(5.0, 2_000.0) * 100.0).round() as i64;
+            order_ids.push(o as i64 + 1);
+            return_dates.push(dates[k] + (days * DAY as f64).round() as i64);
+            refunds.push(amount.min(totals[k]));
+        }
+        let columns: Vec<ArrayRef> = vec![
+            ids(rows.clone()),
+            Arc::new(Int64Array::from(order_ids)),
+            timestamps(return_dates),
+            Arc::new(Categorical::new(&RETURN_REASONS).column(self.stream("return.reason"), rows)),
+            money(refunds),
+        ];
+        self.batch("return", columns)
+    }
+}
