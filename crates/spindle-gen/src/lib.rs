@@ -268,7 +268,7 @@ impl Spindle {
         table: &str,
         part: Partition,
         chunk_units: u64,
-    ) -> Result<impl Iterator<Item = Result<RecordBatch>>> {
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
         let spec = plan.domain().table(table)?;
         let name = spec.name;
         let units = part.units(plan.units(spec.driver));
@@ -285,7 +285,7 @@ impl Spindle {
         plan: Arc<dyn DomainPlan>,
         part: Partition,
         chunk_units: u64,
-    ) -> Result<impl Iterator<Item = Result<(&'static str, RecordBatch)>>> {
+    ) -> Result<impl Iterator<Item = Result<(&'static str, RecordBatch)>> + use<>> {
         let names = plan.domain().table_names();
         let groups = driver_groups(plan.domain(), &names)?;
         Ok(groups.into_iter().flat_map(move |(driver, group)| {

@@ -1,0 +1,193 @@
+//! Command-line flags.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Synthetic relational data as Arrow batches, streamed as events.
+#[derive(Parser, Debug)]
+#[command(name = "spindle", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List domains, their tables and the scale presets.
+    List,
+    /// Show a domain's tables: columns, types and row counts per scale.
+    Describe(DescribeArgs),
+    /// Generate every table of a domain into files.
+    Generate(GenerateArgs),
+    /// Stream a table (or all tables) as events.
+    Stream(Box<StreamArgs>),
+}
+
+/// Flags of `describe`.
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    /// Domain to describe.
+    #[arg(default_value = "retail")]
+    pub domain: String,
+}
+
+/// Scale and explicit counts, shared by `generate` and `stream`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScaleArgs {
+    /// Scale preset (fabric_demo, small, medium, large, warehouse, xlarge, xxl, xxxl) or
+    /// `custom` with --orders, --customers and --products.
+    #[arg(long)]
+    pub scale: Option<String>,
+    /// Rows of `order` (overrides the preset's).
+    #[arg(long)]
+    pub orders: Option<u64>,
+    /// Rows of `customer` (overrides the preset's).
+    #[arg(long)]
+    pub customers: Option<u64>,
+    /// Rows of `product` (overrides the preset's).
+    #[arg(long)]
+    pub products: Option<u64>,
+}
+
+/// Output file formats of `generate`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Apache Parquet, zstd-compressed.
+    Parquet,
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+impl Format {
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// Flags of `generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Domain to generate.
+    pub domain: String,
+    /// Scale and counts.
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+    /// Random seed: the output is a function of seed and scale.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// File format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: Format,
+    /// Folder to write one file per table into.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Overwrite files in a folder that is not empty.
+    #[arg(long)]
+    pub force: bool,
+    /// Only these tables (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// Make only part I (0-based) of a run split into --parts parts.
+    #[arg(long, default_value_t = 0)]
+    pub part: u64,
+    /// How many parts the run is split into.
+    #[arg(long, default_value_t = 1)]
+    pub parts: u64,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Flags of `stream`; every setting can also come from `--config run.toml`.
+#[derive(Args, Debug, Default)]
+pub struct StreamArgs {
+    /// Domain whose tables to stream.
+    pub domain: Option<String>,
+    /// TOML file with any of these settings (flags given here win).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Table to stream.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Stream every table in generation order.
+    #[arg(long)]
+    pub all_tables: bool,
+    /// Scale and counts.
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+    /// Random seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub max_events: Option<u64>,
+    /// Share of events delivered late (0..1).
+    #[arg(long = "out-of-order")]
+    pub out_of_order: Option<f64>,
+    /// How many places a late event may slip at most.
+    #[arg(long)]
+    pub max_delay_slots: Option<u64>,
+    /// Where events go: `console`, `file` (with --output), `file:PATH`, `parquet:PATH`.
+    #[arg(long)]
+    pub sink: Vec<String>,
+    /// Output file of the `file` sink.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Append to the output file instead of replacing it.
+    #[arg(long)]
+    pub append: bool,
+    /// Pretty-print console events with this indent.
+    #[arg(long)]
+    pub indent: Option<usize>,
+    /// Events per send.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Column holding event time (default: the table's first timestamp column).
+    #[arg(long)]
+    pub timestamp_column: Option<String>,
+    /// Base rate in events per second (realtime mode).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Pace events at --rate instead of as fast as possible.
+    #[arg(long)]
+    pub realtime: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Rate burst: START:DURATION:MULTIPLIER (seconds) or #START-END:MULTIPLIER (events).
+    #[arg(long)]
+    pub burst: Vec<String>,
+    /// Time pattern preset: business_hours or retail_peak.
+    #[arg(long)]
+    pub time_pattern: Option<String>,
+    /// Start the time pattern's clock here (e.g. 2025-11-28T19:00:00, UTC).
+    #[arg(long)]
+    pub clock_start: Option<String>,
+    /// Run the time pattern's clock this many times faster than real time.
+    #[arg(long)]
+    pub speedup: Option<f64>,
+    /// Event time: `table` keeps the table's times, `live` stamps the emission instant.
+    #[arg(long)]
+    pub event_time: Option<String>,
+    /// Inject point anomalies into this share of rows of the table's main measure.
+    #[arg(long)]
+    pub anomaly_fraction: Option<f64>,
+    /// TOML file declaring anomalies ([[anomaly]] entries).
+    #[arg(long)]
+    pub anomalies: Option<PathBuf>,
+    /// Leave the anomaly labels out of the events (anomalies are still injected).
+    #[arg(long)]
+    pub no_labels: bool,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

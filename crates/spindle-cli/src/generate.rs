@@ -1,0 +1,277 @@
+//! `spindle list`, `describe` and `generate`.
+
+use crate::args::{DescribeArgs, Format, GenerateArgs, ScaleArgs};
+use crate::progress::Progress;
+use anyhow::{Context, Result, bail};
+use arrow_array::RecordBatch;
+use spindle_gen::{ChunkStream, Counts, DEFAULT_CHUNK_UNITS, Partition, Scale, thousands};
+use spindle_sinks::{CsvSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+/// Resolves `--scale` and explicit counts; `default` when no scale is given.
+pub fn resolve_scale(args: &ScaleArgs, default: &str) -> Result<Scale> {
+    let name = args.scale.as_deref().unwrap_or(default);
+    let overrides = [args.customers, args.products, args.orders];
+    let base = if name.eq_ignore_ascii_case("custom") {
+        let (Some(customers), Some(products), Some(orders)) =
+            (args.customers, args.products, args.orders)
+        else {
+            bail!("--scale custom needs all of --customers, --products and --orders");
+        };
+        Counts {
+            customers,
+            products,
+            orders,
+        }
+    } else {
+        let preset: Scale = name.parse()?;
+        if overrides.iter().all(Option::is_none) {
+            return Ok(preset);
+        }
+        preset.counts()
+    };
+    let counts = Counts {
+        customers: args.customers.unwrap_or(base.customers),
+        products: args.products.unwrap_or(base.products),
+        orders: args.orders.unwrap_or(base.orders),
+    };
+    counts.validate().map_err(|e| anyhow::anyhow!("--{e}"))?;
+    Ok(Scale::Custom(counts))
+}
+
+/// `spindle list`.
+pub fn list() -> Result<ExitCode> {
+    for domain in spindle_gen::domains() {
+        println!("domain {}: {}", domain.name(), domain.description());
+        for t in domain.tables() {
+            println!("  table {:<18} {}", t.name, t.description);
+        }
+    }
+    println!("scales:");
+    for scale in Scale::PRESETS {
+        let c = scale.counts();
+        println!(
+            "  {:<12} {:>13} customers {:>9} products {:>16} orders",
+            scale.name(),
+            thousands(c.customers),
+            thousands(c.products),
+            thousands(c.orders)
+        );
+    }
+    println!("  {:<12} --customers N --products N --orders N", "custom");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `spindle describe DOMAIN`.
+pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
+    let domain = spindle_gen::domain_by_name(&args.domain)?;
+    println!("domain {}: {}", domain.name(), domain.description());
+    for t in domain.tables() {
+        println!();
+        println!("table {} - {}", t.name, t.description);
+        if let Some(col) = t.ordered_by {
+            println!("  generated in {col} order (streams in event-time order without a sort)");
+        }
+        if let Some(m) = t.main_measure {
+            println!("  main measure (--anomaly-fraction target): {m}");
+        }
+        if t.driver != t.name {
+            println!("  generated alongside its driving table: {}", t.driver);
+        }
+        for f in t.schema.fields() {
+            let null = if f.is_nullable() { "nullable" } else { "" };
+            println!(
+                "    {:<22} {:<28} {null}",
+                f.name(),
+                f.data_type().to_string()
+            );
+        }
+    }
+    println!();
+    let names = domain.table_names();
+    print!("{:<12}", "rows");
+    for n in &names {
+        print!(" {:>16}", n);
+    }
+    println!();
+    for scale in Scale::PRESETS {
+        print!("{:<12}", scale.name());
+        for (_, rows) in domain.row_counts(&scale) {
+            print!(" {:>16}", thousands(rows));
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_sink(format: Format, path: &Path) -> Result<Box<dyn StreamWriter>> {
+    Ok(match format {
+        Format::Parquet => {
+            let sink = ParquetSink::new(path, ParquetOptions::default())?;
+            Box::new(sink)
+        }
+        Format::Jsonl => Box::new(FileSink::new(path, FileMode::Overwrite)?),
+        Format::Csv => Box::new(CsvSink::new(path)?),
+    })
+}
+
+/// Files being written: `name.ext.part` until the run succeeds, then renamed.
+struct Outputs {
+    files: Vec<(PathBuf, PathBuf)>,
+    done: bool,
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        if !self.done {
+            for (part, _) in &self.files {
+                let _ = std::fs::remove_file(part);
+            }
+        }
+    }
+}
+
+/// `spindle generate DOMAIN ...`.
+pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let domain = spindle_gen::domain_by_name(&args.domain)?;
+    let scale = resolve_scale(&args.scale, "small")?;
+    let part = Partition::new(args.part, args.parts)?;
+    let names: Vec<&'static str> = if args.tables.is_empty() {
+        domain.table_names()
+    } else {
+        args.tables
+            .iter()
+            .map(|t| domain.table(t).map(|s| s.name))
+            .collect::<spindle_gen::Result<_>>()?
+    };
+
+    let out = &args.output;
+    if out.exists() {
+        if !out.is_dir() {
+            bail!("--output {} exists and is not a folder", out.display());
+        }
+        let non_empty = std::fs::read_dir(out)
+            .with_context(|| format!("cannot read --output {}", out.display()))?
+            .next()
+            .is_some();
+        if non_empty && !args.force {
+            bail!(
+                "--output {} is not empty; pass --force to overwrite its files",
+                out.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create --output {}", out.display()))?;
+
+    let plan = domain.plan(scale, args.seed)?;
+    let mut outputs = Outputs {
+        files: Vec::new(),
+        done: false,
+    };
+    let mut sinks: Vec<(&'static str, Box<dyn StreamWriter>)> = Vec::new();
+    for name in &names {
+        let file = out.join(format!("{name}.{}", args.format.extension()));
+        let part_file = out.join(format!("{name}.{}.part", args.format.extension()));
+        let sink = open_sink(args.format, &part_file)
+            .with_context(|| format!("cannot write into --output {}", out.display()))?;
+        outputs.files.push((part_file, file));
+        sinks.push((name, sink));
+    }
+
+    let total_units: u64 = spindle_gen::driver_groups(domain.as_ref(), &names)?
+        .iter()
+        .map(|(driver, _)| part.units(plan.units(driver)).count() as u64)
+        .sum();
+    let mut progress = Progress::new(Some(total_units), "units", args.quiet);
+    let mut rows_total = 0u64;
+    for (driver, group) in spindle_gen::driver_groups(domain.as_ref(), &names)? {
+        let group_sinks: Vec<(&'static str, Box<dyn StreamWriter>)> = group
+            .iter()
+            .map(|t| {
+                let at = sinks
+                    .iter()
+                    .position(|(n, _)| n == t)
+                    .expect("opened above");
+                sinks.remove(at)
+            })
+            .collect();
+        let units = part.units(plan.units(driver));
+        let chunks = ChunkStream::new(plan.clone(), group.clone(), units, DEFAULT_CHUNK_UNITS);
+        rows_total += write_group(chunks, group_sinks, &mut progress)?;
+    }
+    progress.finish();
+    for (part_file, file) in &outputs.files {
+        std::fs::rename(part_file, file).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                part_file.display(),
+                file.display()
+            )
+        })?;
+    }
+    outputs.done = true;
+    println!(
+        "{}",
+        spindle_gen::summary_line(names.len(), rows_total, started.elapsed())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one driver group: generation (rayon) feeds one writer thread per table.
+fn write_group(
+    chunks: ChunkStream,
+    sinks: Vec<(&'static str, Box<dyn StreamWriter>)>,
+    progress: &mut Progress,
+) -> Result<u64> {
+    let ranges: Vec<u64> = chunks.remaining_ranges().map(|r| r.end - r.start).collect();
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut writers = Vec::new();
+        for (name, mut sink) in sinks {
+            let (tx, rx) = sync_channel::<RecordBatch>(2);
+            senders.push(tx);
+            writers.push(scope.spawn(move || -> Result<u64> {
+                for batch in rx {
+                    sink.send_batch(&batch)
+                        .with_context(|| format!("writing table {name}"))?;
+                }
+                sink.close()
+                    .with_context(|| format!("closing table {name}"))?;
+                Ok(sink.delivered())
+            }));
+        }
+        let mut failed = None;
+        for (chunk, units) in chunks.zip(ranges) {
+            match chunk {
+                Ok(batches) => {
+                    if senders
+                        .iter()
+                        .zip(batches)
+                        .any(|(tx, b)| tx.send(b).is_err())
+                    {
+                        break; // a writer stopped; its error is reported below
+                    }
+                    progress.add(units);
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(senders);
+        let mut rows = 0;
+        for w in writers {
+            rows += w.join().expect("writer thread does not panic")?;
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(rows),
+        }
+    })
+}

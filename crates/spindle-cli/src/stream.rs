@@ -1,0 +1,346 @@
+//! `spindle stream`: flags and `--config` resolved into settings, checked in full before
+//! any output is opened, then one streaming run.
+
+use crate::args::{ScaleArgs, StreamArgs};
+use crate::config_file::{self, RunFile};
+use crate::generate::resolve_scale;
+use crate::progress::Progress;
+use anyhow::{Context, Result, bail};
+use spindle_gen::Domain;
+use spindle_sinks::{ConsoleSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
+use spindle_stream::{
+    AnomalyRegistry, BurstWindow, EventTimeMode, PacerOptions, PointAnomaly, SpindleStreamer,
+    StopReason, StreamConfig, TimePattern,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Parses `--clock-start`: `YYYY-MM-DDTHH:MM:SS` (UTC) or RFC 3339 with an offset.
+pub fn parse_clock_start(text: &str) -> Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc().timestamp());
+        }
+    }
+    bail!(
+        "invalid --clock-start '{text}': expected YYYY-MM-DDTHH:MM:SS (UTC) or RFC 3339, e.g. 2025-11-28T19:00:00"
+    )
+}
+
+/// Where events go, as `--sink` names it.
+pub enum SinkSpec {
+    /// stdout.
+    Console,
+    /// JSON lines file.
+    File(PathBuf),
+    /// Parquet file.
+    Parquet(PathBuf),
+}
+
+impl SinkSpec {
+    fn parse(spec: &str, output: Option<&PathBuf>) -> Result<Self> {
+        let (kind, rest) = spec
+            .split_once(':')
+            .map_or((spec, None), |(k, r)| (k, Some(r)));
+        let path = |what: &str| -> Result<PathBuf> {
+            match (rest, output) {
+                (Some(p), _) if !p.is_empty() => Ok(PathBuf::from(p)),
+                (_, Some(o)) => Ok(o.clone()),
+                _ => bail!("--sink {what} needs a path: --sink {what}:PATH or --output PATH"),
+            }
+        };
+        Ok(match kind {
+            "console" | "stdout" => SinkSpec::Console,
+            "file" | "jsonl" => SinkSpec::File(path("file")?),
+            "parquet" => SinkSpec::Parquet(path("parquet")?),
+            other => bail!("unknown --sink '{other}'; allowed: console, file:PATH, parquet:PATH"),
+        })
+    }
+
+    fn open(&self, append: bool, indent: Option<usize>) -> Result<Box<dyn StreamWriter>> {
+        Ok(match self {
+            SinkSpec::Console => Box::new(ConsoleSink::stdout().indent(indent)),
+            SinkSpec::File(p) => {
+                let mode = if append {
+                    FileMode::Append
+                } else {
+                    FileMode::Overwrite
+                };
+                Box::new(
+                    FileSink::new(p, mode)
+                        .with_context(|| format!("cannot open --sink file:{}", p.display()))?,
+                )
+            }
+            SinkSpec::Parquet(p) => Box::new(
+                ParquetSink::new(p, ParquetOptions::default())
+                    .with_context(|| format!("cannot open --sink parquet:{}", p.display()))?,
+            ),
+        })
+    }
+}
+
+/// Everything a run needs, checked.
+struct Settings {
+    domain: Box<dyn Domain>,
+    scale: spindle_gen::Scale,
+    seed: u64,
+    tables: Vec<String>,
+    all_tables: bool,
+    timestamp_column: Option<String>,
+    config: StreamConfig,
+    pacer: PacerOptions,
+    anomalies: AnomalyRegistry,
+    sink: SinkSpec,
+    append: bool,
+    indent: Option<usize>,
+    quiet: bool,
+}
+
+fn resolve(args: StreamArgs) -> Result<Settings> {
+    let file = match &args.config {
+        Some(path) => config_file::load_run(path)?,
+        None => RunFile::default(),
+    };
+    let domain = spindle_gen::domain_by_name(
+        args.domain
+            .as_deref()
+            .or(file.domain.as_deref())
+            .unwrap_or("retail"),
+    )?;
+    let scale_args = ScaleArgs {
+        scale: args.scale.scale.clone().or(file.scale.clone()),
+        orders: args.scale.orders.or(file.orders),
+        customers: args.scale.customers.or(file.customers),
+        products: args.scale.products.or(file.products),
+    };
+    let scale = resolve_scale(&scale_args, "small")?;
+    let all_tables = args.all_tables || file.all_tables.unwrap_or(false);
+    let table = args.table.clone().or(file.table.clone());
+    let tables: Vec<String> = match (&table, all_tables) {
+        (Some(_), true) => bail!("pass either --table or --all-tables, not both"),
+        (Some(t), false) => vec![domain.table(t)?.name.to_string()],
+        (None, true) => domain.table_names().iter().map(|s| s.to_string()).collect(),
+        (None, false) => bail!(
+            "pass --table TABLE or --all-tables; tables of {}: {}",
+            domain.name(),
+            domain.table_names().join(", ")
+        ),
+    };
+
+    let mut bursts: Vec<BurstWindow> = file
+        .burst_windows
+        .iter()
+        .flatten()
+        .map(|b| b.window())
+        .collect();
+    for spec in &args.burst {
+        bursts.push(
+            spec.parse()
+                .with_context(|| format!("invalid --burst '{spec}'"))?,
+        );
+    }
+    let time_pattern: Option<TimePattern> = match (&args.time_pattern, &file.time_pattern) {
+        (Some(name), _) => Some(TimePattern::preset(name)?),
+        (None, Some(spec)) => Some(spec.pattern()?),
+        (None, None) => None,
+    };
+    let defaults = StreamConfig::default();
+    let config = StreamConfig {
+        events_per_second: args
+            .rate
+            .or(file.events_per_second)
+            .unwrap_or(defaults.events_per_second),
+        duration_seconds: args.duration.or(file.duration_seconds),
+        max_events: args.max_events.or(file.max_events),
+        out_of_order_fraction: args
+            .out_of_order
+            .or(file.out_of_order_fraction)
+            .unwrap_or(0.0),
+        out_of_order_max_delay_slots: args
+            .max_delay_slots
+            .or(file.out_of_order_max_delay_slots)
+            .unwrap_or(defaults.out_of_order_max_delay_slots),
+        burst_windows: bursts,
+        time_pattern,
+        label_anomalies: !args.no_labels && file.label_anomalies.unwrap_or(true),
+        batch_size: args
+            .batch_size
+            .or(file.batch_size)
+            .unwrap_or(defaults.batch_size),
+        realtime: args.realtime || file.realtime.unwrap_or(false),
+    };
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{e} (flag --{})", flag_of(&e)))?;
+
+    let event_time = match args.event_time.as_deref().or(file.event_time.as_deref()) {
+        None | Some("table") => EventTimeMode::Table,
+        Some("live") => EventTimeMode::Live,
+        Some(other) => bail!("invalid --event-time '{other}'; allowed: table, live"),
+    };
+    let pacer = PacerOptions {
+        clock_start: args
+            .clock_start
+            .as_deref()
+            .or(file.clock_start.as_deref())
+            .map(parse_clock_start)
+            .transpose()?,
+        speedup: args.speedup.or(file.speedup).unwrap_or(1.0),
+        event_time,
+        record_lateness: false,
+    };
+    pacer.validate()?;
+
+    let mut anomalies = AnomalyRegistry::default();
+    for spec in file.anomaly.iter().flatten() {
+        anomalies.add(spec.anomaly()?);
+    }
+    if let Some(path) = &args.anomalies {
+        for a in config_file::load_anomalies(path)? {
+            anomalies.add(a);
+        }
+    }
+    if let Some(fraction) = args.anomaly_fraction.or(file.anomaly_fraction) {
+        let [table] = tables.as_slice() else {
+            bail!("--anomaly-fraction needs one --table (each table has its own main measure)");
+        };
+        let spec = domain.table(table)?;
+        let Some(measure) = spec.main_measure else {
+            let with: Vec<String> = domain
+                .tables()
+                .iter()
+                .filter_map(|t| t.main_measure.map(|m| format!("{} ({m})", t.name)))
+                .collect();
+            bail!(
+                "table {table} has no main measure for --anomaly-fraction; tables with one: {}",
+                with.join(", ")
+            );
+        };
+        anomalies.add(PointAnomaly::new(&format!("extreme_{measure}"), measure).fraction(fraction));
+    }
+    let timestamp_column = args
+        .timestamp_column
+        .clone()
+        .or(file.timestamp_column.clone());
+    for t in &tables {
+        let spec = domain.table(t)?;
+        let column = if all_tables {
+            timestamp_column
+                .as_deref()
+                .filter(|c| spec.schema.index_of(c).is_ok())
+        } else {
+            timestamp_column.as_deref()
+        };
+        spindle_stream::streamer::event_time_column(t, &spec.schema, column)?;
+        anomalies.check(t, &spec.schema)?;
+    }
+
+    let sinks: Vec<String> = if args.sink.is_empty() {
+        file.sink.clone().unwrap_or_default()
+    } else {
+        args.sink.clone()
+    };
+    let output = args.output.clone().or(file.output.clone());
+    let sink = match sinks.as_slice() {
+        [] => match &output {
+            Some(path) => SinkSpec::File(path.clone()),
+            None => SinkSpec::Console,
+        },
+        [one] => SinkSpec::parse(one, output.as_ref())?,
+        _ => bail!("--sink is given {} times; one sink per run", sinks.len()),
+    };
+
+    Ok(Settings {
+        domain,
+        scale,
+        seed: args.seed.or(file.seed).unwrap_or(42),
+        tables,
+        all_tables,
+        timestamp_column,
+        config,
+        pacer,
+        anomalies,
+        sink,
+        append: args.append || file.append.unwrap_or(false),
+        indent: args.indent.or(file.indent),
+        quiet: args.quiet,
+    })
+}
+
+/// The CLI flag of a config field named in an error.
+fn flag_of(e: &spindle_stream::Error) -> &'static str {
+    match e {
+        spindle_stream::Error::Invalid { field, .. } => match *field {
+            "events_per_second" => "rate",
+            "duration_seconds" => "duration",
+            "out_of_order_fraction" => "out-of-order",
+            "out_of_order_max_delay_slots" => "max-delay-slots",
+            "burst_windows" => "burst",
+            "max_events" => "max-events",
+            "batch_size" => "batch-size",
+            "time_pattern" => "time-pattern",
+            _ => "config",
+        },
+        _ => "config",
+    }
+}
+
+/// `spindle stream ...`.
+pub fn run(args: StreamArgs) -> Result<ExitCode> {
+    let s = resolve(args)?;
+    let plan = s.domain.plan(s.scale, s.seed)?;
+    let sink = s.sink.open(s.append, s.indent)?;
+    let total = match (s.all_tables, s.config.max_events) {
+        (false, Some(max)) => Some(max.min(plan.row_count(&s.tables[0]))),
+        (false, None) => Some(plan.row_count(&s.tables[0])),
+        (true, _) => None,
+    };
+    let progress = Arc::new(Mutex::new(Progress::new(total, "events", s.quiet)));
+    if s.config.realtime {
+        let target = s.config.events_per_second;
+        progress
+            .lock()
+            .expect("progress lock")
+            .message(format!("target {target} eps"));
+    }
+    let progress_in = progress.clone();
+    let mut streamer = SpindleStreamer::from_plan(plan, sink)
+        .with_config(s.config.clone())
+        .with_anomalies(s.anomalies)
+        .with_pacer_options(s.pacer)
+        .with_progress(move |sent| progress_in.lock().expect("progress lock").set(sent));
+    let stop = streamer.stop_flag();
+    ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
+
+    let results = if s.all_tables {
+        streamer.stream_all(s.timestamp_column.as_deref())
+    } else {
+        streamer
+            .stream(&s.tables[0], s.timestamp_column.as_deref())
+            .map(|r| vec![r])
+    };
+    progress.lock().expect("progress lock").finish();
+    let close = streamer.close();
+    let results = results?;
+    match close {
+        Ok(()) | Err(spindle_stream::Error::Sink(spindle_sinks::Error::Closed(_))) => {}
+        Err(e) => return Err(e.into()),
+    }
+    for r in &results {
+        eprintln!("{r}");
+    }
+    let interrupted = results
+        .iter()
+        .any(|r| r.stop_reason == StopReason::Interrupted);
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,487 @@
+//! JSON encoding of whole Arrow batches, one object per row, byte-compatible with the
+//! reference's `json.dumps(event)`: `", "` and `": "` separators, keys in column order,
+//! non-ASCII escaped as `\uXXXX`, floats in Python's shortest-repr form (`80.73`,
+//! `80.0`, `1e+16`), timestamps as `"YYYY-MM-DD HH:MM:SS[.ffffff]"`, nulls as `null`.
+
+use crate::error::{Error, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Rows serialized per parallel task.
+const ROWS_PER_TASK: usize = 8_192;
+
+/// Layout of each JSON object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JsonLayout {
+    /// `None`: one line per object. `Some(n)`: pretty-printed with `n` spaces.
+    pub indent: Option<usize>,
+    /// Text written before every object.
+    pub prefix: String,
+}
+
+/// One column, reduced to a type the encoder writes directly.
+enum Column {
+    Int(ArrayRef),
+    UInt(ArrayRef),
+    Float(ArrayRef),
+    Bool(ArrayRef),
+    Text(ArrayRef),
+    /// Microseconds since the epoch; `utc` adds the `+00:00` suffix of aware times.
+    Micros(ArrayRef, bool),
+    Date(ArrayRef),
+}
+
+fn cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    Ok(arrow_cast::cast(array, to)?)
+}
+
+impl Column {
+    fn new(name: &str, array: &ArrayRef) -> Result<Self> {
+        use DataType::*;
+        Ok(match array.data_type() {
+            Int64 => Column::Int(array.clone()),
+            Int8 | Int16 | Int32 => Column::Int(cast(array, &Int64)?),
+            UInt64 => Column::UInt(array.clone()),
+            UInt8 | UInt16 | UInt32 => Column::UInt(cast(array, &UInt64)?),
+            Float64 => Column::Float(array.clone()),
+            Float16 | Float32 | Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => {
+                Column::Float(cast(array, &Float64)?)
+            }
+            Boolean => Column::Bool(array.clone()),
+            Utf8 => Column::Text(array.clone()),
+            LargeUtf8 | Utf8View => Column::Text(cast(array, &Utf8)?),
+            Dictionary(_, value) if value.is_string() => Column::Text(cast(array, &Utf8)?),
+            Timestamp(unit, tz) => {
+                let micros = Timestamp(TimeUnit::Microsecond, None);
+                let a = if *unit == TimeUnit::Microsecond && tz.is_none() {
+                    array.clone()
+                } else {
+                    // Aware timestamps hold UTC instants; drop the zone, keep the instant.
+                    let naive = cast(array, &Timestamp(*unit, None))?;
+                    cast(&naive, &micros)?
+                };
+                Column::Micros(a, tz.is_some())
+            }
+            Date32 => Column::Date(array.clone()),
+            Date64 => Column::Date(cast(array, &Date32)?),
+            other => {
+                return Err(Error::Unsupported {
+                    column: name.to_string(),
+                    data_type: other.to_string(),
+                    format: "JSON lines",
+                });
+            }
+        })
+    }
+
+    #[inline]
+    fn write(&self, row: usize, out: &mut Vec<u8>, ints: &mut itoa::Buffer) {
+        let array: &ArrayRef = match self {
+            Column::Int(a)
+            | Column::UInt(a)
+            | Column::Float(a)
+            | Column::Bool(a)
+            | Column::Text(a)
+            | Column::Micros(a, _)
+            | Column::Date(a) => a,
+        };
+        if array.is_null(row) {
+            out.extend_from_slice(b"null");
+            return;
+        }
+        match self {
+            Column::Int(a) => out.extend_from_slice(
+                ints.format(a.as_primitive::<Int64Type>().value(row))
+                    .as_bytes(),
+            ),
+            Column::UInt(a) => out.extend_from_slice(
+                ints.format(a.as_primitive::<UInt64Type>().value(row))
+                    .as_bytes(),
+            ),
+            Column::Float(a) => write_float(a.as_primitive::<Float64Type>().value(row), out),
+            Column::Bool(a) => out.extend_from_slice(if a.as_boolean().value(row) {
+                b"true"
+            } else {
+                b"false"
+            }),
+            Column::Text(a) => write_string(a.as_string::<i32>().value(row), out),
+            Column::Micros(a, utc) => {
+                out.push(b'"');
+                write_timestamp(a.as_primitive::<TimestampMicrosecondType>().value(row), out);
+                if *utc {
+                    out.extend_from_slice(b"+00:00");
+                }
+                out.push(b'"');
+            }
+            Column::Date(a) => {
+                out.push(b'"');
+                write_date(i64::from(a.as_primitive::<Date32Type>().value(row)), out);
+                out.push(b'"');
+            }
+        }
+    }
+}
+
+/// Encodes batches of one schema as JSON objects.
+pub struct JsonEncoder {
+    layout: JsonLayout,
+}
+
+impl JsonEncoder {
+    /// An encoder with the given layout.
+    pub fn new(layout: JsonLayout) -> Self {
+        Self { layout }
+    }
+
+    /// The layout in use.
+    pub fn layout(&self) -> &JsonLayout {
+        &self.layout
+    }
+
+    /// The compact, one-object-per-line encoder of JSON-lines files.
+    pub fn lines() -> Self {
+        Self::new(JsonLayout::default())
+    }
+
+    /// Appends rows `rows` of `batch` to `out`, each object followed by a newline.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry (lists, structs, binary, ...).
+    pub fn encode_rows(
+        &self,
+        batch: &RecordBatch,
+        rows: Range<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let columns = self.columns(batch)?;
+        self.encode_columns(&columns, rows, out);
+        Ok(())
+    }
+
+    fn columns(&self, batch: &RecordBatch) -> Result<Vec<(Vec<u8>, Column)>> {
+        let schema = batch.schema();
+        schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, array)| {
+                let mut key = Vec::with_capacity(field.name().len() + 4);
+                write_string(field.name(), &mut key);
+                key.extend_from_slice(b": ");
+                Ok((key, Column::new(field.name(), array)?))
+            })
+            .collect()
+    }
+
+    fn encode_columns(&self, columns: &[(Vec<u8>, Column)], rows: Range<usize>, out: &mut Vec<u8>) {
+        let mut ints = itoa::Buffer::new();
+        let indent = self.layout.indent;
+        for row in rows {
+            out.extend_from_slice(self.layout.prefix.as_bytes());
+            out.push(b'{');
+            for (i, (key, column)) in columns.iter().enumerate() {
+                match indent {
+                    None => {
+                        if i > 0 {
+                            out.extend_from_slice(b", ");
+                        }
+                    }
+                    Some(n) => {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.push(b'\n');
+                        out.resize(out.len() + n, b' ');
+                    }
+                }
+                out.extend_from_slice(key);
+                column.write(row, out, &mut ints);
+            }
+            if indent.is_some() && !columns.is_empty() {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"}\n");
+        }
+    }
+
+    /// Encodes several batches, in order, formatting them in parallel.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry.
+    pub fn encode_batches(&self, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+        if let [one] = batches {
+            return self.encode_batch(one);
+        }
+        // Group consecutive batches into tasks of about ROWS_PER_TASK rows.
+        let mut tasks: Vec<&[RecordBatch]> = Vec::new();
+        let (mut from, mut rows) = (0, 0);
+        for (i, b) in batches.iter().enumerate() {
+            rows += b.num_rows();
+            if rows >= ROWS_PER_TASK {
+                tasks.push(&batches[from..=i]);
+                (from, rows) = (i + 1, 0);
+            }
+        }
+        if from < batches.len() {
+            tasks.push(&batches[from..]);
+        }
+        let parts = tasks
+            .into_par_iter()
+            .map(|group| {
+                let mut out = Vec::with_capacity(group.iter().map(|b| b.num_rows() * 256).sum());
+                for b in group {
+                    let columns = self.columns(b)?;
+                    self.encode_columns(&columns, 0..b.num_rows(), &mut out);
+                }
+                Ok(out)
+            })
+            .collect::<Result<Vec<Vec<u8>>>>()?;
+        Ok(parts.concat())
+    }
+
+    /// Encodes the whole batch, serializing chunks of rows in parallel and joining
+    /// them in row order.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry.
+    pub fn encode_batch(&self, batch: &RecordBatch) -> Result<Vec<u8>> {
+        let columns = self.columns(batch)?;
+        let n = batch.num_rows();
+        if n <= ROWS_PER_TASK {
+            let mut out = Vec::with_capacity(n * 256);
+            self.encode_columns(&columns, 0..n, &mut out);
+            return Ok(out);
+        }
+        let parts: Vec<Vec<u8>> = (0..n.div_ceil(ROWS_PER_TASK))
+            .into_par_iter()
+            .map(|task| {
+                let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
+                let mut out = Vec::with_capacity(rows.len() * 256);
+                self.encode_columns(&columns, rows, &mut out);
+                out
+            })
+            .collect();
+        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        for p in parts {
+            out.extend_from_slice(&p);
+        }
+        Ok(out)
+    }
+}
+
+/// Writes `s` as a JSON string with Python's `ensure_ascii` escaping.
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+    if bytes.iter().all(|&b| plain(b)) {
+        out.extend_from_slice(bytes);
+    } else {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let unit = |u: u16, out: &mut Vec<u8>| {
+            out.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[((u >> shift) & 0xF) as usize]);
+            }
+        };
+        for ch in s.chars() {
+            match ch {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\u{8}' => out.extend_from_slice(b"\\b"),
+                '\u{c}' => out.extend_from_slice(b"\\f"),
+                c if (' '..='~').contains(&c) => out.push(c as u8),
+                c => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        unit(*u, out);
+                    }
+                }
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// Writes `v` as Python's `repr(float)` does; non-finite values become `null`.
+pub fn write_float(v: f64, out: &mut Vec<u8>) {
+    if !v.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    // ryu and Python agree on the digits; they differ on when to use an exponent
+    // (Python: decimal exponent below -4 or from 16 up) and how to spell it.
+    let abs = v.abs();
+    if s.contains('e') || (abs != 0.0 && abs < 1e-4) {
+        let (negative, digits, exp) = decompose(s);
+        if negative {
+            out.push(b'-');
+        }
+        out.push(digits.as_bytes()[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits.as_bytes()[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        if exp.abs() < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(itoa::Buffer::new().format(exp.abs()).as_bytes());
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Splits ryu output into sign, significant digits and the decimal exponent of the
+/// first digit.
+fn decompose(s: &str) -> (bool, String, i32) {
+    let (negative, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
+    let (mantissa, exp) = match s.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().expect("ryu exponent")),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let lead = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_string();
+    let exp = exp + int.len() as i32 - 1 - lead as i32;
+    (
+        negative,
+        if digits.is_empty() {
+            "0".into()
+        } else {
+            digits
+        },
+        exp,
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn two(v: u32, out: &mut Vec<u8>) {
+    out.push(b'0' + (v / 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
+}
+
+fn write_date(days: i64, out: &mut Vec<u8>) {
+    let (y, m, d) = civil(days);
+    if (0..10_000).contains(&y) {
+        let y = y as u32;
+        two(y / 100, out);
+        two(y % 100, out);
+    } else {
+        out.extend_from_slice(itoa::Buffer::new().format(y).as_bytes());
+    }
+    out.push(b'-');
+    two(m, out);
+    out.push(b'-');
+    two(d, out);
+}
+
+/// Writes microseconds since the epoch as `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+pub fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000) as u32;
+    write_date(secs.div_euclid(86_400), out);
+    let tod = secs.rem_euclid(86_400) as u32;
+    out.push(b' ');
+    two(tod / 3_600, out);
+    out.push(b':');
+    two(tod / 60 % 60, out);
+    out.push(b':');
+    two(tod % 60, out);
+    if frac != 0 {
+        out.push(b'.');
+        let mut f = frac;
+        let mut digits = [b'0'; 6];
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        out.extend_from_slice(&digits);
+    }
+}
+
+/// The timestamp text of `micros`, as the JSON encoder writes it (without quotes).
+pub fn timestamp_text(micros: i64) -> String {
+    let mut out = Vec::with_capacity(26);
+    write_timestamp(micros, &mut out);
+    String::from_utf8(out).expect("ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(v: f64) -> String {
+        let mut out = Vec::new();
+        write_float(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        for (v, py) in [
+            (80.73, "80.73"),
+            (80.0, "80.0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.25e-7, "1.25e-07"),
+            (-3.5e-5, "-3.5e-05"),
+            (0.0, "0.0"),
+            (123456.789, "123456.789"),
+            (1e300, "1e+300"),
+        ] {
+            assert_eq!(float(v), py, "{v}");
+        }
+        assert_eq!(float(f64::NAN), "null");
+    }
+
+    #[test]
+    fn strings_escape_like_python_ensure_ascii() {
+        let mut out = Vec::new();
+        write_string("a\"b\\c\nd\té\u{1F600}\u{7f}", &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a\"b\\c\nd\t\u00e9\ud83d\ude00\u007f""#
+        );
+    }
+
+    #[test]
+    fn timestamps_have_fraction_only_when_needed() {
+        assert_eq!(timestamp_text(1_642_368_136_000_000), "2022-01-16 21:22:16");
+        assert_eq!(
+            timestamp_text(1_642_368_136_000_250),
+            "2022-01-16 21:22:16.000250"
+        );
+        assert_eq!(timestamp_text(-1), "1969-12-31 23:59:59.999999");
+        assert_eq!(timestamp_text(951_782_400_000_000), "2000-02-29 00:00:00");
+    }
+}

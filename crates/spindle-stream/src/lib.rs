@@ -1,0 +1,25 @@
+//! Spindle's streaming engine: tables in, ordered and labelled event streams out, as
+//! Arrow batches end to end.
+//!
+//! - [`StreamConfig`], [`BurstWindow`], [`TimePattern`]: the reference's settings.
+//! - [`SpindleStreamer`]: event-time order, metadata, out-of-order, anomalies, emission.
+//! - [`AnomalyRegistry`] with [`PointAnomaly`], [`ContextualAnomaly`],
+//!   [`CollectiveAnomaly`]: labelled anomalies as column kernels.
+//! - [`pacer`]: realtime emission at a Poisson rate shaped by bursts and time patterns.
+
+pub mod anomaly;
+pub mod config;
+pub mod error;
+pub mod ooo;
+pub mod pacer;
+pub mod result;
+pub mod streamer;
+
+pub use anomaly::{
+    Anomaly, AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, Value,
+};
+pub use config::{BurstWindow, StreamConfig, TimePattern};
+pub use error::{Error, Result};
+pub use pacer::{EventTimeMode, PacerOptions};
+pub use result::{StopReason, StreamResult};
+pub use streamer::{SpindleStreamer, TableSource};

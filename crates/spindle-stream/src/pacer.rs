@@ -1,0 +1,345 @@
+//! Realtime pacing.
+//!
+//! Emission instants are computed ahead, a chunk at a time, as a non-homogeneous
+//! Poisson process: each gap is exponential at the momentary rate
+//! `events_per_second x bursts x time pattern`. A token bucket then caps short-term
+//! bursts: it refills at twice the momentary rate and holds one second of events
+//! (at least 10), so it never binds on an ordinary Poisson stream, only on extreme
+//! clusters; as it can only delay events, and the first event comes one exponential
+//! gap after the start, a run never opens with a burst.
+//!
+//! The pacer waits on a tokio timer until shortly before the next due instant, then
+//! finishes the wait with a high-resolution sleep (tokio's timer ticks in whole
+//! milliseconds), and sends every event already due in one call.
+
+use crate::config::StreamConfig;
+use crate::error::Result;
+use crate::result::StopReason;
+use arrow_array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
+use spindle_gen::rng::RandomStream;
+use spindle_sinks::StreamWriter;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the event-time column carries in realtime mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventTimeMode {
+    /// The table's own times.
+    #[default]
+    Table,
+    /// The wall-clock instant of the event's in-order slot: events keep their order
+    /// and Poisson gaps, and a late event carries the (earlier) time of its slot.
+    Live,
+}
+
+/// Realtime options beyond [`StreamConfig`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PacerOptions {
+    /// Instant (Unix seconds, UTC) the time pattern's clock starts at; `None`: now.
+    pub clock_start: Option<i64>,
+    /// Simulated seconds per real second for the time pattern's clock.
+    pub speedup: f64,
+    /// What the event-time column carries.
+    pub event_time: EventTimeMode,
+    /// Keep every send's lateness against its due instant (for benchmarks).
+    pub record_lateness: bool,
+}
+
+impl Default for PacerOptions {
+    fn default() -> Self {
+        Self {
+            clock_start: None,
+            speedup: 1.0,
+            event_time: EventTimeMode::Table,
+            record_lateness: false,
+        }
+    }
+}
+
+impl PacerOptions {
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// A speedup that is not positive.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.speedup.is_finite() && self.speedup > 0.0) {
+            return Err(crate::Error::invalid(
+                "speedup",
+                format!("{} must be > 0", self.speedup),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What one [`Pacer::emit`] call did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmitOutcome {
+    /// Events handed to the sink.
+    pub sent: u64,
+    /// Why the run must stop, if it must.
+    pub stopped: Option<StopReason>,
+}
+
+/// Sends events at their scheduled instants.
+pub struct Pacer {
+    config: StreamConfig,
+    options: PacerOptions,
+    event_time_column: Option<String>,
+    gaps: RandomStream,
+    runtime: tokio::runtime::Runtime,
+    start: Option<Instant>,
+    wall_start_micros: i64,
+    /// Due instants (seconds after start) of scheduled events, from index `first_due`.
+    due: std::collections::VecDeque<f64>,
+    first_due: u64,
+    last_due: f64,
+    tokens: f64,
+    token_time: f64,
+    lateness: Vec<f64>,
+}
+
+/// How much of a wait is left to the high-resolution sleep.
+const FINE_WAIT: Duration = Duration::from_micros(1_500);
+/// Longest single wait, so a stop request is seen promptly.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+
+impl Pacer {
+    /// A pacer for `config`; gap draws are seeded by `seed`; `event_time_column` is the
+    /// payload column rewritten in [`EventTimeMode::Live`].
+    pub fn new(
+        config: &StreamConfig,
+        options: &PacerOptions,
+        seed: u64,
+        event_time_column: Option<String>,
+    ) -> Self {
+        let wall = options.clock_start.map_or_else(
+            || {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as i64)
+            },
+            |s| s * 1_000_000,
+        );
+        Self {
+            config: config.clone(),
+            options: options.clone(),
+            event_time_column,
+            gaps: RandomStream::new(seed, "pacer.gaps"),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a current-thread runtime builds"),
+            start: None,
+            wall_start_micros: wall,
+            due: std::collections::VecDeque::new(),
+            first_due: 0,
+            last_due: 0.0,
+            tokens: Self::capacity_at(config.events_per_second),
+            token_time: 0.0,
+            lateness: Vec::new(),
+        }
+    }
+
+    fn capacity_at(rate: f64) -> f64 {
+        rate.max(10.0)
+    }
+
+    /// The momentary rate for event `index` due around `t` seconds after start.
+    fn rate(&self, t: f64, index: u64) -> f64 {
+        let pattern_clock = self.wall_start_micros as f64 / 1e6 + t * self.options.speedup;
+        let secs = pattern_clock.floor() as i64;
+        let hour = secs.rem_euclid(86_400) / 3_600;
+        // 1970-01-01 was a Thursday (3 with Monday = 0).
+        let dow = (secs.div_euclid(86_400) + 3).rem_euclid(7);
+        self.config.events_per_second
+            * self
+                .config
+                .rate_multiplier_at(t, index, hour as u8, dow as u8)
+    }
+
+    /// Extends the schedule through event `index`.
+    fn schedule_through(&mut self, index: u64) {
+        while self.first_due + (self.due.len() as u64) <= index {
+            let i = self.first_due + self.due.len() as u64;
+            let rate = self.rate(self.last_due, i);
+            let mut t = self.last_due + self.gaps.exponential(i) / rate;
+            // Token bucket: refills at twice the momentary rate, holds one second.
+            let capacity = Self::capacity_at(rate);
+            self.tokens = (self.tokens + (t - self.token_time) * 2.0 * rate).min(capacity);
+            self.token_time = t;
+            if self.tokens < 1.0 {
+                t += (1.0 - self.tokens) / (2.0 * rate);
+                self.tokens = 1.0;
+                self.token_time = t;
+            }
+            self.tokens -= 1.0;
+            self.last_due = t;
+            self.due.push_back(t);
+        }
+    }
+
+    /// The due instant of event `index` (seconds after start).
+    pub fn due_at(&mut self, index: u64) -> f64 {
+        self.schedule_through(index);
+        self.due[(index - self.first_due) as usize]
+    }
+
+    fn forget_before(&mut self, index: u64) {
+        while self.first_due < index && self.due.len() > 1 {
+            self.due.pop_front();
+            self.first_due += 1;
+        }
+    }
+
+    /// Lateness of every send so far (seconds after the due instant of its first event).
+    pub fn lateness(&self) -> &[f64] {
+        &self.lateness
+    }
+
+    /// Sends `batch` (events `emitted..`) at their instants.
+    ///
+    /// # Errors
+    /// A sink failure other than a closed reader.
+    pub fn emit(
+        &mut self,
+        batch: &RecordBatch,
+        positions: Option<&[u64]>,
+        sink: &mut dyn StreamWriter,
+        stop: &AtomicBool,
+        progress: &mut Option<Box<dyn FnMut(u64) + Send>>,
+        emitted: u64,
+    ) -> Result<EmitOutcome> {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        let batch = match self.options.event_time {
+            EventTimeMode::Live => self.live_times(batch, positions, emitted)?,
+            EventTimeMode::Table => batch.clone(),
+        };
+        let deadline = self.config.duration_seconds;
+        let n = batch.num_rows();
+        let mut at = 0usize;
+        while at < n {
+            let index = emitted + at as u64;
+            let due = self.due_at(index);
+            if deadline.is_some_and(|d| due >= d) {
+                let d = deadline.unwrap_or(due);
+                if self.wait_until(start, d, stop) {
+                    return Ok(EmitOutcome {
+                        sent: at as u64,
+                        stopped: Some(StopReason::Interrupted),
+                    });
+                }
+                return Ok(EmitOutcome {
+                    sent: at as u64,
+                    stopped: Some(StopReason::Duration),
+                });
+            }
+            if self.wait_until(start, due, stop) {
+                return Ok(EmitOutcome {
+                    sent: at as u64,
+                    stopped: Some(StopReason::Interrupted),
+                });
+            }
+            // Everything due by now goes in one call, cut into batch_size pieces.
+            let now = start.elapsed().as_secs_f64();
+            if self.options.record_lateness {
+                self.lateness.push(now - due);
+            }
+            let mut end = at + 1;
+            while end < n && self.due_at(emitted + end as u64) <= now {
+                end += 1;
+            }
+            let size = self.config.batch_size;
+            let slices: Vec<RecordBatch> = (at..end)
+                .step_by(size)
+                .map(|s| batch.slice(s, size.min(end - s)))
+                .collect();
+            match sink.send_batches(&slices) {
+                Ok(()) => {}
+                Err(spindle_sinks::Error::Closed(_)) => {
+                    return Ok(EmitOutcome {
+                        sent: at as u64,
+                        stopped: Some(StopReason::ReaderClosed),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+            at = end;
+            self.forget_before(emitted + at as u64);
+            if let Some(p) = progress.as_mut() {
+                p(emitted + at as u64);
+            }
+        }
+        Ok(EmitOutcome {
+            sent: n as u64,
+            stopped: None,
+        })
+    }
+
+    /// Waits until `due` seconds after `start`; true if a stop was requested meanwhile.
+    fn wait_until(&self, start: Instant, due: f64, stop: &AtomicBool) -> bool {
+        let target = start + Duration::from_secs_f64(due.max(0.0));
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= target {
+                return false;
+            }
+            let left = target - now;
+            if left > FINE_WAIT {
+                let coarse = (left - FINE_WAIT).min(MAX_WAIT);
+                self.runtime.block_on(tokio::time::sleep(coarse));
+            } else {
+                std::thread::sleep(left);
+            }
+        }
+    }
+
+    /// Rewrites the event-time columns with the wall-clock instant of each event's slot.
+    fn live_times(
+        &mut self,
+        batch: &RecordBatch,
+        positions: Option<&[u64]>,
+        emitted: u64,
+    ) -> Result<RecordBatch> {
+        let schema = batch.schema();
+        let Some(meta) = schema.index_of(crate::streamer::META_EVENT_TIME).ok() else {
+            return Ok(batch.clone());
+        };
+        let micros: Vec<i64> = (0..batch.num_rows())
+            .map(|r| {
+                let slot = positions.map_or(emitted + r as u64, |p| p[r]);
+                self.wall_start_micros + (self.due_at(slot) * 1e6) as i64
+            })
+            .collect();
+        let live: ArrayRef = Arc::new(TimestampMicrosecondArray::from(micros));
+        let mut columns = batch.columns().to_vec();
+        let targets = [
+            Some(meta),
+            self.event_time_column
+                .as_deref()
+                .and_then(|c| schema.index_of(c).ok()),
+        ];
+        for i in targets.into_iter().flatten() {
+            let wanted = schema.field(i).data_type();
+            columns[i] = if wanted == live.data_type() {
+                live.clone()
+            } else {
+                arrow_cast::cast(&live, wanted)?
+            };
+        }
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        Ok(RecordBatch::try_new(
+            Arc::new(arrow_schema::Schema::new(fields)),
+            columns,
+        )?)
+    }
+}
