@@ -128,10 +128,10 @@ pub struct StreamArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Stop after this many events.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_events: Option<u64>,
     /// Share of events delivered late (0..1).
-    #[arg(long = "out-of-order")]
+    #[arg(long = "out-of-order", allow_negative_numbers = true)]
     pub out_of_order: Option<f64>,
     /// How many places a late event may slip at most.
     #[arg(long)]
@@ -149,19 +149,19 @@ pub struct StreamArgs {
     #[arg(long)]
     pub indent: Option<usize>,
     /// Events per send.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// Column holding event time (default: the table's first timestamp column).
     #[arg(long)]
     pub timestamp_column: Option<String>,
     /// Base rate in events per second (realtime mode).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Pace events at --rate instead of as fast as possible.
     #[arg(long)]
     pub realtime: bool,
     /// Stop after this many seconds.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Rate burst: START:DURATION:MULTIPLIER (seconds) or #START-END:MULTIPLIER (events).
     #[arg(long)]
@@ -173,13 +173,13 @@ pub struct StreamArgs {
     #[arg(long)]
     pub clock_start: Option<String>,
     /// Run the time pattern's clock this many times faster than real time.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub speedup: Option<f64>,
     /// Event time: `table` keeps the table's times, `live` stamps the emission instant.
     #[arg(long)]
     pub event_time: Option<String>,
     /// Inject point anomalies into this share of rows of the table's main measure.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub anomaly_fraction: Option<f64>,
     /// TOML file declaring anomalies ([[anomaly]] entries).
     #[arg(long)]

@@ -406,7 +406,7 @@ impl Run<'_> {
                 limited = true;
             }
         }
-        if let Some(schema_index) = batch.schema().index_of(IS_ANOMALY).ok() {
+        if let Ok(schema_index) = batch.schema().index_of(IS_ANOMALY) {
             let labels = batch.column(schema_index).as_boolean();
             self.anomalies += labels.true_count() as u64;
             if !self.config.label_anomalies {

@@ -1,0 +1,452 @@
+//! The `spindle` binary as a process: outputs, exit codes, bad input, signals.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn spindle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spindle"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn parquet_rows(path: &Path) -> i64 {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    reader.metadata().file_metadata().num_rows()
+}
+
+#[test]
+fn generate_writes_one_readable_parquet_file_per_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("retail");
+    let o = spindle(&[
+        "generate",
+        "retail",
+        "--scale",
+        "small",
+        "--seed",
+        "42",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("GenerationResult(9 tables, 21,750 total rows, "),
+        "{}",
+        text(&o.stdout)
+    );
+    let expected = [
+        ("customer", 1_000),
+        ("product_category", 50),
+        ("promotion", 200),
+        ("store", 150),
+        ("address", 1_500),
+        ("product", 500),
+        ("order", 5_000),
+        ("order_line", 12_500),
+        ("return", 850),
+    ];
+    for (table, rows) in expected {
+        assert_eq!(
+            parquet_rows(&out.join(format!("{table}.parquet"))),
+            rows,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        9,
+        "no leftover .part files"
+    );
+}
+
+#[test]
+fn generate_refuses_a_non_empty_folder_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), "x").unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = spindle(&[
+        "generate",
+        "retail",
+        "--scale",
+        "fabric_demo",
+        "--format",
+        "csv",
+        "--output",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
+    let o = spindle(&[
+        "generate",
+        "retail",
+        "--scale",
+        "fabric_demo",
+        "--format",
+        "csv",
+        "--output",
+        out,
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("order.csv")).unwrap();
+    assert!(csv.starts_with("order_id,customer_id,store_id,shipping_address_id,promotion_id,order_date,status,order_total\n"));
+    assert_eq!(csv.lines().count(), 1_001);
+    assert!(dir.path().join("keep.txt").exists());
+}
+
+#[test]
+fn three_parts_of_jsonl_together_equal_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "generate",
+            "retail",
+            "--scale",
+            "small",
+            "--format",
+            "jsonl",
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = spindle(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        out
+    };
+    let whole = generate("whole", &[]);
+    let parts: Vec<_> = (0..3)
+        .map(|i| {
+            generate(
+                &format!("p{i}"),
+                &["--part", &i.to_string(), "--parts", "3"],
+            )
+        })
+        .collect();
+    for table in [
+        "customer",
+        "address",
+        "order",
+        "order_line",
+        "return",
+        "promotion",
+    ] {
+        let joined: String = parts
+            .iter()
+            .map(|p| std::fs::read_to_string(p.join(format!("{table}.jsonl"))).unwrap())
+            .collect();
+        assert_eq!(
+            joined,
+            std::fs::read_to_string(whole.join(format!("{table}.jsonl"))).unwrap(),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_the_allowed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let out = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["generate", "shop", "--output", out], "allowed: retail"),
+        (
+            vec!["generate", "retail", "--scale", "huge", "--output", out],
+            "xlarge",
+        ),
+        (
+            vec!["generate", "retail", "--orders", "0", "--output", out],
+            "orders",
+        ),
+        (
+            vec![
+                "generate", "retail", "--scale", "custom", "--orders", "10", "--output", out,
+            ],
+            "--customers",
+        ),
+        (
+            vec!["generate", "retail", "--output", "/proc/spindle/out"],
+            "/proc/spindle/out",
+        ),
+        (
+            vec!["generate", "retail", "--tables", "orders", "--output", out],
+            "order_line",
+        ),
+        (
+            vec![
+                "generate", "retail", "--part", "3", "--parts", "3", "--output", out,
+            ],
+            "part",
+        ),
+        (vec!["stream", "retail", "--table", "orders"], "allowed:"),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "order",
+                "--out-of-order",
+                "1.5",
+            ],
+            "--out-of-order",
+        ),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "order",
+                "--rate",
+                "-5",
+                "--realtime",
+            ],
+            "--rate",
+        ),
+        (
+            vec!["stream", "retail", "--table", "order", "--batch-size", "0"],
+            "--batch-size",
+        ),
+        (
+            vec!["stream", "retail", "--table", "order", "--burst", "10:x:2"],
+            "START:DURATION:MULTIPLIER",
+        ),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "order",
+                "--time-pattern",
+                "lunch",
+            ],
+            "retail_peak",
+        ),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "order",
+                "--clock-start",
+                "yesterday",
+            ],
+            "--clock-start",
+        ),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "order",
+                "--timestamp-column",
+                "when",
+            ],
+            "order_date",
+        ),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "store",
+                "--anomaly-fraction",
+                "0.1",
+            ],
+            "order (order_total)",
+        ),
+        (
+            vec!["stream", "retail", "--table", "order", "--sink", "kafkaa"],
+            "allowed: console",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = spindle(&args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(!Path::new(out).exists(), "no output left behind");
+}
+
+#[test]
+fn bad_stream_settings_leave_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, "previous run\n").unwrap();
+    let o = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--sink",
+        &format!("file:{}", file.display()),
+        "--out-of-order",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "previous run\n",
+        "not truncated"
+    );
+}
+
+#[test]
+fn stream_to_stdout_and_file_with_a_config_file() {
+    let o = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--max-events",
+        "7",
+        "--quiet",
+    ]);
+    assert!(o.status.success());
+    let stdout = text(&o.stdout);
+    assert_eq!(stdout.lines().count(), 7);
+    for line in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["_spindle_table"], "order");
+    }
+    assert!(
+        text(&o.stderr).starts_with("StreamResult(table='order', events=7, "),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    let events = dir.path().join("out/events.jsonl");
+    std::fs::write(
+        &config,
+        format!(
+            r#"table = "order"
+scale = "small"
+max_events = 300
+out_of_order_fraction = 0.1
+output = "{}"
+[[anomaly]]
+kind = "point"
+name = "extreme_total"
+column = "order_total"
+multiplier_range = [10.0, 50.0]
+fraction = 0.03
+[[anomaly]]
+kind = "contextual"
+name = "returned_delivered"
+column = "status"
+condition_column = "status"
+normal_values = ["returned"]
+anomalous_values = ["delivered", "completed"]
+fraction = 0.25
+"#,
+            events.display()
+        ),
+    )
+    .unwrap();
+    let o = spindle(&["stream", "--config", config.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let body = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(body.lines().count(), 300);
+    assert!(body.contains("\"_spindle_anomaly_type\": \"point:extreme_total\""));
+
+    std::fs::write(&config, "table = \"order\"\nmax_event = 3\n").unwrap();
+    let o = spindle(&["stream", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("max_event"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spindle"))
+        .args([
+            "stream",
+            "retail",
+            "--table",
+            "order_line",
+            "--scale",
+            "medium",
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"order_line_id\": 1,"));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn interrupt_flushes_what_was_sent_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.jsonl");
+    let child = Command::new(env!("CARGO_BIN_EXE_spindle"))
+        .args([
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--realtime",
+            "--rate",
+            "200",
+            "--quiet",
+            "--output",
+            file.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let summary = text(&out.stderr);
+    let body = std::fs::read_to_string(&file).unwrap();
+    assert!(body.ends_with('\n'));
+    let sent = body.lines().count();
+    assert!(sent > 50, "{sent}");
+    assert!(
+        summary.contains(&format!("events={sent},"))
+            || summary.contains(&format!("events={},", spindle_gen::thousands(sent as u64))),
+        "{summary}"
+    );
+}
+
+#[test]
+fn list_and_describe_show_tables_scales_and_counts() {
+    let o = spindle(&["list"]);
+    assert!(o.status.success());
+    let s = text(&o.stdout);
+    assert!(
+        s.contains("domain retail")
+            && s.contains("order_line")
+            && s.contains("xxxl")
+            && s.contains("10,000,000,000")
+    );
+    let o = spindle(&["describe", "retail"]);
+    let s = text(&o.stdout);
+    assert!(
+        s.contains("order_total") && s.contains("Timestamp(µs)")
+            || s.contains("Timestamp(Microsecond"),
+        "{s}"
+    );
+    assert!(s.contains("main measure (--anomaly-fraction target): order_total"));
+    assert!(s.contains("12,500")); // order_line rows at small
+}
