@@ -80,6 +80,108 @@ impl Weighted {
     }
 }
 
+/// A discrete distribution over `0..n` sampled in constant time (Vose's alias method).
+#[derive(Clone, Debug)]
+pub struct Alias {
+    /// Probability of keeping the column's own outcome, scaled to `u64`.
+    keep: Vec<u64>,
+    alias: Vec<u32>,
+}
+
+impl Alias {
+    /// A distribution proportional to `weights` (all finite, non-negative, sum > 0).
+    pub fn new(weights: &[f64]) -> Self {
+        let n = weights.len();
+        let total: f64 = weights.iter().sum();
+        assert!(n > 0 && total > 0.0, "weights must have a positive sum");
+        let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
+        let mut alias: Vec<u32> = (0..n as u32).collect();
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
+        while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
+            alias[s] = l as u32;
+            scaled[l] -= 1.0 - scaled[s];
+            if scaled[l] < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        let keep = scaled
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                if large.contains(&i) || p >= 1.0 {
+                    u64::MAX
+                } else {
+                    (p * u64::MAX as f64) as u64
+                }
+            })
+            .collect();
+        Self { keep, alias }
+    }
+
+    /// A Zipf distribution over `n` ranks with exponent `alpha` (rank 0 most likely).
+    pub fn zipf(n: usize, alpha: f64) -> Self {
+        let weights: Vec<f64> = (1..=n).map(|k| (k as f64).powf(-alpha)).collect();
+        Self::new(&weights)
+    }
+
+    /// The outcome drawn from 64 random bits.
+    #[inline]
+    pub fn sample_bits(&self, bits: u64) -> usize {
+        let n = self.keep.len() as u64;
+        let column = ((u128::from(bits) * u128::from(n)) >> 64) as usize;
+        // The low bits left after choosing the column decide keep or alias.
+        let coin = bits.wrapping_mul(n);
+        if coin < self.keep[column] {
+            column
+        } else {
+            self.alias[column] as usize
+        }
+    }
+
+    /// The outcome for row `index` of `stream`.
+    #[inline]
+    pub fn sample(&self, stream: RandomStream, index: u64) -> usize {
+        self.sample_bits(stream.bits(index))
+    }
+}
+
+/// Walks a [`Weighted`] distribution with ascending `u`, in amortized constant time.
+pub struct CdfCursor<'a> {
+    weights: &'a Weighted,
+    at: usize,
+}
+
+impl<'a> CdfCursor<'a> {
+    /// A cursor at the start of `weights`.
+    pub fn new(weights: &'a Weighted) -> Self {
+        Self { weights, at: 0 }
+    }
+
+    /// A cursor at outcome `at`.
+    pub fn starting_at(weights: &'a Weighted, at: usize) -> Self {
+        Self { weights, at }
+    }
+
+    /// As [`Weighted::at_with_fraction`], for `u` not below the previous call's.
+    #[inline]
+    pub fn at_with_fraction(&mut self, u: f64) -> (usize, f64) {
+        let c = &self.weights.cumulative;
+        while self.at + 1 < c.len() && c[self.at] <= u {
+            self.at += 1;
+        }
+        let low = if self.at == 0 { 0.0 } else { c[self.at - 1] };
+        let width = c[self.at] - low;
+        let frac = if width > 0.0 {
+            ((u - low) / width).clamp(0.0, 0.999_999)
+        } else {
+            0.0
+        };
+        (self.at, frac)
+    }
+}
+
 /// `n` uniform positions in `[0, 1)`, sorted by index, generated block by block.
 ///
 /// The positions are distributed as the order statistics of `n` independent uniforms
@@ -190,6 +292,28 @@ mod tests {
         for (k, p) in [0.55, 0.25, 0.13, 0.07].iter().enumerate() {
             let got = counts[k] as f64 / n as f64;
             assert!((got - p).abs() < 0.005, "{k}: {got} vs {p}");
+        }
+    }
+
+    #[test]
+    fn alias_matches_probabilities_and_the_cursor_matches_search() {
+        let weights = [0.55, 0.25, 0.13, 0.07, 0.0];
+        let a = Alias::new(&weights);
+        let s = RandomStream::new(4, "a");
+        let n = 400_000u64;
+        let mut counts = [0usize; 5];
+        for i in 0..n {
+            counts[a.sample(s, i)] += 1;
+        }
+        for (k, p) in weights.iter().enumerate() {
+            let got = counts[k] as f64 / n as f64;
+            assert!((got - p).abs() < 0.004, "{k}: {got} vs {p}");
+        }
+        let w = Weighted::new(&[3.0, 0.0, 1.0, 2.0, 5.0]);
+        let mut cursor = CdfCursor::new(&w);
+        for i in 0..1000 {
+            let u = i as f64 / 1000.0;
+            assert_eq!(cursor.at_with_fraction(u), w.at_with_fraction(u), "{u}");
         }
     }
 

@@ -59,10 +59,11 @@ impl StreamWriter for ConsoleSink {
     }
 
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
-        let bytes = self.encoder.encode_batches(batches)?;
-        self.out
-            .write_all(&bytes)
-            .map_err(|e| Error::io(&self.name, e))?;
+        for part in self.encoder.encode_batches(batches)? {
+            self.out
+                .write_all(&part)
+                .map_err(|e| Error::io(&self.name, e))?;
+        }
         self.delivered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         Ok(())
     }

@@ -86,11 +86,12 @@ impl StreamWriter for FileSink {
     }
 
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
-        let bytes = self.encoder.encode_batches(batches)?;
+        let parts = self.encoder.encode_batches(batches)?;
         let path = self.path.clone();
-        self.writer()?
-            .write_all(&bytes)
-            .map_err(|e| Error::io(path, e))?;
+        let out = self.writer()?;
+        for part in &parts {
+            out.write_all(part).map_err(|e| Error::io(&path, e))?;
+        }
         self.delivered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         Ok(())
     }

@@ -6,7 +6,10 @@
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt64Array,
+};
 use arrow_schema::{DataType, TimeUnit};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -23,16 +26,16 @@ pub struct JsonLayout {
     pub prefix: String,
 }
 
-/// One column, reduced to a type the encoder writes directly.
+/// One column, downcast once to a type the encoder writes directly.
 enum Column {
-    Int(ArrayRef),
-    UInt(ArrayRef),
-    Float(ArrayRef),
-    Bool(ArrayRef),
-    Text(ArrayRef),
-    /// Microseconds since the epoch; `utc` adds the `+00:00` suffix of aware times.
-    Micros(ArrayRef, bool),
-    Date(ArrayRef),
+    Int(Int64Array),
+    UInt(UInt64Array),
+    Float(Float64Array),
+    Bool(BooleanArray),
+    Text(StringArray),
+    /// Microseconds since the epoch; `true` adds the `+00:00` suffix of aware times.
+    Micros(TimestampMicrosecondArray, bool),
+    Date(Date32Array),
 }
 
 fn cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
@@ -43,18 +46,24 @@ impl Column {
     fn new(name: &str, array: &ArrayRef) -> Result<Self> {
         use DataType::*;
         Ok(match array.data_type() {
-            Int64 => Column::Int(array.clone()),
-            Int8 | Int16 | Int32 => Column::Int(cast(array, &Int64)?),
-            UInt64 => Column::UInt(array.clone()),
-            UInt8 | UInt16 | UInt32 => Column::UInt(cast(array, &UInt64)?),
-            Float64 => Column::Float(array.clone()),
-            Float16 | Float32 | Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => {
-                Column::Float(cast(array, &Float64)?)
+            Int64 => Column::Int(array.as_primitive::<Int64Type>().clone()),
+            Int8 | Int16 | Int32 => {
+                Column::Int(cast(array, &Int64)?.as_primitive::<Int64Type>().clone())
             }
-            Boolean => Column::Bool(array.clone()),
-            Utf8 => Column::Text(array.clone()),
-            LargeUtf8 | Utf8View => Column::Text(cast(array, &Utf8)?),
-            Dictionary(_, value) if value.is_string() => Column::Text(cast(array, &Utf8)?),
+            UInt64 => Column::UInt(array.as_primitive::<UInt64Type>().clone()),
+            UInt8 | UInt16 | UInt32 => {
+                Column::UInt(cast(array, &UInt64)?.as_primitive::<UInt64Type>().clone())
+            }
+            Float64 => Column::Float(array.as_primitive::<Float64Type>().clone()),
+            Float16 | Float32 | Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => {
+                Column::Float(cast(array, &Float64)?.as_primitive::<Float64Type>().clone())
+            }
+            Boolean => Column::Bool(array.as_boolean().clone()),
+            Utf8 => Column::Text(array.as_string::<i32>().clone()),
+            LargeUtf8 | Utf8View => Column::Text(cast(array, &Utf8)?.as_string::<i32>().clone()),
+            Dictionary(_, value) if value.is_string() => {
+                Column::Text(cast(array, &Utf8)?.as_string::<i32>().clone())
+            }
             Timestamp(unit, tz) => {
                 let micros = Timestamp(TimeUnit::Microsecond, None);
                 let a = if *unit == TimeUnit::Microsecond && tz.is_none() {
@@ -64,10 +73,13 @@ impl Column {
                     let naive = cast(array, &Timestamp(*unit, None))?;
                     cast(&naive, &micros)?
                 };
-                Column::Micros(a, tz.is_some())
+                Column::Micros(
+                    a.as_primitive::<TimestampMicrosecondType>().clone(),
+                    tz.is_some(),
+                )
             }
-            Date32 => Column::Date(array.clone()),
-            Date64 => Column::Date(cast(array, &Date32)?),
+            Date32 => Column::Date(array.as_primitive::<Date32Type>().clone()),
+            Date64 => Column::Date(cast(array, &Date32)?.as_primitive::<Date32Type>().clone()),
             other => {
                 return Err(Error::Unsupported {
                     column: name.to_string(),
@@ -78,40 +90,33 @@ impl Column {
         })
     }
 
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            Column::Int(a) => a.is_null(row),
+            Column::UInt(a) => a.is_null(row),
+            Column::Float(a) => a.is_null(row),
+            Column::Bool(a) => a.is_null(row),
+            Column::Text(a) => a.is_null(row),
+            Column::Micros(a, _) => a.is_null(row),
+            Column::Date(a) => a.is_null(row),
+        }
+    }
+
     #[inline]
-    fn write(&self, row: usize, out: &mut Vec<u8>, ints: &mut itoa::Buffer) {
-        let array: &ArrayRef = match self {
-            Column::Int(a)
-            | Column::UInt(a)
-            | Column::Float(a)
-            | Column::Bool(a)
-            | Column::Text(a)
-            | Column::Micros(a, _)
-            | Column::Date(a) => a,
-        };
-        if array.is_null(row) {
+    fn write(&self, row: usize, out: &mut Vec<u8>, scratch: &mut Scratch) {
+        if self.is_null(row) {
             out.extend_from_slice(b"null");
             return;
         }
         match self {
-            Column::Int(a) => out.extend_from_slice(
-                ints.format(a.as_primitive::<Int64Type>().value(row))
-                    .as_bytes(),
-            ),
-            Column::UInt(a) => out.extend_from_slice(
-                ints.format(a.as_primitive::<UInt64Type>().value(row))
-                    .as_bytes(),
-            ),
-            Column::Float(a) => write_float(a.as_primitive::<Float64Type>().value(row), out),
-            Column::Bool(a) => out.extend_from_slice(if a.as_boolean().value(row) {
-                b"true"
-            } else {
-                b"false"
-            }),
-            Column::Text(a) => write_string(a.as_string::<i32>().value(row), out),
+            Column::Int(a) => out.extend_from_slice(scratch.ints.format(a.value(row)).as_bytes()),
+            Column::UInt(a) => out.extend_from_slice(scratch.ints.format(a.value(row)).as_bytes()),
+            Column::Float(a) => write_float(a.value(row), out),
+            Column::Bool(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
+            Column::Text(a) => write_string(a.value(row), out),
             Column::Micros(a, utc) => {
                 out.push(b'"');
-                write_timestamp(a.as_primitive::<TimestampMicrosecondType>().value(row), out);
+                scratch.timestamp(a.value(row), out);
                 if *utc {
                     out.extend_from_slice(b"+00:00");
                 }
@@ -119,10 +124,45 @@ impl Column {
             }
             Column::Date(a) => {
                 out.push(b'"');
-                write_date(i64::from(a.as_primitive::<Date32Type>().value(row)), out);
+                write_date(i64::from(a.value(row)), out);
                 out.push(b'"');
             }
         }
+    }
+}
+
+/// Per-task formatting state: an integer buffer and the text of the last date seen
+/// (events of a chunk mostly share their day).
+struct Scratch {
+    ints: itoa::Buffer,
+    day: i64,
+    day_text: Vec<u8>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            ints: itoa::Buffer::new(),
+            day: i64::MIN,
+            day_text: Vec::with_capacity(12),
+        }
+    }
+
+    #[inline]
+    fn timestamp(&mut self, micros: i64, out: &mut Vec<u8>) {
+        let secs = micros.div_euclid(1_000_000);
+        let day = secs.div_euclid(86_400);
+        if day != self.day {
+            self.day = day;
+            self.day_text.clear();
+            write_date(day, &mut self.day_text);
+        }
+        out.extend_from_slice(&self.day_text);
+        write_time_of_day(
+            secs.rem_euclid(86_400) as u32,
+            micros.rem_euclid(1_000_000) as u32,
+            out,
+        );
     }
 }
 
@@ -178,7 +218,7 @@ impl JsonEncoder {
     }
 
     fn encode_columns(&self, columns: &[(Vec<u8>, Column)], rows: Range<usize>, out: &mut Vec<u8>) {
-        let mut ints = itoa::Buffer::new();
+        let mut scratch = Scratch::new();
         let indent = self.layout.indent;
         for row in rows {
             out.extend_from_slice(self.layout.prefix.as_bytes());
@@ -199,7 +239,7 @@ impl JsonEncoder {
                     }
                 }
                 out.extend_from_slice(key);
-                column.write(row, out, &mut ints);
+                column.write(row, out, &mut scratch);
             }
             if indent.is_some() && !columns.is_empty() {
                 out.push(b'\n');
@@ -208,13 +248,14 @@ impl JsonEncoder {
         }
     }
 
-    /// Encodes several batches, in order, formatting them in parallel.
+    /// Encodes several batches, in order, formatting them in parallel; the pieces are
+    /// to be written one after another.
     ///
     /// # Errors
     /// A column of a type JSON lines cannot carry.
-    pub fn encode_batches(&self, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    pub fn encode_batches(&self, batches: &[RecordBatch]) -> Result<Vec<Vec<u8>>> {
         if let [one] = batches {
-            return self.encode_batch(one);
+            return self.encode_parts(one);
         }
         // Group consecutive batches into tasks of about ROWS_PER_TASK rows.
         let mut tasks: Vec<&[RecordBatch]> = Vec::new();
@@ -232,7 +273,7 @@ impl JsonEncoder {
         let parts = tasks
             .into_par_iter()
             .map(|group| {
-                let mut out = Vec::with_capacity(group.iter().map(|b| b.num_rows() * 256).sum());
+                let mut out = Vec::with_capacity(group.iter().map(|b| b.num_rows() * 512).sum());
                 for b in group {
                     let columns = self.columns(b)?;
                     self.encode_columns(&columns, 0..b.num_rows(), &mut out);
@@ -240,7 +281,7 @@ impl JsonEncoder {
                 Ok(out)
             })
             .collect::<Result<Vec<Vec<u8>>>>()?;
-        Ok(parts.concat())
+        Ok(parts)
     }
 
     /// Encodes the whole batch, serializing chunks of rows in parallel and joining
@@ -249,27 +290,22 @@ impl JsonEncoder {
     /// # Errors
     /// A column of a type JSON lines cannot carry.
     pub fn encode_batch(&self, batch: &RecordBatch) -> Result<Vec<u8>> {
+        Ok(self.encode_parts(batch)?.concat())
+    }
+
+    /// The batch's rows encoded in parallel pieces, in row order.
+    fn encode_parts(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
         let columns = self.columns(batch)?;
         let n = batch.num_rows();
-        if n <= ROWS_PER_TASK {
-            let mut out = Vec::with_capacity(n * 256);
-            self.encode_columns(&columns, 0..n, &mut out);
-            return Ok(out);
-        }
-        let parts: Vec<Vec<u8>> = (0..n.div_ceil(ROWS_PER_TASK))
+        Ok((0..n.div_ceil(ROWS_PER_TASK))
             .into_par_iter()
             .map(|task| {
                 let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
-                let mut out = Vec::with_capacity(rows.len() * 256);
+                let mut out = Vec::with_capacity(rows.len() * 512);
                 self.encode_columns(&columns, rows, &mut out);
                 out
             })
-            .collect();
-        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        for p in parts {
-            out.extend_from_slice(&p);
-        }
-        Ok(out)
+            .collect())
     }
 }
 
@@ -403,9 +439,16 @@ fn write_date(days: i64, out: &mut Vec<u8>) {
 /// Writes microseconds since the epoch as `YYYY-MM-DD HH:MM:SS[.ffffff]`.
 pub fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
     let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000) as u32;
     write_date(secs.div_euclid(86_400), out);
-    let tod = secs.rem_euclid(86_400) as u32;
+    write_time_of_day(
+        secs.rem_euclid(86_400) as u32,
+        micros.rem_euclid(1_000_000) as u32,
+        out,
+    );
+}
+
+/// Writes ` HH:MM:SS[.ffffff]`.
+fn write_time_of_day(tod: u32, frac: u32, out: &mut Vec<u8>) {
     out.push(b' ');
     two(tod / 3_600, out);
     out.push(b':');

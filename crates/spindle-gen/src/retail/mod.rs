@@ -16,7 +16,7 @@ mod words;
 
 pub use reference::{Category, ZipRecord, categories, zip_records};
 
-use crate::dist::{SortedUniforms, Weighted, permutation};
+use crate::dist::{Alias, SortedUniforms, Weighted, permutation};
 use crate::domain::{Domain, DomainPlan, TableSpec};
 use crate::error::{Error, Result};
 use crate::rng::RandomStream;
@@ -24,6 +24,7 @@ use crate::scale::{Counts, Scale};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -363,16 +364,18 @@ pub struct RetailPlan {
     return_count: u64,
     /// Signup instant (Unix seconds) of every customer, ascending.
     signup: Vec<i64>,
+    /// Each customer's capped Pareto weight, over the cap: the chance to keep a draw.
+    customer_keep: Vec<f32>,
     product_price_cents: Vec<i64>,
-    product_popularity: Weighted,
+    product_popularity: Alias,
     product_by_rank: Vec<u32>,
-    store_popularity: Weighted,
+    store_popularity: Alias,
     store_by_rank: Vec<u32>,
     promotions: Vec<Promotion>,
     promoted_probability: f64,
     order_positions: SortedUniforms,
     hours: Weighted,
-    leaf_popularity: Weighted,
+    leaf_popularity: Alias,
     leaf_ids: Vec<i64>,
 }
 
@@ -449,15 +452,25 @@ impl RetailPlan {
             return_count: (counts.orders as f64 * RETURNS_PER_ORDER).round() as u64,
             signup,
             product_price_cents,
-            product_popularity: Weighted::zipf(counts.products as usize, 1.5),
+            customer_keep: {
+                let stream = s("customer.weight");
+                (0..counts.customers)
+                    .into_par_iter()
+                    .map(|c| {
+                        let u = 1.0 - stream.unit(c);
+                        (u.powf(-1.0 / 1.16).min(CUSTOMER_WEIGHT_CAP) / CUSTOMER_WEIGHT_CAP) as f32
+                    })
+                    .collect()
+            },
+            product_popularity: Alias::zipf(counts.products as usize, 1.5),
             product_by_rank: permutation(s("product.popularity"), counts.products as usize),
-            store_popularity: Weighted::zipf(STORE_COUNT as usize, 1.3),
+            store_popularity: Alias::zipf(STORE_COUNT as usize, 1.3),
             store_by_rank: permutation(s("store.popularity"), STORE_COUNT as usize),
             promotions,
             promoted_probability: (PROMOTED_SHARE / covered).min(1.0),
             order_positions: SortedUniforms::new(seed, "order.date", counts.orders),
             hours: Weighted::new(&day_hour),
-            leaf_popularity: Weighted::new(&leaves.iter().map(|c| c.weight).collect::<Vec<_>>()),
+            leaf_popularity: Alias::new(&leaves.iter().map(|c| c.weight).collect::<Vec<_>>()),
             leaf_ids: leaves.iter().map(|c| c.id).collect(),
         })
     }

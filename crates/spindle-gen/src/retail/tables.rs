@@ -41,6 +41,20 @@ const RETURN_REASONS: [(&str, f64); 7] = [
     ("other", 0.03),
 ];
 
+/// Cumulative probabilities of quantity 1..=19 under geometric(p = 0.6); quantities
+/// past 19 are folded into 20.
+const QUANTITY_CDF: [f64; 19] = {
+    let mut c = [0.0; 19];
+    let mut k = 0;
+    let mut fail = 1.0;
+    while k < 19 {
+        fail *= 0.4;
+        c[k] = 1.0 - fail;
+        k += 1;
+    }
+    c
+};
+
 /// A categorical column drawn from `(label, weight)` pairs.
 struct Categorical<'a> {
     labels: Vec<&'a str>,
@@ -414,27 +428,27 @@ impl RetailPlan {
         units: Range<u64>,
     ) -> Result<Vec<RecordBatch>> {
         let n = (units.end - units.start) as usize;
-        let span_hours = 3_600.0;
         // Order dates, ascending, from sorted positions mapped through the seasonal CDF.
-        let dates: Vec<i64> = self
-            .order_positions
-            .range(units.start, units.end)
+        let positions = self.order_positions.range(units.start, units.end);
+        let mut cursor = crate::dist::CdfCursor::new(&self.hours);
+        if let Some(&first) = positions.first() {
+            // Start the walk where a search puts the first position.
+            cursor = crate::dist::CdfCursor::starting_at(&self.hours, self.hours.at(first));
+        }
+        let dates: Vec<i64> = positions
             .into_iter()
             .map(|u| {
-                let (hour, frac) = self.hours.at_with_fraction(u);
-                RANGE_START + hour as i64 * 3_600 + (frac * span_hours) as i64
+                let (hour, frac) = cursor.at_with_fraction(u);
+                RANGE_START + hour as i64 * 3_600 + (frac * 3_600.0) as i64
             })
             .collect();
 
         // Customers: among those signed up by the order's date, recent ones favoured
         // (density 2x over signup rank) and each weighted by a capped Pareto factor.
         let pick_stream = self.stream("order.customer");
-        let weight_stream = self.stream("customer.weight");
-        let weight = |c: u64| {
-            let u = 1.0 - weight_stream.unit(c);
-            u.powf(-1.0 / 1.16).min(CUSTOMER_WEIGHT_CAP)
-        };
-        let mut eligible = 0usize;
+        let mut eligible = self
+            .signup
+            .partition_point(|&s| s < dates.first().copied().unwrap_or(0));
         let customers: Vec<u64> = units
             .clone()
             .zip(&dates)
@@ -446,7 +460,9 @@ impl RetailPlan {
                 let mut c = 0;
                 for attempt in 0..64 {
                     c = ((pick_stream.unit2(o, 2 * attempt).sqrt() * k) as u64).min(k as u64 - 1);
-                    if pick_stream.unit2(o, 2 * attempt + 1) * CUSTOMER_WEIGHT_CAP < weight(c) {
+                    if (pick_stream.unit2(o, 2 * attempt + 1) as f32)
+                        < self.customer_keep[c as usize]
+                    {
                         break;
                     }
                 }
@@ -489,14 +505,13 @@ impl RetailPlan {
         let mut line_discount = Vec::with_capacity(line_count);
         let mut line_total = Vec::with_capacity(line_count);
         let mut order_total = vec![0i64; n];
-        let ln_fail = (0.4f64).ln();
         for (k, o) in units.clone().enumerate() {
             let discount = promos[k].map_or(0, |p| self.promotions[p].discount_pct);
             for l in self.lines.at(o)..self.lines.at(o + 1) {
                 let rank = self.product_popularity.sample(product_stream, l);
                 let product = self.product_by_rank[rank] as usize;
-                let u = 1.0 - quantity_stream.unit(l);
-                let quantity = (1 + (u.ln() / ln_fail) as i64).min(20);
+                let u = quantity_stream.unit(l);
+                let quantity = 1 + QUANTITY_CDF.iter().take_while(|&&c| c <= u).count() as i64;
                 let price = self.product_price_cents[product];
                 let total = (quantity * price * (100 - discount) + 50) / 100;
                 line_order.push(o as i64 + 1);
