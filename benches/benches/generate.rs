@@ -1,4 +1,6 @@
 //! Generation throughput: rows per second for each Retail table at `medium`.
+// criterion's macros generate the undocumented `benches` and `main` functions.
+#![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use spindle_gen::{Domain, RetailDomain, Scale, chunk_ranges};

@@ -1,5 +1,7 @@
 //! Streaming kernels: the out-of-order permutation, each anomaly kernel, JSON and
 //! Parquet serialization, and the realtime scheduler's cost per event.
+// criterion's macros generate the undocumented `benches` and `main` functions.
+#![allow(missing_docs)]
 
 use arrow_array::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -187,6 +187,9 @@ pub struct StreamArgs {
     /// Leave the anomaly labels out of the events (anomalies are still injected).
     #[arg(long)]
     pub no_labels: bool,
+    /// Print, after a realtime run, how late sends were against their due instants.
+    #[arg(long)]
+    pub report_lateness: bool,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,

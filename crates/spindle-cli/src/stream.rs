@@ -7,10 +7,13 @@ use crate::generate::resolve_scale;
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use spindle_gen::Domain;
-use spindle_sinks::{ConsoleSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
+use spindle_sinks::{
+    ConsoleSink, EventHubOptions, EventHubSink, FileMode, FileSink, KafkaOptions, KafkaSink,
+    ParquetOptions, ParquetSink, StreamWriter,
+};
 use spindle_stream::{
-    AnomalyRegistry, BurstWindow, EventTimeMode, PacerOptions, PointAnomaly, SpindleStreamer,
-    StopReason, StreamConfig, TimePattern,
+    AnomalyRegistry, BurstWindow, EventTimeMode, FanOut, PacerOptions, PointAnomaly,
+    SpindleStreamer, StopReason, StreamConfig, StreamingMultiWriter, TimePattern,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,10 +43,94 @@ pub enum SinkSpec {
     File(PathBuf),
     /// Parquet file.
     Parquet(PathBuf),
+    /// A Kafka topic.
+    Kafka(KafkaOptions),
+    /// An Azure Event Hub (connection string from an environment variable).
+    EventHub(EventHubOptions),
+}
+
+/// `key=value&...` of a sink URI, each key checked against `allowed`.
+fn query(text: &str, sink: &str, allowed: &[&str]) -> Result<Vec<(String, String)>> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if !allowed.contains(&k) {
+                bail!(
+                    "unknown option '{k}' in --sink {sink}; allowed: {}",
+                    allowed.join(", ")
+                );
+            }
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 impl SinkSpec {
     fn parse(spec: &str, output: Option<&PathBuf>) -> Result<Self> {
+        if let Some(rest) = spec.strip_prefix("kafka://") {
+            let (location, options) = rest.split_once('?').unwrap_or((rest, ""));
+            let (servers, topic) = location
+                .split_once('/')
+                .filter(|(s, t)| !s.is_empty() && !t.is_empty())
+                .with_context(|| {
+                    format!("--sink {spec}: expected kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all]")
+                })?;
+            let mut k = KafkaOptions::new(servers, topic);
+            for (key, value) in query(
+                options,
+                "kafka://",
+                &[
+                    "key",
+                    "acks",
+                    "compression",
+                    "linger_ms",
+                    "batch_bytes",
+                    "timeout_ms",
+                    "headers",
+                ],
+            )? {
+                let number = |v: &str| {
+                    v.parse::<u64>().with_context(|| {
+                        format!("--sink kafka://: {key}={v} is not a whole number")
+                    })
+                };
+                match key.as_str() {
+                    "key" => k.key_column = Some(value),
+                    "acks" => k.acks = value,
+                    "compression" => k.compression = value,
+                    "linger_ms" => k.linger_ms = number(&value)?,
+                    "batch_bytes" => k.batch_bytes = number(&value)?,
+                    "timeout_ms" => k.delivery_timeout_ms = number(&value)?,
+                    _ => k.headers = value != "false",
+                }
+            }
+            return Ok(SinkSpec::Kafka(k));
+        }
+        if let Some(rest) = spec.strip_prefix("eventhub:") {
+            let mut env = "SPINDLE_EVENTHUB_CONNECTION_STRING".to_string();
+            let mut e = EventHubOptions {
+                connection_string: String::new(),
+                hub: None,
+                partition_key_column: None,
+            };
+            for (key, value) in query(
+                rest.trim_start_matches('?'),
+                "eventhub:",
+                &["env", "hub", "key"],
+            )? {
+                match key.as_str() {
+                    "env" => env = value,
+                    "hub" => e.hub = Some(value),
+                    _ => e.partition_key_column = Some(value),
+                }
+            }
+            e.connection_string = std::env::var(&env).with_context(|| {
+                format!("--sink eventhub: reads the connection string from the environment variable {env}, which is not set")
+            })?;
+            e.kafka_options()?;
+            return Ok(SinkSpec::EventHub(e));
+        }
         let (kind, rest) = spec
             .split_once(':')
             .map_or((spec, None), |(k, r)| (k, Some(r)));
@@ -58,8 +145,20 @@ impl SinkSpec {
             "console" | "stdout" => SinkSpec::Console,
             "file" | "jsonl" => SinkSpec::File(path("file")?),
             "parquet" => SinkSpec::Parquet(path("parquet")?),
-            other => bail!("unknown --sink '{other}'; allowed: console, file:PATH, parquet:PATH"),
+            other => bail!(
+                "unknown --sink '{other}'; allowed: console, file:PATH, parquet:PATH, kafka://HOST:PORT/TOPIC, eventhub:[env=VAR&hub=NAME&key=COLUMN]"
+            ),
         })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            SinkSpec::Console => "console".into(),
+            SinkSpec::File(p) => format!("file:{}", p.display()),
+            SinkSpec::Parquet(p) => format!("parquet:{}", p.display()),
+            SinkSpec::Kafka(k) => format!("kafka:{}", k.topic),
+            SinkSpec::EventHub(e) => format!("eventhub:{}", e.hub.clone().unwrap_or_default()),
+        }
     }
 
     fn open(&self, append: bool, indent: Option<usize>) -> Result<Box<dyn StreamWriter>> {
@@ -80,6 +179,8 @@ impl SinkSpec {
                 ParquetSink::new(p, ParquetOptions::default())
                     .with_context(|| format!("cannot open --sink parquet:{}", p.display()))?,
             ),
+            SinkSpec::Kafka(k) => Box::new(KafkaSink::new(k.clone())?),
+            SinkSpec::EventHub(e) => Box::new(EventHubSink::new(e)?),
         })
     }
 }
@@ -95,7 +196,7 @@ struct Settings {
     config: StreamConfig,
     pacer: PacerOptions,
     anomalies: AnomalyRegistry,
-    sink: SinkSpec,
+    sinks: Vec<SinkSpec>,
     append: bool,
     indent: Option<usize>,
     quiet: bool,
@@ -192,7 +293,7 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
             .transpose()?,
         speedup: args.speedup.or(file.speedup).unwrap_or(1.0),
         event_time,
-        record_lateness: false,
+        record_lateness: args.report_lateness,
     };
     pacer.validate()?;
 
@@ -246,13 +347,16 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         args.sink.clone()
     };
     let output = args.output.clone().or(file.output.clone());
-    let sink = match sinks.as_slice() {
-        [] => match &output {
+    let sinks: Vec<SinkSpec> = if sinks.is_empty() {
+        vec![match &output {
             Some(path) => SinkSpec::File(path.clone()),
             None => SinkSpec::Console,
-        },
-        [one] => SinkSpec::parse(one, output.as_ref())?,
-        _ => bail!("--sink is given {} times; one sink per run", sinks.len()),
+        }]
+    } else {
+        sinks
+            .iter()
+            .map(|s| SinkSpec::parse(s, output.as_ref()))
+            .collect::<Result<_>>()?
     };
 
     Ok(Settings {
@@ -265,7 +369,7 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         config,
         pacer,
         anomalies,
-        sink,
+        sinks,
         append: args.append || file.append.unwrap_or(false),
         indent: args.indent.or(file.indent),
         quiet: args.quiet,
@@ -294,7 +398,25 @@ fn flag_of(e: &spindle_stream::Error) -> &'static str {
 pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let s = resolve(args)?;
     let plan = s.domain.plan(s.scale, s.seed)?;
-    let sink = s.sink.open(s.append, s.indent)?;
+    let opened = s
+        .sinks
+        .iter()
+        .map(|spec| Ok((spec.name(), spec.open(s.append, s.indent)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let fan_out = opened.len() > 1;
+    let mut report = None;
+    let sink: Box<dyn StreamWriter> = if fan_out {
+        let mut writer = StreamingMultiWriter::new();
+        writer.batch_size = s.config.batch_size;
+        for (name, sink) in opened {
+            writer.add_sink(&name, sink);
+        }
+        let fan = FanOut::new(writer);
+        report = Some(fan.report());
+        Box::new(fan)
+    } else {
+        opened.into_iter().next().expect("one sink").1
+    };
     let total = match (s.all_tables, s.config.max_events) {
         (false, Some(max)) => Some(max.min(plan.row_count(&s.tables[0]))),
         (false, None) => Some(plan.row_count(&s.tables[0])),
@@ -334,6 +456,19 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
     }
     for r in &results {
         eprintln!("{r}");
+        if let Some(l) = r.lateness {
+            eprintln!(
+                "lateness: {} sends, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                l.sends, l.p50_ms, l.p99_ms, l.max_ms
+            );
+        }
+    }
+    let multi = report.and_then(|r| r.lock().expect("report lock").clone());
+    if let Some(m) = &multi {
+        eprintln!("{}", m.summary());
+    }
+    if multi.is_some_and(|m| !m.success()) {
+        return Ok(ExitCode::from(2));
     }
     let interrupted = results
         .iter()

@@ -48,6 +48,9 @@ pub enum Error {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// The Kafka broker or client failed.
+    #[error("kafka: {0}")]
+    Kafka(String),
     /// An Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),

@@ -9,6 +9,8 @@ pub mod csv_sink;
 pub mod error;
 pub mod file;
 pub mod json;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod parquet_sink;
 
 pub use console::ConsoleSink;
@@ -16,6 +18,8 @@ pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
 pub use file::{FileMode, FileSink};
 pub use json::{JsonEncoder, JsonLayout};
+#[cfg(feature = "kafka")]
+pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
 
 use arrow_array::RecordBatch;

@@ -10,6 +10,7 @@
 pub mod anomaly;
 pub mod config;
 pub mod error;
+pub mod multi;
 pub mod ooo;
 pub mod pacer;
 pub mod result;
@@ -20,6 +21,7 @@ pub use anomaly::{
 };
 pub use config::{BurstWindow, StreamConfig, TimePattern};
 pub use error::{Error, Result};
+pub use multi::{FanOut, SinkResult, StreamingMultiWriteResult, StreamingMultiWriter};
 pub use pacer::{EventTimeMode, PacerOptions};
-pub use result::{StopReason, StreamResult};
+pub use result::{Lateness, StopReason, StreamResult};
 pub use streamer::{SpindleStreamer, TableSource};

@@ -197,6 +197,11 @@ impl Pacer {
         }
     }
 
+    /// When the first event was sent, if one was.
+    pub fn started(&self) -> Option<Instant> {
+        self.start
+    }
+
     /// Lateness of every send so far (seconds after the due instant of its first event).
     pub fn lateness(&self) -> &[f64] {
         &self.lateness

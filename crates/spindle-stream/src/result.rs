@@ -18,6 +18,37 @@ pub enum StopReason {
     ReaderClosed,
 }
 
+/// How late realtime sends were against their due instants, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Lateness {
+    /// Sends measured (each carries every event due at that moment).
+    pub sends: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Worst.
+    pub max_ms: f64,
+}
+
+impl Lateness {
+    /// Summarizes lateness samples given in seconds; `None` for no samples.
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut s = samples.to_vec();
+        s.sort_by(f64::total_cmp);
+        let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize] * 1e3;
+        Some(Self {
+            sends: s.len() as u64,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        })
+    }
+}
+
 /// The result of streaming one table.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StreamResult {
@@ -35,6 +66,8 @@ pub struct StreamResult {
     pub events_per_second_actual: f64,
     /// Why the run ended.
     pub stop_reason: StopReason,
+    /// Realtime lateness, when [`crate::PacerOptions::record_lateness`] is on.
+    pub lateness: Option<Lateness>,
 }
 
 impl StreamResult {

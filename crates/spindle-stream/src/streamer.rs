@@ -325,7 +325,12 @@ impl SpindleStreamer {
                 self.seed,
             )
         });
-        let chunks = ordered_chunks(source, event_time.as_deref(), &self.anomalies, self.seed)?;
+        let chunks = Prefetch::new(ordered_chunks(
+            source,
+            event_time.as_deref(),
+            &self.anomalies,
+            self.seed,
+        )?);
         let mut flow = Flow::Continue;
         for chunk in chunks {
             let (payload, seq) = chunk?;
@@ -348,11 +353,20 @@ impl SpindleStreamer {
         }
         let reason = run.reason;
         let (anomalies, late) = (run.anomalies, run.late);
+        let lateness = run
+            .pacer
+            .as_ref()
+            .and_then(|p| crate::result::Lateness::of(p.lateness()));
+        let run_started = run.pacer.as_ref().and_then(Pacer::started);
         match self.sink.flush() {
             Err(spindle_sinks::Error::Closed(_)) | Ok(()) => {}
             Err(e) => return Err(e.into()),
         }
-        let elapsed = started.elapsed().as_secs_f64();
+        // A realtime run is timed from its first emission (as the reference times its
+        // emit loop); a fast run from the start, preparation included.
+        let elapsed = run_started
+            .map_or_else(|| started.elapsed(), |s| s.elapsed())
+            .as_secs_f64();
         let sent = self.sink.delivered() - delivered_before;
         Ok(StreamResult {
             table,
@@ -366,6 +380,7 @@ impl SpindleStreamer {
                 0.0
             },
             stop_reason: reason,
+            lateness,
         })
     }
 }
@@ -482,6 +497,33 @@ impl Run<'_> {
             return Ok(Flow::Stop);
         }
         Ok(Flow::Continue)
+    }
+}
+
+/// Pulls an iterator on its own thread, one item ahead, so producing the next chunk
+/// (generation, sorting) overlaps with emitting this one.
+struct Prefetch {
+    receiver: std::sync::mpsc::Receiver<Chunk>,
+}
+
+impl Prefetch {
+    fn new(inner: Box<dyn Iterator<Item = Chunk> + Send>) -> Self {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            for item in inner {
+                if sender.send(item).is_err() {
+                    break; // the run stopped early
+                }
+            }
+        });
+        Self { receiver }
+    }
+}
+
+impl Iterator for Prefetch {
+    type Item = Chunk;
+    fn next(&mut self) -> Option<Chunk> {
+        self.receiver.recv().ok()
     }
 }
 

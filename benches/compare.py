@@ -1,0 +1,188 @@
+"""Side-by-side runs of Spindle and the Python reference; writes BENCHMARKS.md.
+
+Each workload runs both tools alternately, --runs times each; we report the median
+wall time, the ratio, and each tool's peak RSS (from wait4's rusage of the process).
+"""
+import argparse, json, os, platform, re, statistics, subprocess, sys, tempfile, time
+
+REF_GEN = """
+from sqllocks_spindle import Spindle, RetailDomain
+Spindle().generate(domain=RetailDomain(), scale="{scale}", seed=42)
+"""
+REF_STREAM = """
+import time
+from sqllocks_spindle import RetailDomain
+from sqllocks_spindle.streaming import (SpindleStreamer, StreamConfig, FileSink, AnomalyRegistry,
+    PointAnomaly, ContextualAnomaly, CollectiveAnomaly)
+registry = None
+if {anomalies}:
+    registry = AnomalyRegistry([
+        PointAnomaly(name="extreme_total", column="order_total", multiplier_range=(10.0, 50.0), fraction=0.03),
+        ContextualAnomaly(name="returned_delivered", column="status", condition_column="status",
+            normal_values=["returned"], anomalous_values=["delivered", "completed"], fraction=0.25),
+        CollectiveAnomaly(name="velocity_fraud", group_column="customer_id", timestamp_column="order_date",
+            window_seconds=300, fraction=0.05),
+    ])
+sink = FileSink("{path}", mode="w")
+config = StreamConfig(out_of_order_fraction={ooo}, realtime={realtime}, events_per_second={rate}, max_events={max_events})
+r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config, anomaly_registry=registry,
+                    scale="{scale}", seed=42).stream("order")
+sink.close()
+print("RESULT", r.events_sent, r.elapsed_seconds)
+"""
+ANOMALIES_TOML = """
+[[anomaly]]
+kind = "point"
+name = "extreme_total"
+column = "order_total"
+multiplier_range = [10.0, 50.0]
+fraction = 0.03
+[[anomaly]]
+kind = "contextual"
+name = "returned_delivered"
+column = "status"
+condition_column = "status"
+normal_values = ["returned"]
+anomalous_values = ["delivered", "completed"]
+fraction = 0.25
+[[anomaly]]
+kind = "collective"
+name = "velocity_fraud"
+group_column = "customer_id"
+timestamp_column = "order_date"
+window_seconds = 300
+fraction = 0.05
+"""
+
+
+def run(cmd):
+    """Runs cmd; returns (wall seconds, peak RSS MiB, stdout+stderr)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{out}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def side_by_side(name, ours, ref, runs):
+    o, r = [], []
+    for _ in range(runs):
+        o.append(run(ours))
+        if ref:
+            r.append(run(ref))
+    row = {"workload": name,
+           "ours_s": statistics.median(x[0] for x in o), "ours_mib": max(x[1] for x in o)}
+    if ref:
+        row["ref_s"] = statistics.median(x[0] for x in r)
+        row["ref_mib"] = max(x[1] for x in r)
+    row["ours_out"], row["ref_out"] = o[-1][2], (r[-1][2] if r else "")
+    print(f"{name}: ours {row['ours_s']:.2f}s {row['ours_mib']:.0f} MiB"
+          + (f" | ref {row['ref_s']:.2f}s {row['ref_mib']:.0f} MiB | x{row['ref_s'] / row['ours_s']:.1f}" if ref else ""),
+          flush=True)
+    return row
+
+
+def first_keys(path):
+    with open(path) as f:
+        return list(json.loads(f.readline()).keys())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spindle", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="skip large/xlarge")
+    a = ap.parse_args()
+    py, sp = sys.executable, a.spindle
+    tmp = tempfile.mkdtemp()
+    rows, notes = [], []
+
+    for scale in ["small", "medium"]:
+        rows.append(side_by_side(
+            f"generate retail {scale}",
+            [sp, "generate", "retail", "--scale", scale, "--output", f"{tmp}/gen-{scale}", "--force", "-q"],
+            [py, "-c", REF_GEN.format(scale=scale)], a.runs))
+
+    def stream_pair(label, anomalies):
+        ours_path, ref_path = f"{tmp}/ours-{label}.jsonl", f"{tmp}/ref-{label}.jsonl"
+        ours = [sp, "stream", "retail", "--table", "order", "--scale", "medium", "--out-of-order", "0.05",
+                "--sink", f"file:{ours_path}", "-q"]
+        if anomalies:
+            toml = f"{tmp}/anomalies.toml"
+            open(toml, "w").write(ANOMALIES_TOML)
+            ours += ["--anomalies", toml]
+        ref = [py, "-c", REF_STREAM.format(anomalies=anomalies, path=ref_path, ooo=0.05, realtime=False,
+                                           rate=10.0, max_events=None, scale="medium")]
+        row = side_by_side(label, ours, ref, a.runs)
+        same = first_keys(ours_path) == first_keys(ref_path)
+        notes.append(f"- {label}: first event keys, in order, {'identical' if same else 'DIFFER'}: "
+                     f"`{', '.join(first_keys(ours_path))}`")
+        row["mb"] = os.path.getsize(ours_path) / 1e6
+        return row
+
+    rows.append(stream_pair("stream order medium, 5% out-of-order, to JSON lines", False))
+    rows.append(stream_pair("same + combined anomaly registry (tutorial)", True))
+
+    realtime = []
+    for rate in [1_000, 10_000, 100_000]:
+        n = rate * 3
+        ours = run([sp, "stream", "retail", "--table", "order", "--scale", "large", "--realtime", "--rate", str(rate),
+                    "--max-events", str(n), "--report-lateness", "--sink", f"file:{tmp}/rt.jsonl", "-q"])
+        m = re.search(r"events=([\d,]+), .*?, ([\d.]+)s @", ours[2])
+        lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms", ours[2])
+        ours_ratio = int(m.group(1).replace(",", "")) / float(m.group(2)) / rate
+        ref = run([py, "-c", REF_STREAM.format(anomalies=False, path=f"{tmp}/rt-ref.jsonl", ooo=0.0, realtime=True,
+                                               rate=float(rate), max_events=n, scale="medium")])
+        rm = re.search(r"RESULT (\d+) ([\d.]+)", ref[2])
+        ref_ratio = int(rm.group(1)) / float(rm.group(2)) / rate
+        realtime.append((rate, n, ours_ratio, ref_ratio, lat.groups()))
+        print(f"realtime {rate}: ours {ours_ratio:.3f} ref {ref_ratio:.3f} lateness {lat.groups()}", flush=True)
+
+    ours_only = []
+    if not a.quick:
+        for scale in ["large", "xlarge"]:
+            w = run([sp, "stream", "retail", "--table", "order", "--scale", scale, "--sink", "file:/dev/null", "-q"])
+            m = re.search(r"events=([\d,]+),", w[2])
+            ev = int(m.group(1).replace(",", ""))
+            ours_only.append((f"stream order {scale} to JSON lines (/dev/null)", f"{ev:,} events, {ev / w[0]:,.0f} events/s", w[1]))
+            print(ours_only[-1], flush=True)
+        w = run([sp, "generate", "retail", "--scale", "large", "--output", f"{tmp}/gen-large", "--force", "-q"])
+        ours_only.append(("generate retail large to Parquet", f"{w[0]:.1f} s", w[1]))
+        w = run([sp, "stream", "retail", "--table", "order", "--scale", "large", "--realtime", "--rate", "1000000",
+                 "--duration", "3", "--report-lateness", "--sink", f"file:{tmp}/rt.jsonl", "-q"])
+        m = re.search(r"events=([\d,]+), .*?, ([\d.]+)s @", w[2])
+        lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms", w[2])
+        ratio = int(m.group(1).replace(",", "")) / float(m.group(2)) / 1e6
+        ours_only.append(("realtime 1,000,000 eps for 3 s", f"achieved/target {ratio:.3f}, lateness p50/p99/max {lat.group(1)}/{lat.group(2)}/{lat.group(3)} ms", w[1]))
+        print(ours_only[-1], flush=True)
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    lines = ["# Benchmarks", "",
+             f"Machine: {os.cpu_count()} cores, {mem:.0f} GiB memory, {platform.platform()}; "
+             f"reference: sqllocks-spindle 3.0.0 on Python {platform.python_version()}.", "",
+             f"Command: `benches/compare.sh --runs {a.runs}` (median of {a.runs} alternating runs; peak RSS is the "
+             "largest of the runs). Regenerated by that script; numbers from one run on a noisy shared machine.", "",
+             "| workload | Spindle | reference | speed-up | Spindle peak RSS | reference peak RSS |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['workload']} | {r['ours_s']:.2f} s | {r['ref_s']:.2f} s | {r['ref_s'] / r['ours_s']:.1f}x "
+                     f"| {r['ours_mib']:.0f} MiB | {r['ref_mib']:.0f} MiB |")
+    lines += ["", "Realtime pacing, `order`, 3 s worth of events (achieved rate / target rate):", "",
+              "| target eps | events | Spindle | reference | Spindle lateness p50 / p99 / max (ms) |", "|---|---|---|---|---|"]
+    for rate, n, o, r, lat in realtime:
+        lines.append(f"| {rate:,} | {n:,} | {o:.3f} | {r:.3f} | {lat[0]} / {lat[1]} / {lat[2]} |")
+    if ours_only:
+        lines += ["", "What only Spindle can do here:", "", "| workload | result | peak RSS |", "|---|---|---|"]
+        for name, res, rss in ours_only:
+            lines.append(f"| {name} | {res} | {rss:.0f} MiB |")
+    lines += ["", "Event shape:", ""] + notes + [""]
+    open(a.out, "w").write("\n".join(lines))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+//! Kafka, and Azure Event Hubs through its Kafka endpoint, on librdkafka.
+//!
+//! Each event is one message: the JSON object as the payload, optionally keyed by a
+//! column (so one entity stays on one partition), with headers `_spindle_table` and,
+//! for labelled anomalies, `_spindle_anomaly_type`. `delivered()` counts messages the
+//! broker acknowledged; a message that fails after librdkafka's retries is counted as
+//! failed and reported by `flush`/`close`, never dropped silently.
+
+use crate::StreamWriter;
+use crate::error::{Error, Result};
+use crate::json::JsonEncoder;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Settings of a [`KafkaSink`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct KafkaOptions {
+    /// `host:port[,host:port...]`.
+    pub bootstrap_servers: String,
+    /// Topic to produce to (must exist).
+    pub topic: String,
+    /// Column whose value becomes the message key.
+    pub key_column: Option<String>,
+    /// Add `_spindle_table` and `_spindle_anomaly_type` headers.
+    pub headers: bool,
+    /// `0`, `1` or `all`.
+    pub acks: String,
+    /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub compression: String,
+    /// How long to wait to fill a batch, in milliseconds.
+    pub linger_ms: u64,
+    /// Largest batch in bytes.
+    pub batch_bytes: u64,
+    /// How long a message may take, retries included, before it counts as failed.
+    pub delivery_timeout_ms: u64,
+    /// Further librdkafka settings (`security.protocol`, `sasl.*`, ...).
+    pub extra: Vec<(String, String)>,
+}
+
+impl KafkaOptions {
+    /// Defaults for `topic` on `bootstrap_servers`: acks=all, lz4, 5 ms linger, 1 MB
+    /// batches, 30 s delivery timeout, headers on.
+    pub fn new(bootstrap_servers: &str, topic: &str) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.to_string(),
+            topic: topic.to_string(),
+            key_column: None,
+            headers: true,
+            acks: "all".into(),
+            compression: "lz4".into(),
+            linger_ms: 5,
+            batch_bytes: 1_000_000,
+            delivery_timeout_ms: 30_000,
+            extra: Vec::new(),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |field, message: String| Err(Error::Invalid { field, message });
+        if self.bootstrap_servers.trim().is_empty() {
+            return bad(
+                "bootstrap_servers",
+                "must name at least one host:port".into(),
+            );
+        }
+        if self.topic.trim().is_empty() {
+            return bad("topic", "must not be empty".into());
+        }
+        if !["0", "1", "all", "-1"].contains(&self.acks.as_str()) {
+            return bad("acks", format!("'{}' is not one of 0, 1, all", self.acks));
+        }
+        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&self.compression.as_str()) {
+            return bad(
+                "compression",
+                format!(
+                    "'{}' is not one of none, gzip, snappy, lz4, zstd",
+                    self.compression
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The librdkafka configuration these options make.
+    pub fn client_config(&self) -> Vec<(String, String)> {
+        let mut c: Vec<(String, String)> = vec![
+            ("bootstrap.servers".into(), self.bootstrap_servers.clone()),
+            ("acks".into(), self.acks.clone()),
+            ("compression.type".into(), self.compression.clone()),
+            ("linger.ms".into(), self.linger_ms.to_string()),
+            ("batch.size".into(), self.batch_bytes.to_string()),
+            (
+                "message.timeout.ms".into(),
+                self.delivery_timeout_ms.to_string(),
+            ),
+            ("queue.buffering.max.messages".into(), "1000000".into()),
+            ("queue.buffering.max.kbytes".into(), "1048576".into()),
+            ("socket.connection.setup.timeout.ms".into(), "5000".into()),
+        ];
+        c.extend(self.extra.iter().cloned());
+        c
+    }
+}
+
+/// Counts delivery reports.
+struct Deliveries {
+    acked: AtomicU64,
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let mut first = self.first_error.lock().expect("delivery lock");
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+}
+
+/// Produces events to a Kafka topic.
+pub struct KafkaSink {
+    options: KafkaOptions,
+    producer: Option<ThreadedProducer<Deliveries>>,
+    encoder: JsonEncoder,
+    sent: u64,
+}
+
+fn kafka_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Kafka(format!("{what}: {e}"))
+}
+
+impl KafkaSink {
+    /// Connects and checks that the topic exists, within about 10 seconds.
+    ///
+    /// # Errors
+    /// Invalid options, an unreachable broker, or a topic that does not exist.
+    pub fn new(options: KafkaOptions) -> Result<Self> {
+        options.validate()?;
+        let mut config = ClientConfig::new();
+        for (k, v) in options.client_config() {
+            config.set(k, v);
+        }
+        let context = Deliveries {
+            acked: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            first_error: Mutex::new(None),
+        };
+        let producer: ThreadedProducer<Deliveries> = config
+            .create_with_context(context)
+            .map_err(|e| kafka_error("invalid Kafka settings", e))?;
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(&options.topic), Duration::from_secs(10))
+            .map_err(|e| {
+                kafka_error(
+                    &format!(
+                        "no Kafka broker answered at {} within 10 s",
+                        options.bootstrap_servers
+                    ),
+                    e,
+                )
+            })?;
+        let topic = metadata.topics().iter().find(|t| t.name() == options.topic);
+        match topic {
+            Some(t) if t.error().is_none() && !t.partitions().is_empty() => {}
+            _ => {
+                return Err(Error::Kafka(format!(
+                    "topic '{}' does not exist on {}; create it first",
+                    options.topic, options.bootstrap_servers
+                )));
+            }
+        }
+        Ok(Self {
+            options,
+            producer: Some(producer),
+            encoder: JsonEncoder::lines(),
+            sent: 0,
+        })
+    }
+
+    fn producer(&self) -> Result<&ThreadedProducer<Deliveries>> {
+        self.producer.as_ref().ok_or_else(|| Error::Invalid {
+            field: "sink",
+            message: format!("{} is closed", self.describe()),
+        })
+    }
+
+    /// Messages whose delivery failed so far.
+    pub fn failed(&self) -> u64 {
+        self.producer
+            .as_ref()
+            .map_or(0, |p| p.context().failed.load(Ordering::Relaxed))
+    }
+
+    fn check_failures(&self) -> Result<()> {
+        let Some(p) = &self.producer else {
+            return Ok(());
+        };
+        let failed = p.context().failed.load(Ordering::Relaxed);
+        if failed == 0 {
+            return Ok(());
+        }
+        let first = p
+            .context()
+            .first_error
+            .lock()
+            .expect("delivery lock")
+            .clone()
+            .unwrap_or_default();
+        Err(Error::Kafka(format!(
+            "{failed} messages to topic '{}' were not delivered ({first}); {}",
+            self.options.topic,
+            self.status()
+        )))
+    }
+
+    /// `N of M messages acknowledged`, for error messages.
+    fn status(&self) -> String {
+        format!(
+            "{} of {} messages acknowledged",
+            self.delivered(),
+            self.sent
+        )
+    }
+}
+
+impl StreamWriter for KafkaSink {
+    fn send_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.check_failures()?;
+        let payload = self.encoder.encode_batch(batch)?;
+        let keys = match &self.options.key_column {
+            Some(column) => {
+                let array = batch.column_by_name(column).ok_or_else(|| Error::Invalid {
+                    field: "key",
+                    message: format!(
+                        "column '{column}' is not in the events; columns: {}",
+                        batch
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?;
+                Some(arrow_cast::cast(array, &DataType::Utf8)?)
+            }
+            None => None,
+        };
+        let keys = keys.as_ref().map(|k| k.as_string::<i32>());
+        let table = crate::table_of(batch);
+        let labels = batch
+            .column_by_name("_spindle_anomaly_type")
+            .and_then(|c| c.as_string_opt::<i32>().cloned());
+        let producer = self.producer()?;
+        let mut sent = 0;
+        for (row, line) in payload
+            .split(|&b| b == b'\n')
+            .take(batch.num_rows())
+            .enumerate()
+        {
+            let mut record: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(&self.options.topic).payload(line);
+            if let Some(k) = keys.filter(|k| k.is_valid(row)) {
+                record = record.key(k.value(row).as_bytes());
+            }
+            if self.options.headers {
+                let mut h = OwnedHeaders::new();
+                if let Some(t) = &table {
+                    h = h.insert(Header {
+                        key: "_spindle_table",
+                        value: Some(t.as_str()),
+                    });
+                }
+                if let Some(l) = labels.as_ref().filter(|l| l.is_valid(row)) {
+                    h = h.insert(Header {
+                        key: "_spindle_anomaly_type",
+                        value: Some(l.value(row)),
+                    });
+                }
+                record = record.headers(h);
+            }
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        std::thread::sleep(Duration::from_millis(5));
+                        if producer.context().failed.load(Ordering::Relaxed) > 0 {
+                            self.sent += sent;
+                            return self.check_failures();
+                        }
+                    }
+                    Err((e, _)) => {
+                        self.sent += sent;
+                        return Err(kafka_error(
+                            &format!("cannot queue a message ({})", self.status()),
+                            e,
+                        ));
+                    }
+                }
+            }
+            sent += 1;
+        }
+        self.sent += sent;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let timeout = Duration::from_millis(self.options.delivery_timeout_ms + 5_000);
+        let flushed = self.producer()?.flush(timeout);
+        self.check_failures()?;
+        flushed.map_err(|e| {
+            kafka_error(
+                &format!(
+                    "messages still unacknowledged after {} s ({})",
+                    timeout.as_secs(),
+                    self.status()
+                ),
+                e,
+            )
+        })
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.producer.is_some() {
+            let result = self.flush();
+            self.producer = None;
+            result?;
+        }
+        Ok(())
+    }
+
+    fn delivered(&self) -> u64 {
+        self.producer
+            .as_ref()
+            .map_or(self.sent, |p| p.context().acked.load(Ordering::Relaxed))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "kafka://{}/{}",
+            self.options.bootstrap_servers, self.options.topic
+        )
+    }
+}
+
+/// Kafka settings for an Azure Event Hubs namespace, derived from its connection string.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventHubOptions {
+    /// The namespace connection string (`Endpoint=sb://NS.servicebus.windows.net/;...`).
+    pub connection_string: String,
+    /// The event hub (topic); defaults to the connection string's `EntityPath`.
+    pub hub: Option<String>,
+    /// Column whose value becomes the partition key.
+    pub partition_key_column: Option<String>,
+}
+
+impl EventHubOptions {
+    /// The Kafka options: bootstrap `NS.servicebus.windows.net:9093`, SASL_SSL with
+    /// PLAIN, user `$ConnectionString`, the connection string as password, the hub as
+    /// topic.
+    ///
+    /// # Errors
+    /// A connection string without `Endpoint=sb://...`, `SharedAccessKeyName` or
+    /// `SharedAccessKey`, or no hub given by either `EntityPath` or `hub`.
+    pub fn kafka_options(&self) -> Result<KafkaOptions> {
+        let bad = |message: String| Error::Invalid {
+            field: "connection_string",
+            message,
+        };
+        let mut endpoint = None;
+        let (mut key_name, mut key, mut entity) = (None, None, None);
+        for part in self
+            .connection_string
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("'{part}' is not KEY=VALUE")))?;
+            match k {
+                "Endpoint" => endpoint = Some(v),
+                "SharedAccessKeyName" => key_name = Some(v),
+                "SharedAccessKey" => key = Some(v),
+                "EntityPath" => entity = Some(v),
+                _ => {}
+            }
+        }
+        let endpoint = endpoint.ok_or_else(|| {
+            bad("Endpoint=sb://NAMESPACE.servicebus.windows.net/ is missing".into())
+        })?;
+        let host = endpoint
+            .strip_prefix("sb://")
+            .map(|h| h.trim_end_matches('/'))
+            .filter(|h| !h.is_empty() && !h.contains('/'))
+            .ok_or_else(|| {
+                bad(format!(
+                    "Endpoint '{endpoint}' is not sb://NAMESPACE.servicebus.windows.net/"
+                ))
+            })?;
+        if key_name.is_none() || key.is_none() {
+            return Err(bad(
+                "SharedAccessKeyName and SharedAccessKey are both required".into(),
+            ));
+        }
+        let hub = self
+            .hub
+            .clone()
+            .or(entity.map(str::to_string))
+            .ok_or_else(|| {
+                bad(
+                    "no event hub: add EntityPath=HUB to the connection string or give the hub"
+                        .into(),
+                )
+            })?;
+        let mut options = KafkaOptions::new(&format!("{host}:9093"), &hub);
+        options.key_column = self.partition_key_column.clone();
+        options.compression = "none".into();
+        options.extra = vec![
+            ("security.protocol".into(), "SASL_SSL".into()),
+            ("sasl.mechanism".into(), "PLAIN".into()),
+            ("sasl.username".into(), "$ConnectionString".into()),
+            ("sasl.password".into(), self.connection_string.clone()),
+        ];
+        Ok(options)
+    }
+}
+
+/// A [`KafkaSink`] for Azure Event Hubs (a live test needs an Azure namespace).
+pub struct EventHubSink;
+
+impl EventHubSink {
+    /// Connects to the hub of `options`.
+    ///
+    /// # Errors
+    /// As [`EventHubOptions::kafka_options`] and [`KafkaSink::new`].
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(options: &EventHubOptions) -> Result<KafkaSink> {
+        KafkaSink::new(options.kafka_options()?)
+    }
+}

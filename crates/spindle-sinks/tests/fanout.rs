@@ -1,0 +1,106 @@
+//! Parquet read back with a real reader, and the multi-writer's isolation of sinks.
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use spindle_gen::{RetailDomain, Scale};
+use spindle_sinks::{FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
+use spindle_stream::{
+    AnomalyRegistry, FanOut, PointAnomaly, SpindleStreamer, StreamConfig, StreamingMultiWriter,
+};
+
+/// A sink that fails on its third batch.
+struct Flaky(u64);
+impl StreamWriter for Flaky {
+    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
+        if self.0 >= 200 {
+            return Err(spindle_sinks::Error::Invalid {
+                field: "sink",
+                message: "disk full".into(),
+            });
+        }
+        self.0 += batch.num_rows() as u64;
+        Ok(())
+    }
+    fn close(&mut self) -> spindle_sinks::Result<()> {
+        Ok(())
+    }
+    fn delivered(&self) -> u64 {
+        self.0
+    }
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+}
+
+#[test]
+fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (jsonl, parquet) = (dir.path().join("e.jsonl"), dir.path().join("e.parquet"));
+    let mut writer = StreamingMultiWriter::new();
+    writer
+        .add_sink(
+            "file",
+            Box::new(FileSink::new(&jsonl, FileMode::Overwrite).unwrap()),
+        )
+        .add_sink(
+            "parquet",
+            Box::new(ParquetSink::new(&parquet, ParquetOptions::default()).unwrap()),
+        )
+        .add_sink("flaky", Box::new(Flaky(0)));
+    assert_eq!(writer.names(), vec!["file", "parquet", "flaky"]);
+    let fan = FanOut::new(writer);
+    let report = fan.report();
+    let registry = AnomalyRegistry::new(vec![
+        PointAnomaly::new("p", "order_total").fraction(0.02).into(),
+    ]);
+    let mut s = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(fan))
+        .unwrap()
+        .with_config(StreamConfig {
+            out_of_order_fraction: 0.05,
+            ..Default::default()
+        })
+        .with_anomalies(registry);
+    let result = s.stream("order", None).unwrap();
+    s.close().unwrap();
+    assert_eq!(result.events_sent, 5_000);
+    let multi = report.lock().unwrap().clone().unwrap();
+    assert!(multi.partial_failure() && !multi.success());
+    let by_name = |n: &str| multi.sinks.iter().find(|s| s.name == n).unwrap().clone();
+    assert_eq!(by_name("file").events_sent, 5_000);
+    assert_eq!(by_name("parquet").events_sent, 5_000);
+    assert_eq!(by_name("flaky").events_sent, 200);
+    assert_eq!(
+        by_name("flaky").errors,
+        vec!["invalid sink: disk full".to_string()]
+    );
+    assert!(multi.summary().contains("PARTIAL FAILURE"));
+
+    // The Parquet file reads back with a real reader and holds what the JSON file holds.
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&parquet).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(rows, 5_000);
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        &names[8..],
+        [
+            "_spindle_is_anomaly",
+            "_spindle_anomaly_type",
+            "_spindle_table",
+            "_spindle_seq",
+            "_spindle_event_time"
+        ]
+    );
+    let from_parquet = spindle_sinks::JsonEncoder::lines()
+        .encode_batches(&batches)
+        .unwrap()
+        .concat();
+    assert_eq!(
+        String::from_utf8(from_parquet).unwrap(),
+        std::fs::read_to_string(&jsonl).unwrap()
+    );
+}

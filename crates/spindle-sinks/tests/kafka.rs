@@ -1,0 +1,247 @@
+//! Kafka against a real Kafka-protocol broker (tansu). Set SPINDLE_KAFKA_BOOTSTRAP
+//! (e.g. 127.0.0.1:9092) and SPINDLE_TANSU (the tansu binary, used to create topics);
+//! without them the tests say they are skipped, except under CI, where they fail.
+#![cfg(feature = "kafka")]
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use spindle_gen::{RetailDomain, Scale};
+use spindle_sinks::{EventHubOptions, FileMode, FileSink, KafkaOptions, KafkaSink};
+use spindle_stream::{SpindleStreamer, StreamConfig};
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn broker() -> Option<(String, String)> {
+    match (
+        std::env::var("SPINDLE_KAFKA_BOOTSTRAP"),
+        std::env::var("SPINDLE_TANSU"),
+    ) {
+        (Ok(b), Ok(t)) => Some((b, t)),
+        _ if std::env::var("CI").is_ok() => {
+            panic!("CI must provide SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU")
+        }
+        _ => {
+            eprintln!(
+                "skipped: set SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU to run the Kafka tests"
+            );
+            None
+        }
+    }
+}
+
+fn create_topic(tansu: &str, bootstrap: &str, prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("{prefix}-{nanos}");
+    let status = Command::new(tansu)
+        .args([
+            "topic",
+            "create",
+            &topic,
+            "--broker",
+            &format!("tcp://{bootstrap}"),
+            "--partitions",
+            "3",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "tansu topic create");
+    topic
+}
+
+fn stream_orders(
+    sink: Box<dyn spindle_sinks::StreamWriter>,
+) -> spindle_stream::Result<spindle_stream::StreamResult> {
+    let mut s = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, sink)?
+        .with_config(StreamConfig {
+            out_of_order_fraction: 0.05,
+            ..Default::default()
+        });
+    let r = s.stream("order", None)?;
+    s.close()?;
+    Ok(r)
+}
+
+#[test]
+fn every_event_arrives_once_keyed_and_spread_over_partitions() {
+    let Some((bootstrap, tansu)) = broker() else {
+        return;
+    };
+    let topic = create_topic(&tansu, &bootstrap, "spindle-orders");
+    let mut options = KafkaOptions::new(&bootstrap, &topic);
+    options.key_column = Some("customer_id".into());
+    let result = stream_orders(Box::new(KafkaSink::new(options).unwrap())).unwrap();
+    assert_eq!(result.events_sent, 5_000, "acknowledged");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("same.jsonl");
+    stream_orders(Box::new(FileSink::new(&path, FileMode::Overwrite).unwrap())).unwrap();
+    let mut expected: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", format!("check-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let mut payloads = Vec::new();
+    let mut partition_of_key: HashMap<String, i32> = HashMap::new();
+    let mut partitions = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline
+        && (payloads.len() < 5_000 || quiet_since.elapsed() < Duration::from_secs(2))
+    {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                quiet_since = Instant::now();
+                let payload = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
+                let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+                let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+                assert_eq!(key, event["customer_id"].to_string(), "key is the customer");
+                let p = *partition_of_key.entry(key).or_insert(m.partition());
+                assert_eq!(p, m.partition(), "one customer, one partition");
+                partitions.insert(m.partition());
+                let headers = m.headers().unwrap();
+                let table = headers.iter().find(|h| h.key == "_spindle_table").unwrap();
+                assert_eq!(table.value, Some(&b"order"[..]));
+                payloads.push(payload);
+            }
+            Some(Err(e)) => panic!("consumer: {e}"),
+            None => {}
+        }
+    }
+    assert_eq!(payloads.len(), 5_000, "exactly the events sent, no more");
+    assert_eq!(partitions.len(), 3, "spread over the 3 partitions");
+    payloads.sort();
+    expected.sort();
+    assert_eq!(payloads, expected, "every payload is what was streamed");
+}
+
+#[test]
+fn a_broker_that_dies_mid_run_gives_an_error_with_the_delivered_count() {
+    let Some((_, tansu)) = broker() else { return };
+    let port = 19_092;
+    let bootstrap = format!("127.0.0.1:{port}");
+    let url = format!("tcp://{bootstrap}");
+    let mut child = Command::new(&tansu)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://dying/",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let topic = create_topic(&tansu, &bootstrap, "spindle-dying");
+    let mut options = KafkaOptions::new(&bootstrap, &topic);
+    options.delivery_timeout_ms = 3_000;
+    let sink = KafkaSink::new(options).unwrap();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1_500));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    });
+    let mut s =
+        SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
+            .unwrap()
+            .with_config(StreamConfig {
+                realtime: true,
+                events_per_second: 1_000.0,
+                ..Default::default()
+            });
+    let started = Instant::now();
+    let err = s.stream("order", None).unwrap_err().to_string();
+    killer.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded time");
+    let acknowledged: u64 = err
+        .split(" of ")
+        .next()
+        .and_then(|head| head.rsplit(&[' ', '('][..]).next())
+        .and_then(|n| n.parse().ok())
+        .filter(|_| err.contains("messages acknowledged"))
+        .unwrap_or_else(|| panic!("no acknowledged count in: {err}"));
+    assert!(acknowledged > 500 && acknowledged < 5_000, "{err}");
+    assert_eq!(
+        s.sink_mut().delivered(),
+        acknowledged,
+        "the count reported is the count delivered"
+    );
+}
+
+#[test]
+fn event_hub_settings_derive_from_the_connection_string() {
+    let cs = "Endpoint=sb://shop-ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=abc123=;EntityPath=orders";
+    let options = EventHubOptions {
+        connection_string: cs.into(),
+        hub: None,
+        partition_key_column: Some("customer_id".into()),
+    }
+    .kafka_options()
+    .unwrap();
+    assert_eq!(
+        options.bootstrap_servers,
+        "shop-ns.servicebus.windows.net:9093"
+    );
+    assert_eq!(options.topic, "orders");
+    assert_eq!(options.key_column.as_deref(), Some("customer_id"));
+    let config: HashMap<String, String> = options.client_config().into_iter().collect();
+    assert_eq!(config["security.protocol"], "SASL_SSL");
+    assert_eq!(config["sasl.mechanism"], "PLAIN");
+    assert_eq!(config["sasl.username"], "$ConnectionString");
+    assert_eq!(config["sasl.password"], cs);
+    let other = EventHubOptions {
+        connection_string: cs.into(),
+        hub: Some("returns".into()),
+        partition_key_column: None,
+    };
+    assert_eq!(other.kafka_options().unwrap().topic, "returns");
+    for (bad, needle) in [
+        (
+            "SharedAccessKeyName=a;SharedAccessKey=b;EntityPath=h",
+            "Endpoint",
+        ),
+        (
+            "Endpoint=https://x/;SharedAccessKeyName=a;SharedAccessKey=b;EntityPath=h",
+            "sb://",
+        ),
+        (
+            "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKey=b;EntityPath=h",
+            "SharedAccessKeyName",
+        ),
+        (
+            "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=b",
+            "EntityPath",
+        ),
+        ("garbage", "KEY=VALUE"),
+    ] {
+        let e = EventHubOptions {
+            connection_string: bad.into(),
+            hub: None,
+            partition_key_column: None,
+        }
+        .kafka_options()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(needle) && e.contains("connection_string"),
+            "{bad}: {e}"
+        );
+    }
+}
