@@ -177,6 +177,20 @@ impl JsonEncoder {
         Self { layout }
     }
 
+    /// Checks, before any output, that every column of `schema` can be written.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] naming the first column that cannot.
+    pub fn check_schema(schema: &arrow_schema::Schema) -> Result<()> {
+        for field in schema.fields() {
+            Column::new(
+                field.name(),
+                &arrow_array::new_empty_array(field.data_type()),
+            )?;
+        }
+        Ok(())
+    }
+
     /// The layout in use.
     pub fn layout(&self) -> &JsonLayout {
         &self.layout
