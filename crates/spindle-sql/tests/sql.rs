@@ -1,9 +1,9 @@
 //! Queries over Parquet, CSV, JSON-lines and generated tables, checked against the same
 //! computation done directly on the Arrow batches.
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, RecordBatch};
 use spindle_gen::{RetailDomain, Scale, Spindle};
 use spindle_sinks::{CsvSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
 use spindle_sql::SqlSources;
