@@ -23,6 +23,57 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Stream a table (or all tables) as events.
     Stream(Box<StreamArgs>),
+    /// Stream the result of a SQL query over files and/or generated tables.
+    Replay(Box<ReplayArgs>),
+    /// Print the result of a SQL query as a table (a look before replaying).
+    Sql(SqlArgs),
+}
+
+/// Sources and a query, shared by `replay` and `sql`.
+#[derive(Args, Debug, Default)]
+pub struct QueryArgs {
+    /// A file or folder to query: NAME=PATH or PATH (named after the file); .parquet,
+    /// .csv, .jsonl/.ndjson/.json. Repeatable.
+    #[arg(long)]
+    pub source: Vec<String>,
+    /// Also register this domain's generated tables (at --scale, --seed).
+    #[arg(long = "domain")]
+    pub with_domain: Option<String>,
+    /// The query; without it, the single source as it is.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// A file holding the query.
+    #[arg(long, conflicts_with = "sql")]
+    pub sql_file: Option<PathBuf>,
+}
+
+/// Flags of `replay`.
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Sources and query.
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Every stream setting (`--table` names the result's events; default: the
+    /// source's name, or `query`).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Flags of `sql`.
+#[derive(Args, Debug)]
+pub struct SqlArgs {
+    /// Sources and query.
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Scale of --domain's tables.
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+    /// Seed of --domain's tables.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Rows to print at most.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
 }
 
 /// Flags of `describe`.
@@ -108,19 +159,30 @@ pub struct GenerateArgs {
 }
 
 /// Flags of `stream`; every setting can also come from `--config run.toml`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct StreamArgs {
     /// Domain whose tables to stream.
     pub domain: Option<String>,
+    /// Stream every table in generation order.
+    #[arg(long)]
+    pub all_tables: bool,
+    /// Inject point anomalies into this share of rows of the table's main measure.
+    #[arg(long, allow_negative_numbers = true)]
+    pub anomaly_fraction: Option<f64>,
+    /// The settings `stream` shares with `replay`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The stream settings of `stream` and `replay`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
     /// TOML file with any of these settings (flags given here win).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Table to stream.
     #[arg(long)]
     pub table: Option<String>,
-    /// Stream every table in generation order.
-    #[arg(long)]
-    pub all_tables: bool,
     /// Scale and counts.
     #[command(flatten)]
     pub scale: ScaleArgs,
@@ -178,9 +240,6 @@ pub struct StreamArgs {
     /// Event time: `table` keeps the table's times, `live` stamps the emission instant.
     #[arg(long)]
     pub event_time: Option<String>,
-    /// Inject point anomalies into this share of rows of the table's main measure.
-    #[arg(long, allow_negative_numbers = true)]
-    pub anomaly_fraction: Option<f64>,
     /// TOML file declaring anomalies ([[anomaly]] entries).
     #[arg(long)]
     pub anomalies: Option<PathBuf>,

@@ -60,6 +60,10 @@ pub struct RunFile {
     pub event_time: Option<String>,
     pub anomaly_fraction: Option<f64>,
     pub anomaly: Option<Vec<AnomalySpec>>,
+    /// `replay` only: NAME=PATH sources.
+    pub source: Option<Vec<String>>,
+    /// `replay` only: the query.
+    pub sql: Option<String>,
 }
 
 /// A burst window in either form.

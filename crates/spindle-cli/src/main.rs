@@ -7,6 +7,7 @@ mod args;
 mod config_file;
 mod generate;
 mod progress;
+mod replay;
 mod stream;
 
 use clap::Parser;
@@ -19,6 +20,8 @@ fn main() -> ExitCode {
         args::Command::Describe(a) => generate::describe(&a),
         args::Command::Generate(a) => generate::run(&a),
         args::Command::Stream(a) => stream::run(*a),
+        args::Command::Replay(a) => replay::run(*a),
+        args::Command::Sql(a) => replay::sql(a),
     };
     match outcome {
         Ok(code) => code,

@@ -1,7 +1,7 @@
 //! `spindle stream`: flags and `--config` resolved into settings, checked in full before
 //! any output is opened, then one streaming run.
 
-use crate::args::{ScaleArgs, StreamArgs};
+use crate::args::{RunArgs, ScaleArgs, StreamArgs};
 use crate::config_file::{self, RunFile};
 use crate::generate::resolve_scale;
 use crate::progress::Progress;
@@ -13,7 +13,7 @@ use spindle_sinks::{
 };
 use spindle_stream::{
     AnomalyRegistry, BurstWindow, EventTimeMode, FanOut, PacerOptions, PointAnomaly,
-    SpindleStreamer, StopReason, StreamConfig, StreamingMultiWriter, TimePattern,
+    SpindleStreamer, StopReason, StreamConfig, StreamResult, StreamingMultiWriter, TimePattern,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -185,43 +185,70 @@ impl SinkSpec {
     }
 }
 
-/// Everything a run needs, checked.
+/// The settings every streaming run has, whatever its source.
+pub struct Common {
+    /// `--timestamp-column`.
+    pub timestamp_column: Option<String>,
+    /// The stream settings, checked.
+    pub config: StreamConfig,
+    /// Realtime options, checked.
+    pub pacer: PacerOptions,
+    /// Anomalies from `--config` and `--anomalies` (checked against a table later).
+    pub anomalies: AnomalyRegistry,
+    /// Where events go.
+    pub sinks: Vec<SinkSpec>,
+    append: bool,
+    indent: Option<usize>,
+    quiet: bool,
+}
+
+/// Everything a domain run needs, checked.
 struct Settings {
     domain: Box<dyn Domain>,
     scale: spindle_gen::Scale,
     seed: u64,
     tables: Vec<String>,
     all_tables: bool,
-    timestamp_column: Option<String>,
-    config: StreamConfig,
-    pacer: PacerOptions,
-    anomalies: AnomalyRegistry,
-    sinks: Vec<SinkSpec>,
-    append: bool,
-    indent: Option<usize>,
-    quiet: bool,
+    common: Common,
+}
+
+/// Reads `--config` if given.
+pub fn run_file(args: &RunArgs) -> Result<RunFile> {
+    Ok(match &args.config {
+        Some(path) => config_file::load_run(path)?,
+        None => RunFile::default(),
+    })
+}
+
+/// Scale flags, each falling back on `--config`.
+pub fn scale_args(args: &RunArgs, file: &RunFile) -> ScaleArgs {
+    ScaleArgs {
+        scale: args.scale.scale.clone().or(file.scale.clone()),
+        orders: args.scale.orders.or(file.orders),
+        customers: args.scale.customers.or(file.customers),
+        products: args.scale.products.or(file.products),
+    }
+}
+
+/// `--seed`, else the config's, else 42.
+pub fn seed(args: &RunArgs, file: &RunFile) -> u64 {
+    args.seed.or(file.seed).unwrap_or(42)
 }
 
 fn resolve(args: StreamArgs) -> Result<Settings> {
-    let file = match &args.config {
-        Some(path) => config_file::load_run(path)?,
-        None => RunFile::default(),
-    };
+    let file = run_file(&args.run)?;
+    if file.source.is_some() || file.sql.is_some() {
+        bail!("`source` and `sql` in --config are settings of `spindle replay`, not `stream`");
+    }
     let domain = spindle_gen::domain_by_name(
         args.domain
             .as_deref()
             .or(file.domain.as_deref())
             .unwrap_or("retail"),
     )?;
-    let scale_args = ScaleArgs {
-        scale: args.scale.scale.clone().or(file.scale.clone()),
-        orders: args.scale.orders.or(file.orders),
-        customers: args.scale.customers.or(file.customers),
-        products: args.scale.products.or(file.products),
-    };
-    let scale = resolve_scale(&scale_args, "small")?;
+    let scale = resolve_scale(&scale_args(&args.run, &file), "small")?;
     let all_tables = args.all_tables || file.all_tables.unwrap_or(false);
-    let table = args.table.clone().or(file.table.clone());
+    let table = args.run.table.clone().or(file.table.clone());
     let tables: Vec<String> = match (&table, all_tables) {
         (Some(_), true) => bail!("pass either --table or --all-tables, not both"),
         (Some(t), false) => vec![domain.table(t)?.name.to_string()],
@@ -233,6 +260,52 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         ),
     };
 
+    let mut common = common(&args.run, &file)?;
+    if let Some(fraction) = args.anomaly_fraction.or(file.anomaly_fraction) {
+        let [table] = tables.as_slice() else {
+            bail!("--anomaly-fraction needs one --table (each table has its own main measure)");
+        };
+        let spec = domain.table(table)?;
+        let Some(measure) = spec.main_measure else {
+            let with: Vec<String> = domain
+                .tables()
+                .iter()
+                .filter_map(|t| t.main_measure.map(|m| format!("{} ({m})", t.name)))
+                .collect();
+            bail!(
+                "table {table} has no main measure for --anomaly-fraction; tables with one: {}",
+                with.join(", ")
+            );
+        };
+        common
+            .anomalies
+            .add(PointAnomaly::new(&format!("extreme_{measure}"), measure).fraction(fraction));
+    }
+    let timestamp_column = common.timestamp_column.clone();
+    for t in &tables {
+        let spec = domain.table(t)?;
+        let column = if all_tables {
+            timestamp_column
+                .as_deref()
+                .filter(|c| spec.schema.index_of(c).is_ok())
+        } else {
+            timestamp_column.as_deref()
+        };
+        spindle_stream::streamer::event_time_column(t, &spec.schema, column)?;
+        common.anomalies.check(t, &spec.schema)?;
+    }
+    Ok(Settings {
+        domain,
+        scale,
+        seed: seed(&args.run, &file),
+        tables,
+        all_tables,
+        common,
+    })
+}
+
+/// Resolves and checks the settings shared by `stream` and `replay`.
+pub fn common(args: &RunArgs, file: &RunFile) -> Result<Common> {
     let mut bursts: Vec<BurstWindow> = file
         .burst_windows
         .iter()
@@ -306,41 +379,6 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
             anomalies.add(a);
         }
     }
-    if let Some(fraction) = args.anomaly_fraction.or(file.anomaly_fraction) {
-        let [table] = tables.as_slice() else {
-            bail!("--anomaly-fraction needs one --table (each table has its own main measure)");
-        };
-        let spec = domain.table(table)?;
-        let Some(measure) = spec.main_measure else {
-            let with: Vec<String> = domain
-                .tables()
-                .iter()
-                .filter_map(|t| t.main_measure.map(|m| format!("{} ({m})", t.name)))
-                .collect();
-            bail!(
-                "table {table} has no main measure for --anomaly-fraction; tables with one: {}",
-                with.join(", ")
-            );
-        };
-        anomalies.add(PointAnomaly::new(&format!("extreme_{measure}"), measure).fraction(fraction));
-    }
-    let timestamp_column = args
-        .timestamp_column
-        .clone()
-        .or(file.timestamp_column.clone());
-    for t in &tables {
-        let spec = domain.table(t)?;
-        let column = if all_tables {
-            timestamp_column
-                .as_deref()
-                .filter(|c| spec.schema.index_of(c).is_ok())
-        } else {
-            timestamp_column.as_deref()
-        };
-        spindle_stream::streamer::event_time_column(t, &spec.schema, column)?;
-        anomalies.check(t, &spec.schema)?;
-    }
-
     let sinks: Vec<String> = if args.sink.is_empty() {
         file.sink.clone().unwrap_or_default()
     } else {
@@ -359,13 +397,11 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
             .collect::<Result<_>>()?
     };
 
-    Ok(Settings {
-        domain,
-        scale,
-        seed: args.seed.or(file.seed).unwrap_or(42),
-        tables,
-        all_tables,
-        timestamp_column,
+    Ok(Common {
+        timestamp_column: args
+            .timestamp_column
+            .clone()
+            .or(file.timestamp_column.clone()),
         config,
         pacer,
         anomalies,
@@ -398,16 +434,45 @@ fn flag_of(e: &spindle_stream::Error) -> &'static str {
 pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let s = resolve(args)?;
     let plan = s.domain.plan(s.scale, s.seed)?;
-    let opened = s
+    let total = match (s.all_tables, s.common.config.max_events) {
+        (false, Some(max)) => Some(max.min(plan.row_count(&s.tables[0]))),
+        (false, None) => Some(plan.row_count(&s.tables[0])),
+        (true, _) => None,
+    };
+    let (tables, all_tables) = (s.tables, s.all_tables);
+    drive(
+        s.common,
+        total,
+        |sink| SpindleStreamer::from_plan(plan, sink),
+        move |streamer, timestamp_column| {
+            if all_tables {
+                streamer.stream_all(timestamp_column)
+            } else {
+                streamer
+                    .stream(&tables[0], timestamp_column)
+                    .map(|r| vec![r])
+            }
+        },
+    )
+}
+
+/// Opens the sinks, runs `work` on a streamer made by `make`, and reports: the shared
+/// tail of `stream` and `replay`.
+pub fn drive(
+    common: Common,
+    total: Option<u64>,
+    make: impl FnOnce(Box<dyn StreamWriter>) -> SpindleStreamer,
+    work: impl FnOnce(&mut SpindleStreamer, Option<&str>) -> spindle_stream::Result<Vec<StreamResult>>,
+) -> Result<ExitCode> {
+    let opened = common
         .sinks
         .iter()
-        .map(|spec| Ok((spec.name(), spec.open(s.append, s.indent)?)))
+        .map(|spec| Ok((spec.name(), spec.open(common.append, common.indent)?)))
         .collect::<Result<Vec<_>>>()?;
-    let fan_out = opened.len() > 1;
     let mut report = None;
-    let sink: Box<dyn StreamWriter> = if fan_out {
+    let sink: Box<dyn StreamWriter> = if opened.len() > 1 {
         let mut writer = StreamingMultiWriter::new();
-        writer.batch_size = s.config.batch_size;
+        writer.batch_size = common.config.batch_size;
         for (name, sink) in opened {
             writer.add_sink(&name, sink);
         }
@@ -417,36 +482,25 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
     } else {
         opened.into_iter().next().expect("one sink").1
     };
-    let total = match (s.all_tables, s.config.max_events) {
-        (false, Some(max)) => Some(max.min(plan.row_count(&s.tables[0]))),
-        (false, None) => Some(plan.row_count(&s.tables[0])),
-        (true, _) => None,
-    };
-    let progress = Arc::new(Mutex::new(Progress::new(total, "events", s.quiet)));
-    if s.config.realtime {
-        let target = s.config.events_per_second;
+    let progress = Arc::new(Mutex::new(Progress::new(total, "events", common.quiet)));
+    if common.config.realtime {
+        let target = common.config.events_per_second;
         progress
             .lock()
             .expect("progress lock")
             .message(format!("target {target} eps"));
     }
     let progress_in = progress.clone();
-    let mut streamer = SpindleStreamer::from_plan(plan, sink)
-        .with_config(s.config.clone())
-        .with_anomalies(s.anomalies)
-        .with_pacer_options(s.pacer)
+    let mut streamer = make(sink)
+        .with_config(common.config.clone())
+        .with_anomalies(common.anomalies)
+        .with_pacer_options(common.pacer)
         .with_progress(move |sent| progress_in.lock().expect("progress lock").set(sent));
     let stop = streamer.stop_flag();
     ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
 
-    let results = if s.all_tables {
-        streamer.stream_all(s.timestamp_column.as_deref())
-    } else {
-        streamer
-            .stream(&s.tables[0], s.timestamp_column.as_deref())
-            .map(|r| vec![r])
-    };
+    let results = work(&mut streamer, common.timestamp_column.as_deref());
     progress.lock().expect("progress lock").finish();
     let close = streamer.close();
     let results = results?;

@@ -450,3 +450,103 @@ fn list_and_describe_show_tables_scales_and_counts() {
     assert!(s.contains("main measure (--anomaly-fraction target): order_total"));
     assert!(s.contains("12,500")); // order_line rows at small
 }
+
+fn sample(file: &str) -> String {
+    format!(
+        "{}/../../data/retail-sample/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn replay_streams_a_query_over_the_shipped_sample() {
+    let o = spindle(&[
+        "replay",
+        "--source",
+        &sample("order.parquet"),
+        "--sql",
+        "SELECT order_id, order_date, status FROM \"order\" WHERE status = 'returned' ORDER BY order_date",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let events: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.len() > 30);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["status"] == "returned" && e["_spindle_table"] == "query")
+    );
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0]["order_date"].as_str() <= w[1]["order_date"].as_str())
+    );
+
+    // CSV and Parquet joined, printed as a table.
+    let o = spindle(&[
+        "sql",
+        "--source",
+        &sample("order.csv"),
+        "--source",
+        &sample("customer.parquet"),
+        "--sql",
+        "SELECT c.loyalty_tier, COUNT(*) AS n FROM \"order\" o JOIN customer c USING (customer_id) GROUP BY 1 ORDER BY 1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    assert!(
+        table.contains("| loyalty_tier |")
+            && table.contains("Platinum")
+            && table.contains("4 row(s)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn replay_bad_input_exits_2_with_datafusion_s_reason() {
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--source".into(), "nope.parquet".into()],
+            "nope.parquet",
+        ),
+        (
+            vec![
+                "--source".into(),
+                sample("order.parquet"),
+                "--sql".into(),
+                "SELEC 1".into(),
+            ],
+            "SELEC",
+        ),
+        (
+            vec![
+                "--source".into(),
+                sample("order.parquet"),
+                "--sql".into(),
+                "SELECT x FROM \"order\"".into(),
+            ],
+            "x",
+        ),
+        (
+            vec![
+                "--source".into(),
+                sample("order.parquet"),
+                "--timestamp-column".into(),
+                "status".into(),
+            ],
+            "not a timestamp",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["replay".to_string()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let o = spindle(&refs);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {err}");
+        assert!(err.contains(needle), "{all:?}: {err}");
+    }
+}

@@ -230,7 +230,11 @@ impl SqlSources {
         let plan = self.plan(sql)?;
         let schema: SchemaRef = plan.schema();
         let ordered_by = leading_ascending_column(plan.as_ref());
-        let stream = datafusion::physical_plan::execute_stream(plan, self.context.task_ctx())?;
+        // Plans with several partitions spawn their inputs on the runtime as they start.
+        let stream = {
+            let _inside = self.runtime.enter();
+            datafusion::physical_plan::execute_stream(plan, self.context.task_ctx())?
+        };
         let runtime = self.runtime.clone();
         let mut stream = Some(stream);
         let batches = std::iter::from_fn(move || {

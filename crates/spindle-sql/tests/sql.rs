@@ -255,3 +255,65 @@ fn bad_sources_and_queries_carry_datafusion_s_reason() {
         );
     }
 }
+
+#[test]
+fn a_folder_of_parts_streams_every_matching_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("orders");
+    std::fs::create_dir(&parts).unwrap();
+    let generated = Spindle::generate(&RetailDomain::new(), Scale::FabricDemo, 42).unwrap();
+    let orders = generated.table("order").unwrap();
+    let third = orders.num_rows().div_ceil(3);
+    for (i, start) in (0..orders.num_rows()).step_by(third).enumerate() {
+        let len = third.min(orders.num_rows() - start);
+        write(
+            &mut ParquetSink::new(
+                parts.join(format!("part-{i}.parquet")),
+                ParquetOptions::default(),
+            )
+            .unwrap(),
+            &orders.slice(start, len),
+        );
+    }
+    let mut s = SqlSources::new();
+    assert_eq!(s.register(&format!("o={}", parts.display())).unwrap(), "o");
+    // Several files are several partitions: DataFusion starts their readers on the
+    // session's runtime when the stream is created.
+    let source = s
+        .query(
+            "big",
+            "SELECT order_id, order_date FROM o WHERE order_total > 100",
+        )
+        .unwrap();
+    let out = dir.path().join("events.jsonl");
+    let sink = FileSink::new(&out, FileMode::Overwrite).unwrap();
+    let mut streamer = SpindleStreamer::for_sources(Box::new(sink));
+    let r = streamer.stream_source(source, None).unwrap();
+    streamer.close().unwrap();
+
+    let totals = orders
+        .column_by_name("order_total")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let ids = orders
+        .column_by_name("order_id")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let mut expected: Vec<i64> = (0..orders.num_rows())
+        .filter(|&i| totals.value(i) > 100.0)
+        .map(|i| ids.value(i))
+        .collect();
+    let mut got: Vec<i64> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["order_id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(got.len() as u64, r.events_sent);
+    expected.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, expected);
+}

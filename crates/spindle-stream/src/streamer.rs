@@ -144,6 +144,12 @@ impl SpindleStreamer {
         Self::with_tables(Tables::Domain(plan), seed, sink)
     }
 
+    /// A streamer with no tables of its own, for [`SpindleStreamer::stream_source`]
+    /// (e.g. a SQL query's result); seed 42 unless set.
+    pub fn for_sources(sink: Box<dyn StreamWriter>) -> Self {
+        Self::with_tables(Tables::Memory(Vec::new()), 42, sink)
+    }
+
     /// Streams tables the caller already has, as `(name, batches)`; seed 42 unless set.
     ///
     /// # Errors

@@ -1,0 +1,126 @@
+//! `spindle replay` and `spindle sql`: DataFusion queries over files and generated
+//! tables, streamed with every stream setting or printed.
+
+use crate::args::{QueryArgs, ReplayArgs, ScaleArgs, SqlArgs};
+use crate::config_file::RunFile;
+use crate::generate::resolve_scale;
+use crate::stream::{SinkSpec, common, drive, run_file, scale_args, seed};
+use anyhow::{Context, Result, bail};
+use spindle_sql::SqlSources;
+use spindle_stream::SpindleStreamer;
+use std::process::ExitCode;
+
+/// The registered sources, the query to run, and whether the query was given.
+struct Query {
+    sources: SqlSources,
+    sql: String,
+    given: bool,
+}
+
+/// Registers the sources (flags, then `--config`'s) and picks the query.
+fn prepare(query: &QueryArgs, file: &RunFile, scale: &ScaleArgs, seed: u64) -> Result<Query> {
+    let mut sources = SqlSources::new();
+    for spec in query.source.iter().chain(file.source.iter().flatten()) {
+        sources.register(spec)?;
+    }
+    if let Some(name) = query.with_domain.as_deref().or(file.domain.as_deref()) {
+        let domain = spindle_gen::domain_by_name(name)?;
+        sources.register_domain(domain.as_ref(), resolve_scale(scale, "small")?, seed)?;
+    }
+    if sources.names().is_empty() {
+        bail!("nothing to query: pass --source NAME=PATH (repeatable) and/or --domain retail");
+    }
+    let given = match (&query.sql, &query.sql_file, &file.sql) {
+        (Some(sql), _, _) => Some(sql.clone()),
+        (None, Some(path), _) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --sql-file {}", path.display()))?,
+        ),
+        (None, None, sql) => sql.clone(),
+    };
+    let sql = match (&given, sources.names()) {
+        (Some(sql), _) => sql.clone(),
+        (None, [one]) => format!("SELECT * FROM \"{one}\""),
+        (None, many) => bail!(
+            "several tables are registered; pass --sql to choose from them: {}",
+            many.join(", ")
+        ),
+    };
+    Ok(Query {
+        sources,
+        sql,
+        given: given.is_some(),
+    })
+}
+
+/// `spindle replay ...`.
+pub fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let file = run_file(&args.run)?;
+    if file.anomaly_fraction.is_some() || file.all_tables.is_some() {
+        bail!(
+            "`anomaly_fraction` and `all_tables` in --config are settings of `spindle stream`; replay streams one query (declare anomalies with [[anomaly]])"
+        );
+    }
+    let shared = common(&args.run, &file)?;
+    let query = prepare(
+        &args.query,
+        &file,
+        &scale_args(&args.run, &file),
+        seed(&args.run, &file),
+    )?;
+    let name = match (args.run.table.clone().or(file.table.clone()), query.given) {
+        (Some(name), _) => name,
+        (None, false) => query.sources.names()[0].clone(),
+        (None, true) => "query".to_string(),
+    };
+    let source = query.sources.query(&name, &query.sql)?;
+    // Everything is checked against the result's schema before any output is opened.
+    spindle_stream::streamer::event_time_column(
+        &name,
+        &source.schema,
+        shared.timestamp_column.as_deref(),
+    )?;
+    shared.anomalies.check(&name, &source.schema)?;
+    if shared
+        .sinks
+        .iter()
+        .any(|s| !matches!(s, SinkSpec::Parquet(_)))
+    {
+        spindle_sinks::JsonEncoder::check_schema(&source.schema)?;
+    }
+    drive(
+        shared,
+        None,
+        SpindleStreamer::for_sources,
+        move |streamer, timestamp_column| {
+            streamer
+                .stream_source(source, timestamp_column)
+                .map(|r| vec![r])
+        },
+    )
+}
+
+/// `spindle sql ...`.
+pub fn sql(args: SqlArgs) -> Result<ExitCode> {
+    let query = prepare(&args.query, &RunFile::default(), &args.scale, args.seed)?;
+    let batches = query.sources.collect(&query.sql)?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut shown = Vec::new();
+    let mut left = args.limit;
+    for b in &batches {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(b.num_rows());
+        shown.push(b.slice(0, take));
+        left -= take;
+    }
+    println!("{}", spindle_sql::pretty(&shown)?);
+    let note = if rows > args.limit {
+        format!(", first {} shown", args.limit)
+    } else {
+        String::new()
+    };
+    println!("{rows} row(s){note}");
+    Ok(ExitCode::SUCCESS)
+}
