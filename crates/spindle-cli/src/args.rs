@@ -74,6 +74,10 @@ pub struct SqlArgs {
     /// Rows to print at most.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Print DataFusion's physical plan instead of the result (a `SortExec` in it means
+    /// `replay` would sort the result in memory).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Flags of `describe`.
@@ -138,6 +142,9 @@ pub struct GenerateArgs {
     /// File format.
     #[arg(long, value_enum, default_value = "parquet")]
     pub format: Format,
+    /// Parquet codec: zstd (small files), snappy (fastest to write) or none.
+    #[arg(long, default_value = "zstd")]
+    pub compression: spindle_sinks::ParquetCompression,
     /// Folder to write one file per table into.
     #[arg(long)]
     pub output: PathBuf,

@@ -8,6 +8,7 @@ use spindle_gen::{ChunkStream, Counts, DEFAULT_CHUNK_UNITS, Partition, Scale, th
 use spindle_sinks::{CsvSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
@@ -107,12 +108,22 @@ pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_sink(format: Format, path: &Path) -> Result<Box<dyn StreamWriter>> {
-    Ok(match format {
-        Format::Parquet => {
-            let sink = ParquetSink::new(path, ParquetOptions::default())?;
-            Box::new(sink)
-        }
+/// A writer of one table's file; Parquet records the column the table is generated in
+/// ascending order of.
+fn open_sink(
+    args: &GenerateArgs,
+    path: &Path,
+    sorted_by: Option<&str>,
+) -> Result<Box<dyn StreamWriter>> {
+    Ok(match args.format {
+        Format::Parquet => Box::new(ParquetSink::new(
+            path,
+            ParquetOptions {
+                compression: args.compression,
+                ..Default::default()
+            }
+            .sorted_by(sorted_by),
+        )?),
         Format::Jsonl => Box::new(FileSink::new(path, FileMode::Overwrite)?),
         Format::Csv => Box::new(CsvSink::new(path)?),
     })
@@ -177,7 +188,7 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     for name in &names {
         let file = out.join(format!("{name}.{}", args.format.extension()));
         let part_file = out.join(format!("{name}.{}.part", args.format.extension()));
-        let sink = open_sink(args.format, &part_file)
+        let sink = open_sink(args, &part_file, domain.table(name)?.ordered_by)
             .with_context(|| format!("cannot write into --output {}", out.display()))?;
         outputs.files.push((part_file, file));
         sinks.push((name, sink));
@@ -187,23 +198,36 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
         .iter()
         .map(|(driver, _)| part.units(plan.units(driver)).count() as u64)
         .sum();
-    let mut progress = Progress::new(Some(total_units), "units", args.quiet);
-    let mut rows_total = 0u64;
-    for (driver, group) in spindle_gen::driver_groups(domain.as_ref(), &names)? {
-        let group_sinks: Vec<(&'static str, Box<dyn StreamWriter>)> = group
-            .iter()
-            .map(|t| {
-                let at = sinks
-                    .iter()
-                    .position(|(n, _)| n == t)
-                    .expect("opened above");
-                sinks.remove(at)
-            })
-            .collect();
-        let units = part.units(plan.units(driver));
-        let chunks = ChunkStream::new(plan.clone(), group.clone(), units, DEFAULT_CHUNK_UNITS);
-        rows_total += write_group(chunks, group_sinks, &mut progress)?;
-    }
+    let progress = Mutex::new(Progress::new(Some(total_units), "units", args.quiet));
+    // Driver groups are independent: they run side by side, the big one first, so the
+    // small tables are written while the large ones are still generating.
+    let mut groups = spindle_gen::driver_groups(domain.as_ref(), &names)?;
+    groups.sort_by_key(|(driver, _)| std::cmp::Reverse(plan.units(driver)));
+    let rows_total = std::thread::scope(|scope| -> Result<u64> {
+        let mut running = Vec::new();
+        for (driver, group) in groups {
+            let group_sinks: Vec<(&'static str, Box<dyn StreamWriter>)> = group
+                .iter()
+                .map(|t| {
+                    let at = sinks
+                        .iter()
+                        .position(|(n, _)| n == t)
+                        .expect("opened above");
+                    sinks.remove(at)
+                })
+                .collect();
+            let units = part.units(plan.units(driver));
+            let chunks = ChunkStream::new(plan.clone(), group, units, DEFAULT_CHUNK_UNITS);
+            let progress = &progress;
+            running.push(scope.spawn(move || write_group(chunks, group_sinks, progress)));
+        }
+        let mut rows = 0;
+        for group in running {
+            rows += group.join().expect("a group's thread does not panic")?;
+        }
+        Ok(rows)
+    })?;
+    let progress = progress.into_inner().expect("progress lock");
     progress.finish();
     for (part_file, file) in &outputs.files {
         std::fs::rename(part_file, file).with_context(|| {
@@ -226,7 +250,7 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
 fn write_group(
     chunks: ChunkStream,
     sinks: Vec<(&'static str, Box<dyn StreamWriter>)>,
-    progress: &mut Progress,
+    progress: &Mutex<Progress>,
 ) -> Result<u64> {
     let ranges: Vec<u64> = chunks.remaining_ranges().map(|r| r.end - r.start).collect();
     std::thread::scope(|scope| {
@@ -256,7 +280,7 @@ fn write_group(
                     {
                         break; // a writer stopped; its error is reported below
                     }
-                    progress.add(units);
+                    progress.lock().expect("progress lock").add(units);
                 }
                 Err(e) => {
                     failed = Some(e);

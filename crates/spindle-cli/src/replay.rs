@@ -103,6 +103,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
 /// `spindle sql ...`.
 pub fn sql(args: SqlArgs) -> Result<ExitCode> {
     let query = prepare(&args.query, &RunFile::default(), &args.scale, args.seed)?;
+    if args.explain {
+        print!("{}", query.sources.explain(&query.sql)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let batches = query.sources.collect(&query.sql)?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let mut shown = Vec::new();

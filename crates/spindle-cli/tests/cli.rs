@@ -550,3 +550,135 @@ fn replay_bad_input_exits_2_with_datafusion_s_reason() {
         assert!(err.contains(needle), "{all:?}: {err}");
     }
 }
+
+/// A Python with pyarrow and duckdb (`.ci/run` makes one); skipped without it, except
+/// under CI, where it must be there.
+fn interop_python() -> Option<String> {
+    match std::env::var("SPINDLE_INTEROP_PYTHON") {
+        Ok(python) => Some(python),
+        Err(_) if std::env::var("CI").is_ok() => {
+            panic!("CI must provide SPINDLE_INTEROP_PYTHON (a Python with pyarrow and duckdb)")
+        }
+        Err(_) => {
+            eprintln!(
+                "skipped: set SPINDLE_INTEROP_PYTHON to a Python with pyarrow and duckdb to run this test"
+            );
+            None
+        }
+    }
+}
+
+/// Reads each file with pyarrow and with DuckDB; prints, per file, one JSON line of
+/// what both saw.
+const INTEROP_SCRIPT: &str = r#"
+import json, sys
+import duckdb, pyarrow.compute as pc, pyarrow.parquet as pq
+for path in sys.argv[1:]:
+    table = pq.read_table(path)
+    pyarrow_total = round(pc.sum(table["order_total"]).as_py(), 2)
+    con = duckdb.connect()
+    n, total = con.execute(
+        "SELECT count(*), round(sum(order_total), 2) FROM read_parquet(?)", [path]).fetchone()
+    first = con.execute(
+        "SELECT order_id, strftime(order_date, '%Y-%m-%d %H:%M:%S') FROM read_parquet(?) LIMIT 1",
+        [path]).fetchone()
+    print(json.dumps({"pyarrow_rows": table.num_rows, "columns": table.column_names,
+                      "pyarrow_total": pyarrow_total,
+                      "duckdb_rows": n, "duckdb_total": total,
+                      "first": [first[0], first[1]]}))
+"#;
+
+#[test]
+fn parquet_files_open_in_pyarrow_and_duckdb() {
+    let Some(python) = interop_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("gen");
+    let events = dir.path().join("events.parquet");
+    let lines = dir.path().join("events.jsonl");
+    let o = spindle(&[
+        "generate",
+        "retail",
+        "--scale",
+        "small",
+        "--tables",
+        "order",
+        "--output",
+        generated.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--out-of-order",
+        "0.05",
+        "--anomaly-fraction",
+        "0.03",
+        "--sink",
+        &format!("parquet:{}", events.display()),
+        "--sink",
+        &format!("file:{}", lines.display()),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    // What the JSON lines say, to hold the Parquet readers to.
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&lines)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let total: f64 = rows
+        .iter()
+        .map(|r| r["order_total"].as_f64().unwrap())
+        .sum();
+    // Keys in the order the first line has them (serde_json's map sorts them).
+    let first_line = std::fs::read_to_string(&lines).unwrap();
+    let first_line = first_line.lines().next().unwrap().to_string();
+    let mut keys: Vec<String> = rows[0].as_object().unwrap().keys().cloned().collect();
+    keys.sort_by_key(|k| first_line.find(&format!("\"{k}\": ")).unwrap());
+
+    let o = Command::new(&python)
+        .arg("-c")
+        .arg(INTEROP_SCRIPT)
+        .arg(generated.join("order.parquet"))
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let seen: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s["pyarrow_rows"], 5_000, "{s}");
+        assert_eq!(s["duckdb_rows"], 5_000, "{s}");
+        let (a, d) = (
+            s["pyarrow_total"].as_f64().unwrap(),
+            s["duckdb_total"].as_f64().unwrap(),
+        );
+        assert!((a - d).abs() < 0.01, "{s}");
+    }
+    // The events file holds exactly what the JSON lines hold (anomalies included).
+    assert!(
+        (seen[1]["duckdb_total"].as_f64().unwrap() - total).abs() < 0.01,
+        "{} vs {total}",
+        seen[1]
+    );
+    // The generated table holds the data before anomalies; the events carry their
+    // labels and metadata, columns in event order, first event as streamed.
+    let event_columns: Vec<String> = seen[1]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(event_columns, keys);
+    assert_eq!(seen[1]["first"][0], rows[0]["order_id"]);
+    assert_eq!(seen[1]["first"][1], rows[0]["order_date"]);
+}

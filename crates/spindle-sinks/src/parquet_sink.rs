@@ -3,17 +3,23 @@
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// Compression codec of a [`ParquetSink`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ParquetCompression {
-    /// Zstandard level 3 (default: small files, fast to read).
+    /// Zstandard (default: small files, fast to read).
     #[default]
     Zstd,
     /// Snappy (fastest to write).
@@ -38,12 +44,16 @@ impl std::str::FromStr for ParquetCompression {
 }
 
 /// Settings of a [`ParquetSink`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParquetOptions {
     /// Codec of every column.
     pub compression: ParquetCompression,
     /// Rows per row group (the unit readers skip and parallelize over).
     pub row_group_rows: usize,
+    /// A column the rows arrive in ascending order of, recorded in every row group's
+    /// `sorting_columns` so that readers (Spindle's `replay`, DataFusion) can stream the
+    /// file in that order without sorting it. The caller vouches for the order.
+    pub sorted_by: Option<String>,
 }
 
 impl Default for ParquetOptions {
@@ -51,23 +61,121 @@ impl Default for ParquetOptions {
         Self {
             compression: ParquetCompression::Zstd,
             row_group_rows: 256 * 1024,
+            sorted_by: None,
         }
     }
 }
 
 impl ParquetOptions {
-    fn properties(&self) -> WriterProperties {
+    /// These options with rows declared in ascending order of `column`.
+    pub fn sorted_by(mut self, column: Option<&str>) -> Self {
+        self.sorted_by = column.map(str::to_string);
+        self
+    }
+
+    fn properties(&self, schema: &Schema) -> WriterProperties {
         let codec = match self.compression {
             ParquetCompression::Zstd => {
-                Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level"))
+                Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"))
             }
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::None => Compression::UNCOMPRESSED,
         };
-        WriterProperties::builder()
+        // Flat schemas only: a top-level column's index is its leaf index.
+        let sorting = self
+            .sorted_by
+            .as_deref()
+            .and_then(|c| schema.index_of(c).ok())
+            .filter(|_| schema.fields().iter().all(|f| !f.data_type().is_nested()))
+            .map(|index| {
+                vec![SortingColumn {
+                    column_idx: index as i32,
+                    descending: false,
+                    nulls_first: true,
+                }]
+            });
+        // Dictionaries pay off on text (few distinct statuses, cities, categories); on
+        // ids, amounts and instants they cost time and end up falling back anyway. Ids
+        // and instants are mostly ascending or clustered: delta encoding shrinks them
+        // before the codec sees them (smaller files, and less for zstd to do).
+        let mut builder = WriterProperties::builder()
             .set_compression(codec)
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
-            .build()
+            .set_sorting_columns(sorting)
+            .set_dictionary_enabled(false);
+        for field in schema.fields() {
+            let path = ColumnPath::from(field.name().as_str());
+            builder = match field.data_type() {
+                DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Dictionary(..) => builder.set_column_dictionary_enabled(path, true),
+                DataType::Int32
+                | DataType::Int64
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Date32
+                | DataType::Timestamp(..) => {
+                    builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED)
+                }
+                _ => builder,
+            };
+        }
+        builder.build()
+    }
+}
+
+/// Zstandard level of [`ParquetCompression::Zstd`]: level 1 writes about twice as fast as
+/// the usual 3 and, on Spindle's tables, makes files within a few percent of its size.
+const ZSTD_LEVEL: i32 = 1;
+
+/// An open file: the row group being written has one encoder per leaf column, fed in
+/// parallel (rayon), so a wide table is encoded on every core.
+struct OpenFile {
+    file: SerializedFileWriter<BufWriter<File>>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    group: Option<Vec<ArrowColumnWriter>>,
+    rows_in_group: usize,
+    groups_written: usize,
+}
+
+impl OpenFile {
+    /// Encodes `batch`, which fits in the current row group.
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let writers = match &mut self.group {
+            Some(writers) => writers,
+            group @ None => group.insert(self.factory.create_column_writers(self.groups_written)?),
+        };
+        let mut leaves = Vec::with_capacity(writers.len());
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, column)?);
+        }
+        writers
+            .par_iter_mut()
+            .zip(leaves.par_iter())
+            .try_for_each(|(writer, leaf)| writer.write(leaf))?;
+        self.rows_in_group += batch.num_rows();
+        Ok(())
+    }
+
+    /// Closes the current row group (encoders finish in parallel) and appends it.
+    fn finish_group(&mut self) -> Result<()> {
+        let Some(writers) = self.group.take() else {
+            return Ok(());
+        };
+        let chunks = writers
+            .into_par_iter()
+            .map(ArrowColumnWriter::close)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+        self.rows_in_group = 0;
+        self.groups_written += 1;
+        Ok(())
     }
 }
 
@@ -76,8 +184,7 @@ impl ParquetOptions {
 pub struct ParquetSink {
     path: PathBuf,
     options: ParquetOptions,
-    writer: Option<ArrowWriter<File>>,
-    schema: Option<SchemaRef>,
+    writer: Option<OpenFile>,
     delivered: u64,
     closed: bool,
 }
@@ -96,7 +203,6 @@ impl ParquetSink {
             path,
             options,
             writer: None,
-            schema: None,
             delivered: 0,
             closed: false,
         })
@@ -110,12 +216,22 @@ impl ParquetSink {
     pub fn open(&mut self, schema: SchemaRef) -> Result<()> {
         if self.writer.is_none() {
             let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            self.writer = Some(ArrowWriter::try_new(
-                file,
+            // The Arrow writer lays out the file (schema, embedded Arrow schema); its
+            // lower half then takes row groups encoded column by column in parallel.
+            let (file, factory) = ArrowWriter::try_new(
+                BufWriter::with_capacity(1 << 20, file),
                 schema.clone(),
-                Some(self.options.properties()),
-            )?);
-            self.schema = Some(schema);
+                Some(self.options.properties(&schema)),
+            )?
+            .into_serialized_writer()?;
+            self.writer = Some(OpenFile {
+                file,
+                factory,
+                schema,
+                group: None,
+                rows_in_group: 0,
+                groups_written: 0,
+            });
         }
         Ok(())
     }
@@ -130,32 +246,41 @@ impl StreamWriter for ParquetSink {
             });
         }
         self.open(batch.schema())?;
-        if self
-            .schema
-            .as_ref()
-            .is_some_and(|s| s.fields() != batch.schema().fields())
-        {
+        let describe = self.describe();
+        let group_rows = self.options.row_group_rows.max(1);
+        let open = self.writer.as_mut().expect("opened above");
+        if open.schema.fields() != batch.schema().fields() {
             return Err(Error::SchemaChanged {
-                sink: self.describe(),
+                sink: describe,
                 table: crate::table_of(batch).unwrap_or_else(|| "?".into()),
             });
         }
-        self.writer.as_mut().expect("opened above").write(batch)?;
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let take = (group_rows - open.rows_in_group).min(batch.num_rows() - at);
+            open.write(&batch.slice(at, take))?;
+            at += take;
+            if open.rows_in_group == group_rows {
+                open.finish_group()?;
+            }
+        }
         self.delivered += batch.num_rows() as u64;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        if let Some(w) = self.writer.as_mut() {
-            w.flush()?;
+        if let Some(open) = self.writer.as_mut() {
+            open.finish_group()?;
+            open.file.flush().map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())
     }
 
     fn close(&mut self) -> Result<()> {
         self.closed = true;
-        if let Some(w) = self.writer.take() {
-            w.close()?;
+        if let Some(mut open) = self.writer.take() {
+            open.finish_group()?;
+            open.file.close()?;
         }
         Ok(())
     }

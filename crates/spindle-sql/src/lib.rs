@@ -6,7 +6,10 @@
 //! The streamer gathers the whole result only when event-time order needs it: when the
 //! result has a timestamp column and the plan does not already deliver it in that
 //! order. End the query with `ORDER BY <event-time column>` and DataFusion sorts (with
-//! spilling) and the streamer streams.
+//! spilling) and the streamer streams. Parquet files that record their sort order in
+//! their row groups' `sorting_columns` (as `spindle generate` writes them) need no sort
+//! at all: DataFusion reads that order from the files, so the `ORDER BY` costs nothing
+//! and the whole run streams in memory independent of the file's size.
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -251,6 +254,18 @@ impl SqlSources {
             batches: Box::new(batches),
             ordered_by,
         })
+    }
+
+    /// The physical plan DataFusion would run for `sql`, indented, one operator a line
+    /// (a `SortExec` in it means the result is sorted in memory, with spilling).
+    ///
+    /// # Errors
+    /// As [`SqlSources::query`].
+    pub fn explain(&self, sql: &str) -> Result<String> {
+        let plan = self.plan(sql)?;
+        Ok(datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(false)
+            .to_string())
     }
 
     /// Runs `sql` and collects its result.

@@ -317,3 +317,52 @@ fn a_folder_of_parts_streams_every_matching_row_once() {
     got.sort_unstable();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn a_file_that_records_its_order_streams_ordered_without_a_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = Spindle::generate(&RetailDomain::new(), Scale::FabricDemo, 42).unwrap();
+    let orders = generated.table("order").unwrap();
+    for (file, sorted_by) in [("sorted", Some("order_date")), ("plain", None)] {
+        write(
+            &mut ParquetSink::new(
+                dir.path().join(format!("{file}.parquet")),
+                ParquetOptions {
+                    row_group_rows: 1000,
+                    ..Default::default()
+                }
+                .sorted_by(sorted_by),
+            )
+            .unwrap(),
+            orders,
+        );
+    }
+    let mut s = SqlSources::new();
+    for file in ["sorted", "plain"] {
+        s.register(dir.path().join(format!("{file}.parquet")).to_str().unwrap())
+            .unwrap();
+    }
+    let query = |table: &str| {
+        format!(
+            "SELECT order_id, order_date FROM {table} WHERE order_id % 2 = 0 ORDER BY order_date"
+        )
+    };
+    let sorted_plan = s.explain(&query("sorted")).unwrap();
+    assert!(!sorted_plan.contains("SortExec"), "{sorted_plan}");
+    assert!(s.explain(&query("plain")).unwrap().contains("SortExec"));
+
+    let source = s.query("half", &query("sorted")).unwrap();
+    assert_eq!(source.ordered_by.as_deref(), Some("order_date"));
+    let batches: Vec<RecordBatch> = source.batches.map(Result::unwrap).collect();
+    assert_eq!(rows(&batches), orders.num_rows() / 2);
+    let times: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(1)
+                .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+}
