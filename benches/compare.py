@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="skip large/xlarge")
+    ap.add_argument("--kafka", help="bootstrap of a Kafka-protocol broker for the sink benchmarks")
+    ap.add_argument("--tansu", help="tansu binary, to create the benchmark topics")
     a = ap.parse_args()
     py, sp = sys.executable, a.spindle
     tmp = tempfile.mkdtemp()
@@ -160,6 +162,47 @@ def main():
         ours_only.append(("realtime 1,000,000 eps for 3 s", f"achieved/target {ratio:.3f}, lateness p50/p99/max {lat.group(1)}/{lat.group(2)}/{lat.group(3)} ms", w[1]))
         print(ours_only[-1], flush=True)
 
+    # Sinks: medium order into each sink alone, then into all of them at once.
+    def eps(out):
+        m = re.search(r"StreamResult\(table='order', events=([\d,]+), .*?, ([\d.]+)s @", out)
+        return int(m.group(1).replace(",", "")) / float(m.group(2))
+
+    sink_rows = []
+    sinks = [("JSON lines file", f"file:{tmp}/sink.jsonl"), ("Parquet file", f"parquet:{tmp}/sink.parquet")]
+    if a.kafka:
+        topic = f"spindle-bench-{int(time.time())}"
+        subprocess.run([a.tansu, "topic", "create", topic, "--broker", f"tcp://{a.kafka}", "--partitions", "3"],
+                       check=True, capture_output=True)
+        sinks.append(("Kafka (loopback, acks=all, key customer_id)", f"kafka://{a.kafka}/{topic}?key=customer_id&acks=all"))
+    base = [sp, "stream", "retail", "--table", "order", "--scale", "medium", "-q"]
+    single = []
+    for label, uri in sinks:
+        w = run(base + ["--sink", uri])
+        single.append(eps(w[2]))
+        sink_rows.append((label, single[-1], w[0], w[1]))
+        print(sink_rows[-1], flush=True)
+    fan = []
+    for _, uri in sinks:
+        fan += ["--sink", uri]
+    w = run(base + fan)
+    fan_eps = eps(w[2])
+    sink_rows.append((f"all {len(sinks)} at once (fan-out)", fan_eps, w[0], w[1]))
+    print(sink_rows[-1], f"fan-out / slowest single = {fan_eps / min(single):.2f}", flush=True)
+
+    # Replay: a Parquet file written by `spindle generate` (its sort order recorded),
+    # filtered to half its rows by SQL, into JSON lines; two file sizes, same memory.
+    replay_rows = []
+    for scale in ["medium"] + ([] if a.quick else ["large"]):
+        folder = f"{tmp}/replay-{scale}"
+        run([sp, "generate", "retail", "--scale", scale, "--tables", "order", "--output", folder, "--force", "-q"])
+        w = run([sp, "replay", "--source", f"o={folder}/order.parquet", "--sql",
+                 "SELECT * FROM o WHERE order_id % 2 = 0 ORDER BY order_date", "--sink", "file:/dev/null", "-q"])
+        m = re.search(r"events=([\d,]+),", w[2])
+        ev = int(m.group(1).replace(",", ""))
+        rows_in = {"medium": 500_000, "large": 5_000_000}[scale]
+        replay_rows.append((f"{rows_in:,}-row Parquet, half selected", ev, ev / w[0], w[1]))
+        print(replay_rows[-1], flush=True)
+
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = ["# Benchmarks", "",
              f"Machine: {os.cpu_count()} cores, {mem:.0f} GiB memory, {platform.platform()}; "
@@ -179,6 +222,18 @@ def main():
         lines += ["", "What only Spindle can do here:", "", "| workload | result | peak RSS |", "|---|---|---|"]
         for name, res, rss in ours_only:
             lines.append(f"| {name} | {res} | {rss:.0f} MiB |")
+    lines += ["", "Sinks: `order` at `medium` (500,000 events) into each sink alone and into all at once "
+              "(StreamingMultiWriter, each sink behind its own buffer); events/s as the stream reports it:", "",
+              "| sink | events/s | wall | peak RSS |", "|---|---|---|---|"]
+    for label, rate, wall, rss in sink_rows:
+        lines.append(f"| {label} | {rate:,.0f} | {wall:.2f} s | {rss:.0f} MiB |")
+    lines += ["", f"Fan-out rate / slowest single sink: {fan_eps / min(single):.2f}."]
+    lines += ["", "Replay: `spindle replay --source o=order.parquet --sql \"SELECT * FROM o WHERE order_id % 2 = 0 "
+              "ORDER BY order_date\" --sink file:/dev/null` over files written by `spindle generate` (which records "
+              "their sort order, so DataFusion streams them without sorting):", "",
+              "| input | events | events/s (wall) | peak RSS |", "|---|---|---|---|"]
+    for label, ev, rate, rss in replay_rows:
+        lines.append(f"| {label} | {ev:,} | {rate:,.0f} | {rss:.0f} MiB |")
     lines += ["", "Event shape:", ""] + notes + [""]
     open(a.out, "w").write("\n".join(lines))
     print(f"wrote {a.out}")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Times Spindle beside the Python reference (sqllocks-spindle 3.0.0), alternating
-# runs, and rewrites BENCHMARKS.md. Usage: benches/compare.sh [--runs N] [--quick]
+# runs, and rewrites BENCHMARKS.md.
+# Usage: benches/compare.sh [--runs N] [--quick] [--kafka HOST:PORT --tansu PATH]
+# (with --kafka, the sink benchmarks include a Kafka topic created with tansu)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${SPINDLE_REF_VENV:-$(mktemp -d)/venv}"
