@@ -227,7 +227,7 @@ def main():
               "| sink | events/s | wall | peak RSS |", "|---|---|---|---|"]
     for label, rate, wall, rss in sink_rows:
         lines.append(f"| {label} | {rate:,.0f} | {wall:.2f} s | {rss:.0f} MiB |")
-    lines += ["", f"Fan-out rate / slowest single sink: {fan_eps / min(single):.2f}."]
+    lines += ["", f"Fan-out rate / slowest single sink: {fan_eps / min(single):.3f}."]
     lines += ["", "Replay: `spindle replay --source o=order.parquet --sql \"SELECT * FROM o WHERE order_id % 2 = 0 "
               "ORDER BY order_date\" --sink file:/dev/null` over files written by `spindle generate` (which records "
               "their sort order, so DataFusion streams them without sorting):", "",
