@@ -174,9 +174,9 @@ impl Iterator for ChunkStream {
     fn next(&mut self) -> Option<Self::Item> {
         self.fill();
         let front = self.in_flight.pop_front()?;
-        let chunk = wait_for(&front);
+        // Start the chunk that takes the freed place before waiting on this one.
         self.fill();
-        Some(chunk)
+        Some(wait_for(&front))
     }
 }
 

@@ -246,15 +246,18 @@ impl StreamWriter for ParquetSink {
             });
         }
         self.open(batch.schema())?;
-        let describe = self.describe();
-        let group_rows = self.options.row_group_rows.max(1);
-        let open = self.writer.as_mut().expect("opened above");
-        if open.schema.fields() != batch.schema().fields() {
+        if self
+            .writer
+            .as_ref()
+            .is_some_and(|open| open.schema.fields() != batch.schema().fields())
+        {
             return Err(Error::SchemaChanged {
-                sink: describe,
+                sink: self.describe(),
                 table: crate::table_of(batch).unwrap_or_else(|| "?".into()),
             });
         }
+        let group_rows = self.options.row_group_rows.max(1);
+        let open = self.writer.as_mut().expect("opened above");
         let mut at = 0;
         while at < batch.num_rows() {
             let take = (group_rows - open.rows_in_group).min(batch.num_rows() - at);
