@@ -366,6 +366,58 @@ fraction = 0.25
 }
 
 #[test]
+fn stream_files_are_the_same_bytes_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |threads: &str, sinks: &[String]| {
+        let mut args: Vec<String> = [
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--scale",
+            "small",
+            "--out-of-order",
+            "0.05",
+            "--quiet",
+        ]
+        .map(String::from)
+        .to_vec();
+        for sink in sinks {
+            args.extend(["--sink".to_string(), sink.clone()]);
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_spindle"))
+            .args(&args)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        o.stdout
+    };
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    // The file sink encodes large sends on the pool while the stream goes on; the
+    // console encodes on the caller; a fan-out shares one encoding between files.
+    run("1", &[format!("file:{}", file("one.jsonl"))]);
+    run("2", &[format!("file:{}", file("two.jsonl"))]);
+    run(
+        "2",
+        &[
+            format!("file:{}", file("fan-a.jsonl")),
+            format!("file:{}", file("fan-b.jsonl")),
+        ],
+    );
+    let console = run("2", &["console".to_string()]);
+    let one = std::fs::read(file("one.jsonl")).unwrap();
+    assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 5_000);
+    for other in ["two.jsonl", "fan-a.jsonl", "fan-b.jsonl"] {
+        assert!(
+            one == std::fs::read(file(other)).unwrap(),
+            "{other} differs"
+        );
+    }
+    assert!(one == console, "the console printed other bytes");
+}
+
+#[test]
 fn a_closed_pipe_is_not_an_error() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spindle"))
         .args([

@@ -2,14 +2,15 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
-use crate::json::JsonEncoder;
+use crate::json::{JsonEncoder, JsonLines};
 use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 /// How a [`FileSink`] opens an existing file.
@@ -38,8 +39,11 @@ impl std::str::FromStr for FileMode {
 
 /// What the caller hands the writer thread.
 enum Job {
-    /// Encoded lines, and how many events they hold.
-    Lines(Vec<Vec<u8>>, u64),
+    /// Encoded lines (possibly shared with other sinks of a fan-out).
+    Lines(Arc<JsonLines>),
+    /// Lines being encoded on the rayon pool: written when ready, in the order handed
+    /// over.
+    Encoding(Receiver<Result<JsonLines>>),
     /// Write out everything so far, then answer.
     Flush(SyncSender<std::io::Result<()>>),
 }
@@ -47,9 +51,13 @@ enum Job {
 /// Encoded lines waiting for the writer thread, at most (a few MB: bounded memory).
 const QUEUED_JOBS: usize = 8;
 
-/// The thread that owns the file: encoding stays with the caller (in parallel), the
-/// `write` calls happen here, so a slow disk or the kernel's write-back throttling
-/// stalls this thread, not the caller's pacing.
+/// Sends of at least this many events are encoded on the rayon pool while the caller
+/// goes on; smaller ones (realtime ticks) are encoded at once, on the caller's thread.
+/// Encoding in parallel still happens on the pool either way.
+const POOL_ENCODE_ROWS: usize = 1_024;
+
+/// The thread that owns the file: the `write` calls happen here, so a slow disk or the
+/// kernel's write-back throttling stalls this thread, not the caller's pacing.
 struct Writer {
     jobs: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
@@ -62,11 +70,17 @@ impl Writer {
             let mut out = BufWriter::with_capacity(1 << 20, file);
             for job in queue {
                 match job {
-                    Job::Lines(parts, events) => {
-                        for part in &parts {
-                            out.write_all(part)?;
-                        }
-                        written.fetch_add(events, Ordering::Relaxed);
+                    Job::Lines(lines) => {
+                        write_lines(&mut out, &lines)?;
+                        written.fetch_add(lines.events(), Ordering::Relaxed);
+                    }
+                    Job::Encoding(encoded) => {
+                        let lines = encoded
+                            .recv()
+                            .map_err(|_| std::io::Error::other("an encoding task was lost"))?
+                            .map_err(std::io::Error::other)?;
+                        write_lines(&mut out, &lines)?;
+                        written.fetch_add(lines.events(), Ordering::Relaxed);
                     }
                     Job::Flush(answer) => {
                         let flushed = out.flush();
@@ -120,14 +134,23 @@ impl Writer {
     }
 }
 
-/// Writes events as JSON lines (one object per line) to a file. Batches are encoded in
-/// parallel on the caller's side and written, in order, by a thread of the sink's own;
-/// `delivered` counts events whose lines reached the file (exact after `flush`).
+fn write_lines(out: &mut impl Write, lines: &JsonLines) -> std::io::Result<()> {
+    lines
+        .parts()
+        .iter()
+        .try_for_each(|part| out.write_all(part))
+}
+
+/// Writes events as JSON lines (one object per line) to a file. Large sends are encoded
+/// on the rayon pool while the caller goes on (small ones at once), and written, in
+/// order, by a thread of the sink's own; `delivered` counts events whose lines reached
+/// the file (exact after `flush`).
 pub struct FileSink {
     path: PathBuf,
     writer: Writer,
-    encoder: JsonEncoder,
     written: Arc<AtomicU64>,
+    /// The last schema found writable, so encoding on the pool cannot fail on types.
+    checked: Option<SchemaRef>,
 }
 
 impl FileSink {
@@ -151,15 +174,28 @@ impl FileSink {
         Ok(Self {
             path,
             writer: Writer::start(file, written.clone()),
-            encoder: JsonEncoder::lines(),
             written,
+            checked: None,
         })
     }
 
-    fn hand_over(&mut self, parts: Vec<Vec<u8>>, events: u64) -> Result<()> {
-        self.writer
-            .send(Job::Lines(parts, events))
-            .map_err(|e| Error::io(&self.path, e))
+    fn hand_over(&mut self, job: Job) -> Result<()> {
+        self.writer.send(job).map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Checks each new schema before its batches are encoded out of the caller's sight.
+    fn check_schema(&mut self, batch: &RecordBatch) -> Result<()> {
+        let schema = batch.schema();
+        if self
+            .checked
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &schema))
+        {
+            return Ok(());
+        }
+        JsonEncoder::check_schema(&schema)?;
+        self.checked = Some(schema);
+        Ok(())
     }
 }
 
@@ -170,9 +206,31 @@ impl StreamWriter for FileSink {
     }
 
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
-        let parts = self.encoder.encode_batches(batches)?;
-        let events = batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        self.hand_over(parts, events)
+        let events: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        // A caller that is itself a rayon worker encodes at once: its pool might have no
+        // other thread to run the encoding while it waits on this sink.
+        if events < POOL_ENCODE_ROWS || rayon::current_thread_index().is_some() {
+            let lines = JsonLines::encode(batches)?;
+            return self.hand_over(Job::Lines(Arc::new(lines)));
+        }
+        for batch in batches {
+            self.check_schema(batch)?;
+        }
+        let (lines, encoded) = sync_channel(1);
+        let batches = batches.to_vec();
+        rayon::spawn(move || {
+            // The receiver is gone only if the writer thread stopped on an error.
+            let _ = lines.send(JsonLines::encode(&batches));
+        });
+        self.hand_over(Job::Encoding(encoded))
+    }
+
+    fn writes_json_lines(&self) -> bool {
+        true
+    }
+
+    fn send_json_lines(&mut self, _: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
+        self.hand_over(Job::Lines(lines.clone()))
     }
 
     fn flush(&mut self) -> Result<()> {

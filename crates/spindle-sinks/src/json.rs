@@ -13,6 +13,7 @@ use arrow_array::{
 use arrow_schema::{DataType, TimeUnit};
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Rows serialized per parallel task.
 const ROWS_PER_TASK: usize = 8_192;
@@ -102,12 +103,21 @@ impl Column {
         }
     }
 
-    #[inline]
-    fn write(&self, row: usize, out: &mut Vec<u8>, scratch: &mut Scratch) {
-        if self.is_null(row) {
-            out.extend_from_slice(b"null");
-            return;
+    fn has_nulls(&self) -> bool {
+        match self {
+            Column::Int(a) => a.null_count() > 0,
+            Column::UInt(a) => a.null_count() > 0,
+            Column::Float(a) => a.null_count() > 0,
+            Column::Bool(a) => a.null_count() > 0,
+            Column::Text(a) => a.null_count() > 0,
+            Column::Micros(a, _) => a.null_count() > 0,
+            Column::Date(a) => a.null_count() > 0,
         }
+    }
+
+    /// Writes the value of a row that is not null.
+    #[inline]
+    fn write_value(&self, row: usize, out: &mut Vec<u8>, scratch: &mut Scratch) {
         match self {
             Column::Int(a) => out.extend_from_slice(scratch.ints.format(a.value(row)).as_bytes()),
             Column::UInt(a) => out.extend_from_slice(scratch.ints.format(a.value(row)).as_bytes()),
@@ -129,6 +139,14 @@ impl Column {
             }
         }
     }
+}
+
+/// A column ready to write: the text before its value (separator and key) and whether
+/// any row is null (if none, rows are not checked one by one).
+struct Field<'a> {
+    lead: &'a [u8],
+    column: Column,
+    nullable: bool,
 }
 
 /// Per-task formatting state: an integer buffer and the text of the last date seen
@@ -211,54 +229,76 @@ impl JsonEncoder {
         rows: Range<usize>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let columns = self.columns(batch)?;
-        self.encode_columns(&columns, rows, out);
+        let leads = self.leads(&batch.schema());
+        let fields = self.fields(batch, &leads)?;
+        self.encode_columns(&fields, rows, out);
         Ok(())
     }
 
-    fn columns(&self, batch: &RecordBatch) -> Result<Vec<(Vec<u8>, Column)>> {
+    /// The text before each column's value: separator, indentation and key.
+    fn leads(&self, schema: &arrow_schema::Schema) -> Vec<Vec<u8>> {
+        schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let mut lead = Vec::with_capacity(field.name().len() + 8);
+                match self.layout.indent {
+                    None if i > 0 => lead.extend_from_slice(b", "),
+                    None => {}
+                    Some(n) => {
+                        if i > 0 {
+                            lead.push(b',');
+                        }
+                        lead.push(b'\n');
+                        lead.resize(lead.len() + n, b' ');
+                    }
+                }
+                write_string(field.name(), &mut lead);
+                lead.extend_from_slice(b": ");
+                lead
+            })
+            .collect()
+    }
+
+    fn fields<'a>(&self, batch: &RecordBatch, leads: &'a [Vec<u8>]) -> Result<Vec<Field<'a>>> {
         let schema = batch.schema();
         schema
             .fields()
             .iter()
             .zip(batch.columns())
-            .map(|(field, array)| {
-                let mut key = Vec::with_capacity(field.name().len() + 4);
-                write_string(field.name(), &mut key);
-                key.extend_from_slice(b": ");
-                Ok((key, Column::new(field.name(), array)?))
+            .zip(leads)
+            .map(|((field, array), lead)| {
+                let column = Column::new(field.name(), array)?;
+                Ok(Field {
+                    lead,
+                    nullable: column.has_nulls(),
+                    column,
+                })
             })
             .collect()
     }
 
-    fn encode_columns(&self, columns: &[(Vec<u8>, Column)], rows: Range<usize>, out: &mut Vec<u8>) {
+    fn encode_columns(&self, fields: &[Field<'_>], rows: Range<usize>, out: &mut Vec<u8>) {
         let mut scratch = Scratch::new();
-        let indent = self.layout.indent;
+        let prefix = self.layout.prefix.as_bytes();
+        let close: &[u8] = if self.layout.indent.is_some() && !fields.is_empty() {
+            b"\n}\n"
+        } else {
+            b"}\n"
+        };
         for row in rows {
-            out.extend_from_slice(self.layout.prefix.as_bytes());
+            out.extend_from_slice(prefix);
             out.push(b'{');
-            for (i, (key, column)) in columns.iter().enumerate() {
-                match indent {
-                    None => {
-                        if i > 0 {
-                            out.extend_from_slice(b", ");
-                        }
-                    }
-                    Some(n) => {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        out.push(b'\n');
-                        out.resize(out.len() + n, b' ');
-                    }
+            for field in fields {
+                out.extend_from_slice(field.lead);
+                if field.nullable && field.column.is_null(row) {
+                    out.extend_from_slice(b"null");
+                } else {
+                    field.column.write_value(row, out, &mut scratch);
                 }
-                out.extend_from_slice(key);
-                column.write(row, out, &mut scratch);
             }
-            if indent.is_some() && !columns.is_empty() {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(b"}\n");
+            out.extend_from_slice(close);
         }
     }
 
@@ -288,9 +328,16 @@ impl JsonEncoder {
             .into_par_iter()
             .map(|group| {
                 let mut out = Vec::with_capacity(group.iter().map(|b| b.num_rows() * 512).sum());
+                // Slices of one batch share its schema: their keys are written once.
+                let mut schema = group[0].schema();
+                let mut leads = self.leads(&schema);
                 for b in group {
-                    let columns = self.columns(b)?;
-                    self.encode_columns(&columns, 0..b.num_rows(), &mut out);
+                    if !Arc::ptr_eq(&schema, &b.schema()) {
+                        schema = b.schema();
+                        leads = self.leads(&schema);
+                    }
+                    let fields = self.fields(b, &leads)?;
+                    self.encode_columns(&fields, 0..b.num_rows(), &mut out);
                 }
                 Ok(out)
             })
@@ -309,17 +356,58 @@ impl JsonEncoder {
 
     /// The batch's rows encoded in parallel pieces, in row order.
     fn encode_parts(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
-        let columns = self.columns(batch)?;
+        let leads = self.leads(&batch.schema());
+        let fields = self.fields(batch, &leads)?;
         let n = batch.num_rows();
         Ok((0..n.div_ceil(ROWS_PER_TASK))
             .into_par_iter()
             .map(|task| {
                 let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
                 let mut out = Vec::with_capacity(rows.len() * 512);
-                self.encode_columns(&columns, rows, &mut out);
+                self.encode_columns(&fields, rows, &mut out);
                 out
             })
             .collect())
+    }
+}
+
+/// Batches encoded once as compact JSON lines (the layout of JSON-lines files and Kafka
+/// payloads), to be shared by every sink that writes that text: a fan-out to a file and
+/// a broker formats each event once.
+#[derive(Debug)]
+pub struct JsonLines {
+    parts: Vec<Vec<u8>>,
+    events: u64,
+}
+
+impl JsonLines {
+    /// Encodes `batches`, in order, formatting them in parallel.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry.
+    pub fn encode(batches: &[RecordBatch]) -> Result<Self> {
+        Ok(Self {
+            parts: JsonEncoder::lines().encode_batches(batches)?,
+            events: batches.iter().map(|b| b.num_rows() as u64).sum(),
+        })
+    }
+
+    /// The text, in pieces to be written one after another; every line ends with `\n`.
+    pub fn parts(&self) -> &[Vec<u8>] {
+        &self.parts
+    }
+
+    /// How many events (lines) the text holds.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Each event's JSON object, in order, without its newline.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.parts
+            .iter()
+            .flat_map(|part| part.split_inclusive(|&b| b == b'\n'))
+            .map(|line| &line[..line.len() - 1])
     }
 }
 
@@ -366,6 +454,9 @@ pub fn write_float(v: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(b"null");
         return;
     }
+    if write_cents(v, out) {
+        return;
+    }
     let mut buf = ryu::Buffer::new();
     let s = buf.format_finite(v);
     // ryu and Python agree on the digits; they differ on when to use an exponent
@@ -390,6 +481,35 @@ pub fn write_float(v: f64, out: &mut Vec<u8>) {
     } else {
         out.extend_from_slice(s.as_bytes());
     }
+}
+
+/// Writes `v` if it is a whole number of cents below 10^13 in magnitude (money: most
+/// floats of a stream), which is then its shortest round-trip form, without running the
+/// general algorithm; `false` for any other value, leaving `out` untouched.
+///
+/// Why this is Python's repr: `cents / 100.0` is correctly rounded, so when it equals
+/// `v` the decimal `cents / 100` reads back as `v`; and with at most 15 significant
+/// digits no shorter decimal reads back as the same double.
+/// `v` is finite (see [`write_float`]).
+fn write_cents(v: f64, out: &mut Vec<u8>) -> bool {
+    const LIMIT: f64 = 1e13;
+    let scaled = (v * 100.0).round();
+    if v == 0.0 || v.abs() >= LIMIT || scaled / 100.0 != v {
+        return false; // zero keeps its sign through the general path
+    }
+    let cents = scaled as i64;
+    if cents < 0 {
+        out.push(b'-');
+    }
+    let cents = cents.unsigned_abs();
+    out.extend_from_slice(itoa::Buffer::new().format(cents / 100).as_bytes());
+    let fraction = (cents % 100) as u8;
+    if fraction % 10 == 0 {
+        out.extend_from_slice(&[b'.', b'0' + fraction / 10]);
+    } else {
+        out.extend_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10]);
+    }
+    true
 }
 
 /// Splits ryu output into sign, significant digits and the decimal exponent of the
@@ -463,21 +583,23 @@ pub fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
 
 /// Writes ` HH:MM:SS[.ffffff]`.
 fn write_time_of_day(tod: u32, frac: u32, out: &mut Vec<u8>) {
-    out.push(b' ');
-    two(tod / 3_600, out);
-    out.push(b':');
-    two(tod / 60 % 60, out);
-    out.push(b':');
-    two(tod % 60, out);
-    if frac != 0 {
-        out.push(b'.');
+    let mut text = *b" 00:00:00.000000";
+    let mut put = |at: usize, v: u32| {
+        text[at] = b'0' + (v / 10) as u8;
+        text[at + 1] = b'0' + (v % 10) as u8;
+    };
+    put(1, tod / 3_600);
+    put(4, tod / 60 % 60);
+    put(7, tod % 60);
+    if frac == 0 {
+        out.extend_from_slice(&text[..9]);
+    } else {
         let mut f = frac;
-        let mut digits = [b'0'; 6];
-        for d in digits.iter_mut().rev() {
+        for d in text[10..].iter_mut().rev() {
             *d = b'0' + (f % 10) as u8;
             f /= 10;
         }
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(&text);
     }
 }
 
@@ -519,6 +641,41 @@ mod tests {
             assert_eq!(float(v), py, "{v}");
         }
         assert_eq!(float(f64::NAN), "null");
+    }
+
+    #[test]
+    fn cent_values_print_as_the_general_path_does() {
+        let general = |v: f64| {
+            let mut out = Vec::new();
+            let mut buf = ryu::Buffer::new();
+            let s = buf.format_finite(v);
+            out.extend_from_slice(s.as_bytes());
+            String::from_utf8(out).unwrap()
+        };
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+        for i in 0..200_000_i64 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let magnitude = 10_i64.pow((i % 14) as u32);
+            let cents =
+                (rng % (magnitude as u64 * 100 + 1)) as i64 * if i % 3 == 0 { -1 } else { 1 };
+            let v = cents as f64 / 100.0;
+            if v == 0.0 {
+                continue;
+            }
+            let mut fast = Vec::new();
+            assert!(write_cents(v, &mut fast), "{v}");
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                general(v),
+                "{cents} cents"
+            );
+        }
+        for v in [0.0, -0.0, 0.001, 1e13, 1.005, 0.1 + 0.2, f64::MAX] {
+            assert!(!write_cents(v, &mut Vec::new()), "{v}");
+        }
+        assert_eq!(float(-0.0), "-0.0");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
-use crate::json::JsonEncoder;
+use crate::json::JsonLines;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
@@ -17,8 +17,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Settings of a [`KafkaSink`].
@@ -140,7 +140,6 @@ impl ProducerContext for Deliveries {
 pub struct KafkaSink {
     options: KafkaOptions,
     producer: Option<ThreadedProducer<Deliveries>>,
-    encoder: JsonEncoder,
     sent: u64,
 }
 
@@ -192,7 +191,6 @@ impl KafkaSink {
         Ok(Self {
             options,
             producer: Some(producer),
-            encoder: JsonEncoder::lines(),
             sent: 0,
         })
     }
@@ -243,10 +241,22 @@ impl KafkaSink {
     }
 }
 
-impl StreamWriter for KafkaSink {
-    fn send_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+impl KafkaSink {
+    /// Produces every batch's rows, taking each payload from `lines` in order.
+    fn produce_all(&mut self, batches: &[RecordBatch], lines: &JsonLines) -> Result<()> {
         self.check_failures()?;
-        let payload = self.encoder.encode_batch(batch)?;
+        let mut payloads = lines.lines();
+        batches
+            .iter()
+            .try_for_each(|batch| self.produce(batch, &mut payloads))
+    }
+
+    /// Produces the rows of `batch`, the next payloads of `payloads` as messages.
+    fn produce<'a>(
+        &mut self,
+        batch: &RecordBatch,
+        payloads: &mut impl Iterator<Item = &'a [u8]>,
+    ) -> Result<()> {
         let keys = match &self.options.key_column {
             Some(column) => {
                 let array = batch.column_by_name(column).ok_or_else(|| Error::Invalid {
@@ -273,11 +283,7 @@ impl StreamWriter for KafkaSink {
             .and_then(|c| c.as_string_opt::<i32>().cloned());
         let producer = self.producer()?;
         let mut sent = 0;
-        for (row, line) in payload
-            .split(|&b| b == b'\n')
-            .take(batch.num_rows())
-            .enumerate()
-        {
+        for (row, line) in payloads.take(batch.num_rows()).enumerate() {
             let mut record: BaseRecord<'_, [u8], [u8]> =
                 BaseRecord::to(&self.options.topic).payload(line);
             if let Some(k) = keys.filter(|k| k.is_valid(row)) {
@@ -323,6 +329,25 @@ impl StreamWriter for KafkaSink {
         }
         self.sent += sent;
         Ok(())
+    }
+}
+
+impl StreamWriter for KafkaSink {
+    fn send_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.send_batches(std::slice::from_ref(batch))
+    }
+
+    fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        let lines = JsonLines::encode(batches)?;
+        self.produce_all(batches, &lines)
+    }
+
+    fn writes_json_lines(&self) -> bool {
+        true
+    }
+
+    fn send_json_lines(&mut self, batches: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
+        self.produce_all(batches, lines)
     }
 
     fn flush(&mut self) -> Result<()> {

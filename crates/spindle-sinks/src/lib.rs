@@ -17,12 +17,13 @@ pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
 pub use file::{FileMode, FileSink};
-pub use json::{JsonEncoder, JsonLayout};
+pub use json::{JsonEncoder, JsonLayout, JsonLines};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
 
 use arrow_array::RecordBatch;
+use std::sync::Arc;
 
 /// A destination for events.
 pub trait StreamWriter: Send {
@@ -39,6 +40,22 @@ pub trait StreamWriter: Send {
     /// As [`StreamWriter::send_batch`]; batches after a failing one are not sent.
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         batches.iter().try_for_each(|b| self.send_batch(b))
+    }
+
+    /// Whether the sink writes each event as a compact JSON line (file, Kafka): a
+    /// fan-out then encodes every batch once and hands the text to all such sinks
+    /// through [`StreamWriter::send_json_lines`].
+    fn writes_json_lines(&self) -> bool {
+        false
+    }
+
+    /// Sends `batches` whose JSON lines are already encoded in `lines` (one line per
+    /// row, in order). Sinks that do not write JSON lines send the batches.
+    ///
+    /// # Errors
+    /// As [`StreamWriter::send_batch`].
+    fn send_json_lines(&mut self, batches: &[RecordBatch], _lines: &Arc<JsonLines>) -> Result<()> {
+        self.send_batches(batches)
     }
 
     /// Sends row `row` of `batch` as one event.
@@ -79,6 +96,12 @@ impl<W: StreamWriter + ?Sized> StreamWriter for Box<W> {
     }
     fn send(&mut self, batch: &RecordBatch, row: usize) -> Result<()> {
         (**self).send(batch, row)
+    }
+    fn writes_json_lines(&self) -> bool {
+        (**self).writes_json_lines()
+    }
+    fn send_json_lines(&mut self, batches: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
+        (**self).send_json_lines(batches, lines)
     }
     fn flush(&mut self) -> Result<()> {
         (**self).flush()

@@ -5,7 +5,9 @@ use crate::error::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
@@ -141,21 +143,31 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    /// Encodes `batch`, which fits in the current row group.
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Encodes `batches`, which together fit in the current row group: each column's
+    /// encoder takes its slices of all of them, the columns in parallel.
+    fn write(&mut self, batches: &[RecordBatch]) -> Result<()> {
         let writers = match &mut self.group {
             Some(writers) => writers,
             group @ None => group.insert(self.factory.create_column_writers(self.groups_written)?),
         };
-        let mut leaves = Vec::with_capacity(writers.len());
-        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            leaves.extend(compute_leaves(field, column)?);
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = (0..writers.len())
+            .map(|_| Vec::with_capacity(batches.len()))
+            .collect();
+        for batch in batches {
+            let mut slots = leaves.iter_mut();
+            for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+                for leaf in compute_leaves(field, column)? {
+                    slots.next().expect("one encoder per leaf").push(leaf);
+                }
+            }
         }
         writers
             .par_iter_mut()
             .zip(leaves.par_iter())
-            .try_for_each(|(writer, leaf)| writer.write(leaf))?;
-        self.rows_in_group += batch.num_rows();
+            .try_for_each(|(writer, column)| {
+                column.iter().try_for_each(|leaf| writer.write(leaf))
+            })?;
+        self.rows_in_group += batches.iter().map(RecordBatch::num_rows).sum::<usize>();
         Ok(())
     }
 
@@ -239,35 +251,52 @@ impl ParquetSink {
 
 impl StreamWriter for ParquetSink {
     fn send_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.send_batches(std::slice::from_ref(batch))
+    }
+
+    fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         if self.closed {
             return Err(Error::Invalid {
                 field: "sink",
                 message: format!("{} is closed", self.path.display()),
             });
         }
-        self.open(batch.schema())?;
-        if self
-            .writer
-            .as_ref()
-            .is_some_and(|open| open.schema.fields() != batch.schema().fields())
+        let Some(first) = batches.first() else {
+            return Ok(());
+        };
+        self.open(first.schema())?;
+        let open = self.writer.as_ref().expect("opened above");
+        if let Some(other) = batches
+            .iter()
+            .find(|b| open.schema.fields() != b.schema().fields())
         {
             return Err(Error::SchemaChanged {
                 sink: self.describe(),
-                table: crate::table_of(batch).unwrap_or_else(|| "?".into()),
+                table: crate::table_of(other).unwrap_or_else(|| "?".into()),
             });
         }
+        // Slices gather until they fill the row group, then are encoded together.
         let group_rows = self.options.row_group_rows.max(1);
         let open = self.writer.as_mut().expect("opened above");
-        let mut at = 0;
-        while at < batch.num_rows() {
-            let take = (group_rows - open.rows_in_group).min(batch.num_rows() - at);
-            open.write(&batch.slice(at, take))?;
-            at += take;
-            if open.rows_in_group == group_rows {
-                open.finish_group()?;
+        let (mut pending, mut pending_rows) = (Vec::new(), 0);
+        for batch in batches {
+            let mut at = 0;
+            while at < batch.num_rows() {
+                let room = group_rows - open.rows_in_group - pending_rows;
+                let take = room.min(batch.num_rows() - at);
+                pending.push(batch.slice(at, take));
+                (at, pending_rows) = (at + take, pending_rows + take);
+                if take == room {
+                    open.write(&pending)?;
+                    open.finish_group()?;
+                    (pending, pending_rows) = (Vec::new(), 0);
+                }
             }
         }
-        self.delivered += batch.num_rows() as u64;
+        if !pending.is_empty() {
+            open.write(&pending)?;
+        }
+        self.delivered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         Ok(())
     }
 

@@ -32,10 +32,61 @@ impl StreamWriter for Flaky {
     }
 }
 
+/// A sink that, like a broker, counts events as delivered only once flushed, and is slow
+/// to tell its count.
+#[derive(Default)]
+struct AcksOnFlush {
+    sent: u64,
+    acked: u64,
+}
+impl StreamWriter for AcksOnFlush {
+    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
+        self.sent += batch.num_rows() as u64;
+        Ok(())
+    }
+    fn flush(&mut self) -> spindle_sinks::Result<()> {
+        self.acked = self.sent;
+        Ok(())
+    }
+    fn close(&mut self) -> spindle_sinks::Result<()> {
+        self.flush()
+    }
+    fn delivered(&self) -> u64 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        self.acked
+    }
+    fn describe(&self) -> String {
+        "acks-on-flush".into()
+    }
+}
+
+#[test]
+fn fan_out_reports_what_was_delivered_after_the_final_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = StreamingMultiWriter::new();
+    writer
+        .add_sink(
+            "file",
+            Box::new(FileSink::new(dir.path().join("e.jsonl"), FileMode::Overwrite).unwrap()),
+        )
+        .add_sink("broker", Box::new(AcksOnFlush::default()));
+    let mut s = SpindleStreamer::from_domain(
+        &RetailDomain::new(),
+        Scale::Small,
+        42,
+        Box::new(FanOut::new(writer)),
+    )
+    .unwrap();
+    let result = s.stream("order", None).unwrap();
+    s.close().unwrap();
+    assert_eq!(result.events_sent, 5_000);
+}
+
 #[test]
 fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
     let dir = tempfile::tempdir().unwrap();
     let (jsonl, parquet) = (dir.path().join("e.jsonl"), dir.path().join("e.parquet"));
+    let second_jsonl = dir.path().join("again.jsonl");
     let mut writer = StreamingMultiWriter::new();
     writer
         .add_sink(
@@ -43,11 +94,18 @@ fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
             Box::new(FileSink::new(&jsonl, FileMode::Overwrite).unwrap()),
         )
         .add_sink(
+            "file again",
+            Box::new(FileSink::new(&second_jsonl, FileMode::Overwrite).unwrap()),
+        )
+        .add_sink(
             "parquet",
             Box::new(ParquetSink::new(&parquet, ParquetOptions::default()).unwrap()),
         )
         .add_sink("flaky", Box::new(Flaky(0)));
-    assert_eq!(writer.names(), vec!["file", "parquet", "flaky"]);
+    assert_eq!(
+        writer.names(),
+        vec!["file", "file again", "parquet", "flaky"]
+    );
     let fan = FanOut::new(writer);
     let report = fan.report();
     let registry = AnomalyRegistry::new(vec![
@@ -67,6 +125,7 @@ fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
     assert!(multi.partial_failure() && !multi.success());
     let by_name = |n: &str| multi.sinks.iter().find(|s| s.name == n).unwrap().clone();
     assert_eq!(by_name("file").events_sent, 5_000);
+    assert_eq!(by_name("file again").events_sent, 5_000);
     assert_eq!(by_name("parquet").events_sent, 5_000);
     assert_eq!(by_name("flaky").events_sent, 200);
     assert_eq!(
@@ -102,5 +161,10 @@ fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
     assert_eq!(
         String::from_utf8(from_parquet).unwrap(),
         std::fs::read_to_string(&jsonl).unwrap()
+    );
+    // Both JSON-lines sinks wrote the one shared encoding, whole.
+    assert_eq!(
+        std::fs::read(&jsonl).unwrap(),
+        std::fs::read(&second_jsonl).unwrap()
     );
 }

@@ -8,10 +8,10 @@
 
 use crate::error::{Error, Result};
 use arrow_array::RecordBatch;
-use spindle_sinks::StreamWriter;
+use spindle_sinks::{JsonLines, StreamWriter};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -143,8 +143,31 @@ impl Drop for Turn<'_> {
 }
 
 enum Message {
-    Batch(RecordBatch),
+    Batches(Arc<Delivery>),
     Flush(SyncSender<()>),
+}
+
+/// Batches on their way to every sink, with their JSON lines encoded by the first
+/// sink that writes JSON lines and shared with the others.
+struct Delivery {
+    batches: Vec<RecordBatch>,
+    json_lines: OnceLock<Result<Arc<JsonLines>, String>>,
+}
+
+impl Delivery {
+    fn json_lines(&self) -> spindle_sinks::Result<Arc<JsonLines>> {
+        self.json_lines
+            .get_or_init(|| {
+                JsonLines::encode(&self.batches)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|message| spindle_sinks::Error::Invalid {
+                field: "events",
+                message,
+            })
+    }
 }
 
 struct Shared {
@@ -227,7 +250,6 @@ impl StreamingMultiWriter {
         let started = Instant::now();
         self.started = Some(started);
         let limit = self.max_workers.unwrap_or(usize::MAX).max(1);
-        let batch_size = self.batch_size.max(1);
         let running = Arc::new(Gate::new(limit));
         for (name, mut sink) in self.pending.drain(..) {
             let (sender, receiver) = sync_channel::<Message>(self.buffer_batches.max(1));
@@ -243,33 +265,43 @@ impl StreamingMultiWriter {
             let gate = running.clone();
             let handle = std::thread::spawn(move || {
                 let mut tables = std::collections::BTreeSet::new();
+                let json_lines = sink.writes_json_lines();
                 for message in receiver {
-                    let outcome = match message {
-                        Message::Batch(batch) => {
+                    let (outcome, answer) = match message {
+                        Message::Batches(delivery) => {
                             let _turn = gate.acquire();
-                            if let Some(t) = spindle_sinks::table_of(&batch) {
-                                tables.insert(t);
+                            for batch in &delivery.batches {
+                                if let Some(t) = spindle_sinks::table_of(batch) {
+                                    tables.insert(t);
+                                }
                             }
-                            let slices: Vec<RecordBatch> = (0..batch.num_rows())
-                                .step_by(batch_size)
-                                .map(|at| batch.slice(at, batch_size.min(batch.num_rows() - at)))
-                                .collect();
-                            sink.send_batches(&slices)
+                            let sent = if json_lines {
+                                delivery
+                                    .json_lines()
+                                    .and_then(|l| sink.send_json_lines(&delivery.batches, &l))
+                            } else {
+                                sink.send_batches(&delivery.batches)
+                            };
+                            (sent, None)
                         }
-                        Message::Flush(done) => {
-                            let r = sink.flush();
-                            let _ = done.send(());
-                            r
-                        }
+                        Message::Flush(done) => (sink.flush(), Some(done)),
                     };
+                    // The counts are final before a flush is answered.
                     state.delivered.store(sink.delivered(), Ordering::Relaxed);
                     let mut result = state.result.lock().expect("result lock");
                     result.events_sent = sink.delivered();
                     result.tables_processed = tables.len() as u64;
                     result.elapsed_seconds = started.elapsed().as_secs_f64();
+                    let failed = outcome.is_err();
                     if let Err(e) = outcome {
                         result.errors.push(e.to_string());
                         state.failed.store(true, Ordering::Relaxed);
+                    }
+                    drop(result);
+                    if let Some(done) = answer {
+                        let _ = done.send(());
+                    }
+                    if failed {
                         break; // the receiver is dropped: the fan-out stops sending here
                     }
                 }
@@ -290,25 +322,41 @@ impl StreamingMultiWriter {
             .any(|w| w.shared.failed.load(Ordering::Relaxed))
     }
 
-    /// Hands `batch` to every healthy sink.
+    /// Hands `batch` to every healthy sink, in slices of at most `batch_size` rows.
     ///
     /// # Errors
     /// With `stop_on_sink_error`, the first sink failure.
     pub fn send(&mut self, batch: &RecordBatch) -> Result<()> {
+        let size = self.batch_size.max(1);
+        let slices = (0..batch.num_rows())
+            .step_by(size)
+            .map(|at| batch.slice(at, size.min(batch.num_rows() - at)))
+            .collect();
+        self.send_slices(slices)
+    }
+
+    /// Hands `batches`, as they are, to every healthy sink.
+    fn send_slices(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
         self.start();
         if self.stop_on_sink_error && self.any_failed() {
             return Err(self.first_error());
         }
+        for batch in &batches {
+            self.events += batch.num_rows() as u64;
+            if let Some(t) = spindle_sinks::table_of(batch) {
+                self.tables.insert(t);
+            }
+        }
+        let delivery = Arc::new(Delivery {
+            batches,
+            json_lines: OnceLock::new(),
+        });
         for w in &mut self.workers {
             if let Some(sender) = &w.sender {
-                if sender.send(Message::Batch(batch.clone())).is_err() {
+                if sender.send(Message::Batches(delivery.clone())).is_err() {
                     w.sender = None; // that sink failed; its error is recorded
                 }
             }
-        }
-        self.events += batch.num_rows() as u64;
-        if let Some(t) = spindle_sinks::table_of(batch) {
-            self.tables.insert(t);
         }
         Ok(())
     }
@@ -404,6 +452,13 @@ impl StreamingMultiWriter {
     }
 }
 
+fn sink_error(e: Error) -> spindle_sinks::Error {
+    spindle_sinks::Error::Invalid {
+        field: "sink",
+        message: e.to_string(),
+    }
+}
+
 /// The multi-writer as one sink, for a streamer: fans every batch out; `delivered()`
 /// is what every healthy sink has taken.
 pub struct FanOut {
@@ -428,24 +483,14 @@ impl FanOut {
 
 impl StreamWriter for FanOut {
     fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
-        self.writer
-            .send(batch)
-            .map_err(|e| spindle_sinks::Error::Invalid {
-                field: "sink",
-                message: e.to_string(),
-            })
+        self.writer.send(batch).map_err(sink_error)
     }
 
     fn send_batches(&mut self, batches: &[RecordBatch]) -> spindle_sinks::Result<()> {
-        // The workers slice by their own batch size; hand them one batch.
-        match batches {
-            [] => Ok(()),
-            [one] => self.send_batch(one),
-            many => {
-                let joined = arrow_select::concat::concat_batches(&many[0].schema(), many)?;
-                self.send_batch(&joined)
-            }
-        }
+        // The streamer has cut them to its batch size already: no copy, no re-slicing.
+        self.writer
+            .send_slices(batches.to_vec())
+            .map_err(sink_error)
     }
 
     fn flush(&mut self) -> spindle_sinks::Result<()> {
