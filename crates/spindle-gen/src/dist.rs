@@ -198,7 +198,9 @@ pub struct SortedUniforms {
 }
 
 /// Rows per block of [`SortedUniforms`]; fixed, as it is part of the output's definition.
-pub const SORTED_BLOCK: u64 = 16_384;
+/// Equal to [`crate::DEFAULT_CHUNK_UNITS`], so a chunk draws exactly its own block's
+/// spacings (a block is drawn whole, whatever part of it is asked for).
+pub const SORTED_BLOCK: u64 = crate::DEFAULT_CHUNK_UNITS;
 
 impl SortedUniforms {
     /// Sorted positions for `n` rows of the stream `name` under `seed`.
