@@ -179,6 +179,7 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create --output {}", out.display()))?;
 
+    domain.preload(&names);
     let plan = domain.plan(scale, args.seed)?;
     let mut outputs = Outputs {
         files: Vec::new(),

@@ -272,8 +272,9 @@ impl Spindle {
         part: Partition,
     ) -> Result<GenerationResult> {
         let started = Instant::now();
-        let plan = domain.plan(scale, seed)?;
         let names = domain.table_names();
+        domain.preload(&names);
+        let plan = domain.plan(scale, seed)?;
         let mut collected: Vec<Vec<RecordBatch>> = vec![Vec::new(); names.len()];
         for (driver, group) in driver_groups(domain, &names)? {
             let units = part.units(plan.units(driver));

@@ -2,7 +2,7 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
-use crate::json::{JsonEncoder, JsonLines};
+use crate::json::{BufferPool, JsonEncoder, JsonLines};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use std::fs::{File, OpenOptions};
@@ -64,7 +64,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(file: File, written: Arc<AtomicU64>) -> Self {
+    fn start(file: File, written: Arc<AtomicU64>, spare: BufferPool) -> Self {
         let (jobs, queue) = sync_channel::<Job>(QUEUED_JOBS);
         let thread = std::thread::spawn(move || -> std::io::Result<()> {
             let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -73,6 +73,10 @@ impl Writer {
                     Job::Lines(lines) => {
                         write_lines(&mut out, &lines)?;
                         written.fetch_add(lines.events(), Ordering::Relaxed);
+                        // Shared lines are recycled by whoever lets go of them last.
+                        if let Ok(lines) = Arc::try_unwrap(lines) {
+                            lines.recycle(&spare);
+                        }
                     }
                     Job::Encoding(encoded) => {
                         let lines = encoded
@@ -81,6 +85,7 @@ impl Writer {
                             .map_err(std::io::Error::other)?;
                         write_lines(&mut out, &lines)?;
                         written.fetch_add(lines.events(), Ordering::Relaxed);
+                        lines.recycle(&spare);
                     }
                     Job::Flush(answer) => {
                         let flushed = out.flush();
@@ -151,6 +156,8 @@ pub struct FileSink {
     written: Arc<AtomicU64>,
     /// The last schema found writable, so encoding on the pool cannot fail on types.
     checked: Option<SchemaRef>,
+    /// Buffers the writer thread hands back after writing them.
+    spare: BufferPool,
 }
 
 impl FileSink {
@@ -171,9 +178,11 @@ impl FileSink {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         let written = Arc::new(AtomicU64::new(0));
+        let spare = BufferPool::default();
         Ok(Self {
             path,
-            writer: Writer::start(file, written.clone()),
+            writer: Writer::start(file, written.clone(), spare.clone()),
+            spare,
             written,
             checked: None,
         })
@@ -210,7 +219,7 @@ impl StreamWriter for FileSink {
         // A caller that is itself a rayon worker encodes at once: its pool might have no
         // other thread to run the encoding while it waits on this sink.
         if events < POOL_ENCODE_ROWS || rayon::current_thread_index().is_some() {
-            let lines = JsonLines::encode(batches)?;
+            let lines = JsonLines::encode_into(batches, &self.spare)?;
             return self.hand_over(Job::Lines(Arc::new(lines)));
         }
         for batch in batches {
@@ -218,9 +227,10 @@ impl StreamWriter for FileSink {
         }
         let (lines, encoded) = sync_channel(1);
         let batches = batches.to_vec();
+        let spare = self.spare.clone();
         rayon::spawn(move || {
             // The receiver is gone only if the writer thread stopped on an error.
-            let _ = lines.send(JsonLines::encode(&batches));
+            let _ = lines.send(JsonLines::encode_into(&batches, &spare));
         });
         self.hand_over(Job::Encoding(encoded))
     }

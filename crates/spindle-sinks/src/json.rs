@@ -13,7 +13,7 @@ use arrow_array::{
 use arrow_schema::{DataType, TimeUnit};
 use rayon::prelude::*;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Rows serialized per parallel task.
 const ROWS_PER_TASK: usize = 8_192;
@@ -308,8 +308,17 @@ impl JsonEncoder {
     /// # Errors
     /// A column of a type JSON lines cannot carry.
     pub fn encode_batches(&self, batches: &[RecordBatch]) -> Result<Vec<Vec<u8>>> {
+        self.encode_batches_into(batches, &BufferPool::default())
+    }
+
+    /// As [`JsonEncoder::encode_batches`], writing into buffers taken from `spare`.
+    fn encode_batches_into(
+        &self,
+        batches: &[RecordBatch],
+        spare: &BufferPool,
+    ) -> Result<Vec<Vec<u8>>> {
         if let [one] = batches {
-            return self.encode_parts(one);
+            return self.encode_parts(one, spare);
         }
         // Group consecutive batches into tasks of about ROWS_PER_TASK rows.
         let mut tasks: Vec<&[RecordBatch]> = Vec::new();
@@ -327,7 +336,7 @@ impl JsonEncoder {
         let parts = tasks
             .into_par_iter()
             .map(|group| {
-                let mut out = Vec::with_capacity(group.iter().map(|b| b.num_rows() * 512).sum());
+                let mut out = spare.take(group.iter().map(|b| b.num_rows() * 512).sum());
                 // Slices of one batch share its schema: their keys are written once.
                 let mut schema = group[0].schema();
                 let mut leads = self.leads(&schema);
@@ -351,11 +360,11 @@ impl JsonEncoder {
     /// # Errors
     /// A column of a type JSON lines cannot carry.
     pub fn encode_batch(&self, batch: &RecordBatch) -> Result<Vec<u8>> {
-        Ok(self.encode_parts(batch)?.concat())
+        Ok(self.encode_parts(batch, &BufferPool::default())?.concat())
     }
 
     /// The batch's rows encoded in parallel pieces, in row order.
-    fn encode_parts(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    fn encode_parts(&self, batch: &RecordBatch, spare: &BufferPool) -> Result<Vec<Vec<u8>>> {
         let leads = self.leads(&batch.schema());
         let fields = self.fields(batch, &leads)?;
         let n = batch.num_rows();
@@ -363,11 +372,41 @@ impl JsonEncoder {
             .into_par_iter()
             .map(|task| {
                 let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
-                let mut out = Vec::with_capacity(rows.len() * 512);
+                let mut out = spare.take(rows.len() * 512);
                 self.encode_columns(&fields, rows, &mut out);
                 out
             })
             .collect())
+    }
+}
+
+/// Output buffers handed back after writing, for the next encoding: memory the process
+/// has already touched, where a fresh buffer would cost a page fault every 4 KiB.
+#[derive(Clone, Debug, Default)]
+pub struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// Spare buffers a [`BufferPool`] keeps at most (bounded memory: a few MB).
+const SPARE_BUFFERS: usize = 8;
+
+impl BufferPool {
+    /// An empty buffer of at least `capacity` bytes, reused if one is spare.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let spare = self.0.lock().expect("buffer pool lock").pop();
+        let mut buffer = spare.unwrap_or_default();
+        buffer.reserve(capacity);
+        buffer
+    }
+
+    /// Keeps `buffers`, emptied, while there is room.
+    fn give_back(&self, buffers: Vec<Vec<u8>>) {
+        let mut spare = self.0.lock().expect("buffer pool lock");
+        for mut buffer in buffers {
+            if spare.len() == SPARE_BUFFERS {
+                break;
+            }
+            buffer.clear();
+            spare.push(buffer);
+        }
     }
 }
 
@@ -386,10 +425,23 @@ impl JsonLines {
     /// # Errors
     /// A column of a type JSON lines cannot carry.
     pub fn encode(batches: &[RecordBatch]) -> Result<Self> {
+        Self::encode_into(batches, &BufferPool::default())
+    }
+
+    /// As [`JsonLines::encode`], writing into buffers taken from `spare`.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry.
+    pub fn encode_into(batches: &[RecordBatch], spare: &BufferPool) -> Result<Self> {
         Ok(Self {
-            parts: JsonEncoder::lines().encode_batches(batches)?,
+            parts: JsonEncoder::lines().encode_batches_into(batches, spare)?,
             events: batches.iter().map(|b| b.num_rows() as u64).sum(),
         })
+    }
+
+    /// Gives the text's buffers to `spare`, for the next encoding to reuse.
+    pub fn recycle(self, spare: &BufferPool) {
+        spare.give_back(self.parts);
     }
 
     /// The text, in pieces to be written one after another; every line ends with `\n`.

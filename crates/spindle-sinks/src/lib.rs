@@ -17,7 +17,7 @@ pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
 pub use file::{FileMode, FileSink};
-pub use json::{JsonEncoder, JsonLayout, JsonLines};
+pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};

@@ -269,6 +269,12 @@ impl Domain for RetailDomain {
         &self.tables
     }
 
+    fn preload(&self, tables: &[&str]) {
+        if tables.iter().any(|&t| t == "address" || t == "store") {
+            reference::preload_zip_records();
+        }
+    }
+
     fn row_counts(&self, scale: &Scale) -> Vec<(&'static str, u64)> {
         derived_counts(&scale.counts()).to_vec()
     }

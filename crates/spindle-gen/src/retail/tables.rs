@@ -264,13 +264,11 @@ impl RetailPlan {
             Arc::new(Int64Array::from(owner)),
             Arc::new(Categorical::new(&ADDRESS_TYPES).column(self.stream("address.type"), rows)),
             Arc::new(streets.finish()),
+            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| z.city))),
             Arc::new(StringArray::from_iter_values(
-                zip_of.iter().map(|z| &z.city),
+                zip_of.iter().map(|z| z.state),
             )),
-            Arc::new(StringArray::from_iter_values(
-                zip_of.iter().map(|z| &z.state),
-            )),
-            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| &z.zip))),
+            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| z.zip))),
             Arc::new(Float64Array::from_iter_values(zip_of.iter().map(|z| z.lat))),
             Arc::new(Float64Array::from_iter_values(zip_of.iter().map(|z| z.lng))),
             Arc::new(BooleanArray::from(primary)),
@@ -335,11 +333,9 @@ impl RetailPlan {
                 rows.clone().map(|r| format!("Store #{:04}", r + 1)),
             )),
             Arc::new(Categorical::new(&STORE_TYPES).column(self.stream("store.type"), rows)),
+            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| z.city))),
             Arc::new(StringArray::from_iter_values(
-                zip_of.iter().map(|z| &z.city),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                zip_of.iter().map(|z| &z.state),
+                zip_of.iter().map(|z| z.state),
             )),
         ];
         self.batch("store", columns)
