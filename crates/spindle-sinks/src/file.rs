@@ -48,8 +48,12 @@ enum Job {
     Flush(SyncSender<std::io::Result<()>>),
 }
 
-/// Encoded lines waiting for the writer thread, at most (a few MB: bounded memory).
+/// Encoded lines waiting for the writer thread, at most.
 const QUEUED_JOBS: usize = 8;
+
+/// Events per job at most: with [`QUEUED_JOBS`], the text waiting for the disk stays
+/// under about 20 MB however large the batches sent.
+const JOB_ROWS: usize = 8_192;
 
 /// Sends of at least this many events are encoded on the rayon pool while the caller
 /// goes on; smaller ones (realtime ticks) are encoded at once, on the caller's thread.
@@ -225,14 +229,16 @@ impl StreamWriter for FileSink {
         for batch in batches {
             self.check_schema(batch)?;
         }
-        let (lines, encoded) = sync_channel(1);
-        let batches = batches.to_vec();
-        let spare = self.spare.clone();
-        rayon::spawn(move || {
-            // The receiver is gone only if the writer thread stopped on an error.
-            let _ = lines.send(JsonLines::encode_into(&batches, &spare));
-        });
-        self.hand_over(Job::Encoding(encoded))
+        for job in crate::regroup(batches, JOB_ROWS, JOB_ROWS) {
+            let (lines, encoded) = sync_channel(1);
+            let spare = self.spare.clone();
+            rayon::spawn(move || {
+                // The receiver is gone only if the writer thread stopped on an error.
+                let _ = lines.send(JsonLines::encode_into(&job, &spare));
+            });
+            self.hand_over(Job::Encoding(encoded))?;
+        }
+        Ok(())
     }
 
     fn writes_json_lines(&self) -> bool {

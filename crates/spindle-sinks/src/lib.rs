@@ -117,6 +117,28 @@ impl<W: StreamWriter + ?Sized> StreamWriter for Box<W> {
     }
 }
 
+/// `batches` cut and gathered into groups of `size` rows, the first of `first` rows (the
+/// last may hold fewer); slices share the batches' memory. Empty batches are dropped.
+pub(crate) fn regroup(batches: &[RecordBatch], first: usize, size: usize) -> Vec<Vec<RecordBatch>> {
+    let (mut groups, mut current, mut room) = (Vec::new(), Vec::new(), first.max(1));
+    for batch in batches {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let take = room.min(batch.num_rows() - at);
+            current.push(batch.slice(at, take));
+            (at, room) = (at + take, room - take);
+            if room == 0 {
+                groups.push(std::mem::take(&mut current));
+                room = size.max(1);
+            }
+        }
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
 /// The `_spindle_table` value of the first row of `batch`, if the column is there.
 pub fn table_of(batch: &RecordBatch) -> Option<String> {
     use arrow_array::Array;
@@ -124,4 +146,45 @@ pub fn table_of(batch: &RecordBatch) -> Option<String> {
     let column = batch.column_by_name("_spindle_table")?;
     let strings = column.as_string_opt::<i32>()?;
     (!strings.is_empty() && strings.is_valid(0)).then(|| strings.value(0).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, Int64Array};
+    use std::sync::Arc;
+
+    #[test]
+    fn regroup_cuts_exact_groups_and_keeps_every_row_in_order() {
+        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "v",
+            arrow_schema::DataType::Int64,
+            false,
+        )]));
+        let mut next = 0;
+        let batches: Vec<RecordBatch> = [7, 0, 250, 1, 100, 42]
+            .iter()
+            .map(|&n| {
+                let values = Int64Array::from_iter_values(next..next + n);
+                next += n;
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap()
+            })
+            .collect();
+        let groups = regroup(&batches, 30, 64);
+        let sizes: Vec<usize> = groups
+            .iter()
+            .map(|g| g.iter().map(RecordBatch::num_rows).sum())
+            .collect();
+        assert_eq!(sizes, [30, 64, 64, 64, 64, 64, 50]);
+        let values: Vec<i64> = groups
+            .iter()
+            .flatten()
+            .flat_map(|b| {
+                let column = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                column.values().to_vec()
+            })
+            .collect();
+        assert_eq!(values, (0..next).collect::<Vec<_>>());
+        assert!(groups.iter().flatten().all(|b| b.num_rows() > 0));
+    }
 }

@@ -278,23 +278,11 @@ impl StreamWriter for ParquetSink {
         // Slices gather until they fill the row group, then are encoded together.
         let group_rows = self.options.row_group_rows.max(1);
         let open = self.writer.as_mut().expect("opened above");
-        let (mut pending, mut pending_rows) = (Vec::new(), 0);
-        for batch in batches {
-            let mut at = 0;
-            while at < batch.num_rows() {
-                let room = group_rows - open.rows_in_group - pending_rows;
-                let take = room.min(batch.num_rows() - at);
-                pending.push(batch.slice(at, take));
-                (at, pending_rows) = (at + take, pending_rows + take);
-                if take == room {
-                    open.write(&pending)?;
-                    open.finish_group()?;
-                    (pending, pending_rows) = (Vec::new(), 0);
-                }
+        for group in crate::regroup(batches, group_rows - open.rows_in_group, group_rows) {
+            open.write(&group)?;
+            if open.rows_in_group == group_rows {
+                open.finish_group()?;
             }
-        }
-        if !pending.is_empty() {
-            open.write(&pending)?;
         }
         self.delivered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         Ok(())
