@@ -244,7 +244,6 @@ impl KafkaSink {
 impl KafkaSink {
     /// Produces every batch's rows, taking each payload from `lines` in order.
     fn produce_all(&mut self, batches: &[RecordBatch], lines: &JsonLines) -> Result<()> {
-        self.check_failures()?;
         let mut payloads = lines.lines();
         batches
             .iter()
@@ -338,6 +337,8 @@ impl StreamWriter for KafkaSink {
     }
 
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        // A failed delivery stops the run before any more encoding.
+        self.check_failures()?;
         let lines = JsonLines::encode(batches)?;
         self.produce_all(batches, &lines)
     }
@@ -347,6 +348,7 @@ impl StreamWriter for KafkaSink {
     }
 
     fn send_json_lines(&mut self, batches: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
+        self.check_failures()?;
         self.produce_all(batches, lines)
     }
 
