@@ -247,6 +247,9 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Chunks of one table that may wait for its writer.
+const QUEUED_CHUNKS: usize = 4;
+
 /// Writes one driver group: generation (rayon) feeds one writer thread per table.
 fn write_group(
     chunks: ChunkStream,
@@ -258,11 +261,16 @@ fn write_group(
         let mut senders = Vec::new();
         let mut writers = Vec::new();
         for (name, mut sink) in sinks {
-            let (tx, rx) = sync_channel::<RecordBatch>(2);
+            let (tx, rx) = sync_channel::<RecordBatch>(QUEUED_CHUNKS);
             senders.push(tx);
             writers.push(scope.spawn(move || -> Result<u64> {
-                for batch in rx {
-                    sink.send_batch(&batch)
+                // Whatever has queued up is written in one call: the sink encodes it
+                // in fewer, larger parallel tasks.
+                while let Ok(first) = rx.recv() {
+                    let batches: Vec<RecordBatch> = std::iter::once(first)
+                        .chain(rx.try_iter().take(QUEUED_CHUNKS - 1))
+                        .collect();
+                    sink.send_batches(&batches)
                         .with_context(|| format!("writing table {name}"))?;
                 }
                 sink.close()

@@ -67,6 +67,14 @@ impl RandomStream {
         ((u128::from(self.bits2(index, draw)) * u128::from(n)) >> 64) as u64
     }
 
+    /// A stream of row `index`'s own: its `bits(d)` is row `index`'s `d`-th draw. For
+    /// rows that draw an unknown number of times (rejection sampling), each draw then
+    /// costs one mix instead of the three of [`RandomStream::bits2`].
+    #[inline]
+    pub fn fork(self, index: u64) -> Self {
+        Self(self.bits(index))
+    }
+
     /// A standard normal value for row `index` (Box-Muller on two draws).
     #[inline]
     pub fn normal(self, index: u64) -> f64 {

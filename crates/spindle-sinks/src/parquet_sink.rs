@@ -2,7 +2,8 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
@@ -14,6 +15,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -75,7 +77,10 @@ impl ParquetOptions {
         self
     }
 
-    fn properties(&self, schema: &Schema) -> WriterProperties {
+    /// Writer properties for `schema`. With a `sample` (the first batch), each column's
+    /// layout is chosen from its values (see [`ColumnLayout::of`]); without one, text is
+    /// dictionary-encoded and integers delta-encoded.
+    fn properties(&self, schema: &Schema, sample: Option<&RecordBatch>) -> WriterProperties {
         let codec = match self.compression {
             ParquetCompression::Zstd => {
                 Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"))
@@ -96,35 +101,141 @@ impl ParquetOptions {
                     nulls_first: true,
                 }]
             });
-        // Dictionaries pay off on text (few distinct statuses, cities, categories); on
-        // ids, amounts and instants they cost time and end up falling back anyway. Ids
-        // and instants are mostly ascending or clustered: delta encoding shrinks them
-        // before the codec sees them (smaller files, and less for zstd to do).
         let mut builder = WriterProperties::builder()
             .set_compression(codec)
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
             .set_sorting_columns(sorting)
             .set_dictionary_enabled(false);
-        for field in schema.fields() {
+        for (index, field) in schema.fields().iter().enumerate() {
             let path = ColumnPath::from(field.name().as_str());
-            builder = match field.data_type() {
-                DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Dictionary(..) => builder.set_column_dictionary_enabled(path, true),
-                DataType::Int32
-                | DataType::Int64
-                | DataType::UInt32
-                | DataType::UInt64
-                | DataType::Date32
-                | DataType::Timestamp(..) => {
-                    builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED)
-                }
-                _ => builder,
+            let layout = match sample {
+                Some(batch) => ColumnLayout::of(batch.column(index).as_ref()),
+                None => ColumnLayout::by_type(field.data_type()),
             };
+            if layout.dictionary {
+                builder = builder.set_column_dictionary_enabled(path.clone(), true);
+            }
+            if layout.delta {
+                builder = builder.set_column_encoding(path.clone(), Encoding::DELTA_BINARY_PACKED);
+            }
+            if !layout.compress {
+                builder = builder.set_column_compression(path, Compression::UNCOMPRESSED);
+            }
         }
         builder.build()
     }
+}
+
+/// How one column is laid out in the file.
+#[derive(Clone, Copy, Debug)]
+struct ColumnLayout {
+    /// Values are written once in a dictionary page and referred to by index.
+    dictionary: bool,
+    /// Integers are written as bit-packed differences (also the fallback when a
+    /// dictionary outgrows its page).
+    delta: bool,
+    /// The codec is applied; off where it would not shrink the pages.
+    compress: bool,
+}
+
+/// Fewest non-null values a first batch must have for [`ColumnLayout::of`] to judge a
+/// column by them; with fewer it is laid out by type.
+const LAYOUT_SAMPLE_MIN_ROWS: usize = 64;
+
+/// Rows of the first batch [`ColumnLayout::of`] looks at.
+const LAYOUT_SAMPLE_ROWS: usize = 4096;
+
+impl ColumnLayout {
+    /// The layout for a column of `data_type`, values unseen: text and dictionaries get
+    /// a dictionary, integers and instants delta encoding, everything the codec.
+    fn by_type(data_type: &DataType) -> Self {
+        Self {
+            dictionary: matches!(
+                data_type,
+                DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Dictionary(..)
+            ),
+            delta: is_integer_like(data_type),
+            compress: true,
+        }
+    }
+
+    /// The layout for a column like `sample` (its first [`LAYOUT_SAMPLE_ROWS`] rows):
+    /// - text gets a dictionary when its values repeat (at most half of them distinct:
+    ///   statuses, names, states), not when nearly every value is new (streets, emails),
+    ///   where interning costs time and the dictionary ends up as big as the column;
+    /// - integers and instants are delta-encoded, and compressed only when mostly
+    ///   ascending (ids, event times): differences of random ids are as random as the
+    ///   ids, and the codec spends time on them for nothing.
+    ///
+    /// Numbers never get a dictionary: interning each value costs more than the codec
+    /// does on its eight bytes.
+    fn of(sample: &dyn Array) -> Self {
+        let by_type = Self::by_type(sample.data_type());
+        let sample = sample.slice(0, sample.len().min(LAYOUT_SAMPLE_ROWS));
+        let rows = sample.len() - sample.null_count();
+        if rows < LAYOUT_SAMPLE_MIN_ROWS {
+            return by_type;
+        }
+        Self {
+            dictionary: by_type.dictionary
+                && distinct_text(sample.as_ref()).is_none_or(|distinct| distinct * 2 <= rows),
+            delta: by_type.delta,
+            compress: !by_type.delta || mostly_ascending(sample.as_ref()),
+        }
+    }
+}
+
+/// Whether `data_type` is stored as a Parquet integer (delta encoding applies).
+fn is_integer_like(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int32
+            | DataType::Int64
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Date32
+            | DataType::Timestamp(..)
+    )
+}
+
+/// How many distinct non-null strings `array` holds; `None` when it is not plain text.
+fn distinct_text(array: &dyn Array) -> Option<usize> {
+    fn count<'a>(values: impl Iterator<Item = Option<&'a str>>) -> usize {
+        values.flatten().collect::<HashSet<_>>().len()
+    }
+    match array.data_type() {
+        DataType::Utf8 => Some(count(array.as_string::<i32>().iter())),
+        DataType::LargeUtf8 => Some(count(array.as_string::<i64>().iter())),
+        DataType::Utf8View => Some(count(array.as_string_view().iter())),
+        _ => None,
+    }
+}
+
+/// Whether an integer column rises from row to row at least seven times in eight.
+fn mostly_ascending(array: &dyn Array) -> bool {
+    let data = array.to_data();
+    let width = match data.data_type().primitive_width() {
+        Some(width @ (4 | 8)) => width,
+        _ => return false,
+    };
+    let bytes = &data.buffers()[0].as_slice()[data.offset() * width..][..data.len() * width];
+    let value = |i: usize| {
+        let slot = &bytes[i * width..(i + 1) * width];
+        match slot.try_into() {
+            Ok(eight) => i64::from_le_bytes(eight),
+            Err(_) => i64::from(i32::from_le_bytes(slot.try_into().expect("4 bytes"))),
+        }
+    };
+    // Nulls are skipped: delta encoding only sees the values.
+    let values: Vec<i64> = (0..data.len())
+        .filter(|&i| array.is_valid(i))
+        .map(value)
+        .collect();
+    let descents = values.windows(2).filter(|pair| pair[1] < pair[0]).count();
+    descents * 8 <= values.len()
 }
 
 /// Zstandard level of [`ParquetCompression::Zstd`]: level 1 writes about twice as fast as
@@ -226,6 +337,11 @@ impl ParquetSink {
     /// # Errors
     /// The file cannot be created.
     pub fn open(&mut self, schema: SchemaRef) -> Result<()> {
+        self.open_with(schema, None)
+    }
+
+    /// Opens the file for `schema`, laying out each column for values like `sample`'s.
+    fn open_with(&mut self, schema: SchemaRef, sample: Option<&RecordBatch>) -> Result<()> {
         if self.writer.is_none() {
             let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
             // The Arrow writer lays out the file (schema, embedded Arrow schema); its
@@ -233,7 +349,7 @@ impl ParquetSink {
             let (file, factory) = ArrowWriter::try_new(
                 BufWriter::with_capacity(1 << 20, file),
                 schema.clone(),
-                Some(self.options.properties(&schema)),
+                Some(self.options.properties(&schema, sample)),
             )?
             .into_serialized_writer()?;
             self.writer = Some(OpenFile {
@@ -264,7 +380,7 @@ impl StreamWriter for ParquetSink {
         let Some(first) = batches.first() else {
             return Ok(());
         };
-        self.open(first.schema())?;
+        self.open_with(first.schema(), Some(first))?;
         let open = self.writer.as_ref().expect("opened above");
         if let Some(other) = batches
             .iter()

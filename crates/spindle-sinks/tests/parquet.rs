@@ -7,7 +7,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Encoding;
+use parquet::basic::{Compression, Encoding};
 use spindle_sinks::{ParquetCompression, ParquetOptions, ParquetSink, StreamWriter};
 use std::sync::Arc;
 
@@ -122,4 +122,77 @@ fn a_changed_schema_is_refused_and_the_file_stays_readable() {
         .map(|b| b.unwrap().num_rows())
         .sum();
     assert_eq!(rows, 10);
+}
+
+#[test]
+fn each_column_is_laid_out_for_the_values_of_the_first_batch() {
+    let rows = 5_000u64;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("email", DataType::Utf8, false),
+        Field::new("total", DataType::Float64, false),
+    ]));
+    // Random ids from a multiplicative hash: no order, few repeats.
+    let scrambled = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as i64;
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (0..rows as i64).map(|i| i + 1),
+            )),
+            Arc::new(Int64Array::from_iter_values((0..rows).map(scrambled))),
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|i| ["completed", "shipped", "returned"][(i % 3) as usize]),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|i| format!("user{}@example.com", scrambled(i))),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (0..rows).map(|i| (i % 997) as f64 / 100.0),
+            )),
+        ],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layout.parquet");
+    let mut sink = ParquetSink::new(&path, ParquetOptions::default()).unwrap();
+    sink.send_batch(&batch).unwrap();
+    sink.close().unwrap();
+
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+    let group = builder.metadata().row_group(0).clone();
+    let layout = |index: usize| {
+        let column = group.column(index);
+        (
+            column.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
+            column
+                .encodings()
+                .any(|e| e == Encoding::DELTA_BINARY_PACKED),
+            column.compression() != Compression::UNCOMPRESSED,
+        )
+    };
+    // (dictionary, delta, compressed)
+    assert_eq!(
+        layout(0),
+        (false, true, true),
+        "ascending ids: delta, compressed"
+    );
+    assert_eq!(layout(1), (false, true, false), "random ids: delta only");
+    assert_eq!(layout(2), (true, false, true), "repeated text: dictionary");
+    assert_eq!(
+        layout(3),
+        (false, false, true),
+        "unique text: plain, compressed"
+    );
+    assert_eq!(
+        layout(4),
+        (false, false, true),
+        "numbers: plain, compressed"
+    );
+    let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let read = arrow_select::concat::concat_batches(&read[0].schema(), &read).unwrap();
+    assert_eq!(read, batch);
 }

@@ -297,12 +297,14 @@ struct ExactPrefix {
 
 impl ExactPrefix {
     fn at(&self, u: u64) -> u64 {
+        // The values are never negative: truncation is the floor (and, unlike `floor`
+        // without SSE4.1, is not a call into libm).
         if u == 0 {
             0
         } else if u >= self.units {
-            (self.per_unit * self.units as f64).floor() as u64
+            (self.per_unit * self.units as f64) as u64
         } else {
-            (self.per_unit * u as f64 + self.jitter * self.stream.unit(u)).floor() as u64
+            (self.per_unit * u as f64 + self.jitter * self.stream.unit(u)) as u64
         }
     }
 }

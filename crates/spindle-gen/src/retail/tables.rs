@@ -453,12 +453,15 @@ impl RetailPlan {
                     eligible += 1;
                 }
                 let k = eligible.max(1) as f64;
+                let draws = pick_stream.fork(o);
                 let mut c = 0;
                 for attempt in 0..64 {
-                    c = ((pick_stream.unit2(o, 2 * attempt).sqrt() * k) as u64).min(k as u64 - 1);
-                    if (pick_stream.unit2(o, 2 * attempt + 1) as f32)
-                        < self.customer_keep[c as usize]
-                    {
+                    // One draw per attempt: the high half picks, the low half keeps.
+                    let bits = draws.bits(attempt);
+                    let pick = (bits >> 32) as f64 * (1.0 / 4_294_967_296.0);
+                    let keep = (bits as u32 >> 8) as f32 * (1.0 / 16_777_216.0);
+                    c = ((pick.sqrt() * k) as u64).min(k as u64 - 1);
+                    if keep < self.customer_keep[c as usize] {
                         break;
                     }
                 }
@@ -467,7 +470,7 @@ impl RetailPlan {
             .collect();
 
         let address_stream = self.stream("order.address");
-        let shipping: Vec<i64> = units
+        let mut shipping: Vec<i64> = units
             .clone()
             .zip(&customers)
             .map(|(o, &c)| {
@@ -501,9 +504,12 @@ impl RetailPlan {
         let mut line_discount = Vec::with_capacity(line_count);
         let mut line_total = Vec::with_capacity(line_count);
         let mut order_total = vec![0i64; n];
+        let mut lines_end = line_rows.start;
         for (k, o) in units.clone().enumerate() {
             let discount = promos[k].map_or(0, |p| self.promotions[p].discount_pct);
-            for l in self.lines.at(o)..self.lines.at(o + 1) {
+            let lines_start = lines_end;
+            lines_end = self.lines.at(o + 1);
+            for l in lines_start..lines_end {
                 let rank = self.product_popularity.sample(product_stream, l);
                 let product = self.product_by_rank[rank] as usize;
                 let u = quantity_stream.unit(l);
@@ -534,7 +540,7 @@ impl RetailPlan {
                             let rank = self.store_popularity.sample(store_stream, o);
                             self.store_by_rank[rank] as i64 + 1
                         }))),
-                        Arc::new(Int64Array::from(shipping.clone())),
+                        Arc::new(Int64Array::from(std::mem::take(&mut shipping))),
                         Arc::new(Int64Array::from(
                             promos
                                 .iter()
@@ -556,12 +562,12 @@ impl RetailPlan {
                         .collect();
                     let columns: Vec<ArrayRef> = vec![
                         ids(line_rows.clone()),
-                        Arc::new(Int64Array::from(line_order.clone())),
-                        Arc::new(Int64Array::from(line_product.clone())),
+                        Arc::new(Int64Array::from(std::mem::take(&mut line_order))),
+                        Arc::new(Int64Array::from(std::mem::take(&mut line_product))),
                         Arc::new(Int64Array::from(promo_of_line)),
-                        Arc::new(Int64Array::from(line_quantity.clone())),
+                        Arc::new(Int64Array::from(std::mem::take(&mut line_quantity))),
                         money(line_price.iter().copied()),
-                        Arc::new(Int64Array::from(line_discount.clone())),
+                        Arc::new(Int64Array::from(std::mem::take(&mut line_discount))),
                         money(line_total.iter().copied()),
                     ];
                     self.batch("order_line", columns)?
