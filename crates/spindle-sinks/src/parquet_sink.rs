@@ -3,6 +3,7 @@
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -163,15 +164,14 @@ impl ColumnLayout {
     }
 
     /// The layout for a column like `sample` (its first [`LAYOUT_SAMPLE_ROWS`] rows):
-    /// - text gets a dictionary when its values repeat (at most half of them distinct:
-    ///   statuses, names, states), not when nearly every value is new (streets, emails),
-    ///   where interning costs time and the dictionary ends up as big as the column;
-    /// - integers and instants are delta-encoded, and compressed only when mostly
+    /// - text and floating-point numbers get a dictionary when their values repeat (at
+    ///   most half of them distinct: statuses, names, prices copied from a product),
+    ///   not when nearly every value is new (streets, emails, coordinates), where
+    ///   interning costs time and the dictionary ends up as big as the column;
+    /// - integers and instants are delta-encoded, never given a dictionary (bit-packing
+    ///   differences costs less than interning), and compressed only when mostly
     ///   ascending (ids, event times): differences of random ids are as random as the
     ///   ids, and the codec spends time on them for nothing.
-    ///
-    /// Numbers never get a dictionary: interning each value costs more than the codec
-    /// does on its eight bytes.
     fn of(sample: &dyn Array) -> Self {
         let by_type = Self::by_type(sample.data_type());
         let sample = sample.slice(0, sample.len().min(LAYOUT_SAMPLE_ROWS));
@@ -179,9 +179,10 @@ impl ColumnLayout {
         if rows < LAYOUT_SAMPLE_MIN_ROWS {
             return by_type;
         }
+        let repeats = || distinct_values(sample.as_ref()).is_some_and(|n| n * 2 <= rows);
         Self {
-            dictionary: by_type.dictionary
-                && distinct_text(sample.as_ref()).is_none_or(|distinct| distinct * 2 <= rows),
+            dictionary: matches!(sample.data_type(), DataType::Dictionary(..))
+                || ((by_type.dictionary || sample.data_type().is_floating()) && repeats()),
             delta: by_type.delta,
             compress: !by_type.delta || mostly_ascending(sample.as_ref()),
         }
@@ -201,17 +202,30 @@ fn is_integer_like(data_type: &DataType) -> bool {
     )
 }
 
-/// How many distinct non-null strings `array` holds; `None` when it is not plain text.
-fn distinct_text(array: &dyn Array) -> Option<usize> {
-    fn count<'a>(values: impl Iterator<Item = Option<&'a str>>) -> usize {
+/// How many distinct non-null values `array` holds, for text and floating-point
+/// numbers; `None` for other types.
+fn distinct_values(array: &dyn Array) -> Option<usize> {
+    fn count<T: Eq + std::hash::Hash>(values: impl Iterator<Item = Option<T>>) -> usize {
         values.flatten().collect::<HashSet<_>>().len()
     }
-    match array.data_type() {
-        DataType::Utf8 => Some(count(array.as_string::<i32>().iter())),
-        DataType::LargeUtf8 => Some(count(array.as_string::<i64>().iter())),
-        DataType::Utf8View => Some(count(array.as_string_view().iter())),
-        _ => None,
-    }
+    Some(match array.data_type() {
+        DataType::Utf8 => count(array.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => count(array.as_string::<i64>().iter()),
+        DataType::Utf8View => count(array.as_string_view().iter()),
+        DataType::Float64 => count(
+            array
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.map(f64::to_bits)),
+        ),
+        DataType::Float32 => count(
+            array
+                .as_primitive::<Float32Type>()
+                .iter()
+                .map(|v| v.map(f32::to_bits)),
+        ),
+        _ => return None,
+    })
 }
 
 /// Whether an integer column rises from row to row at least seven times in eight.

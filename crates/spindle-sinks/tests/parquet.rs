@@ -132,7 +132,8 @@ fn each_column_is_laid_out_for_the_values_of_the_first_batch() {
         Field::new("customer_id", DataType::Int64, false),
         Field::new("status", DataType::Utf8, false),
         Field::new("email", DataType::Utf8, false),
-        Field::new("total", DataType::Float64, false),
+        Field::new("price", DataType::Float64, false),
+        Field::new("lat", DataType::Float64, false),
     ]));
     // Random ids from a multiplicative hash: no order, few repeats.
     let scrambled = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as i64;
@@ -151,6 +152,9 @@ fn each_column_is_laid_out_for_the_values_of_the_first_batch() {
             )),
             Arc::new(Float64Array::from_iter_values(
                 (0..rows).map(|i| (i % 997) as f64 / 100.0),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (0..rows).map(|i| scrambled(i) as f64 / 1e5),
             )),
         ],
     )
@@ -189,9 +193,10 @@ fn each_column_is_laid_out_for_the_values_of_the_first_batch() {
     );
     assert_eq!(
         layout(4),
-        (false, false, true),
-        "numbers: plain, compressed"
+        (true, false, true),
+        "repeated numbers: dictionary"
     );
+    assert_eq!(layout(5), (false, false, true), "unique numbers: plain");
     let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
     let read = arrow_select::concat::concat_batches(&read[0].schema(), &read).unwrap();
     assert_eq!(read, batch);
