@@ -53,6 +53,13 @@ fn check_rules(scale: Scale) {
         );
     }
 
+    // No customer has more than 50 orders.
+    let mut orders_per_customer: HashMap<i64, u32> = HashMap::new();
+    for &c in ints(t("order"), "customer_id").values() {
+        *orders_per_customer.entry(c).or_default() += 1;
+    }
+    assert!(orders_per_customer.values().all(|&n| n <= 50));
+
     let customers = t("customer");
     let signup = times(customers, "signup_date");
     let address = t("address");
@@ -222,9 +229,11 @@ fn medium_orders_per_customer_are_skewed_like_the_reference() {
     counts.sort_unstable();
     let median = counts[counts.len() / 2];
     let mean = 500_000.0 / counts.len() as f64;
-    // Reference: median 8, mean 10 orders per ordering customer.
+    // Reference: median 8, mean 10 orders per ordering customer, at most 50.
     assert!((6..=11).contains(&median), "median {median}");
     assert!((9.0..14.0).contains(&mean), "mean {mean}");
+    let max = *counts.last().unwrap();
+    assert_eq!(max, 50, "the cap of 50 orders per customer binds and holds");
 }
 
 fn batches_equal(a: &RecordBatch, b: &RecordBatch) -> bool {

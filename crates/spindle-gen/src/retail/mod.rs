@@ -8,8 +8,11 @@
 //! - a return is dated 1 to 90 days after its order and refunds at most the order total;
 //! - `cost` is 30% to 70% of `unit_price`, rounded down to the cent;
 //! - every foreign key points at a row that exists (addresses belong to the order's
-//!   customer, promotions are active on the order's date).
+//!   customer, promotions are active on the order's date);
+//! - no customer has more than 50 orders (more only at scales whose mean is above 10
+//!   per customer: see [`cap`]).
 
+mod cap;
 mod reference;
 mod tables;
 mod words;
@@ -24,7 +27,6 @@ use crate::scale::{Counts, Scale};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use chrono::{Datelike, NaiveDate};
-use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -344,6 +346,30 @@ const PROMOTED_SHARE: f64 = 0.30;
 /// as likely as the quietest one.
 const CUSTOMER_WEIGHT_CAP: f64 = 5.0;
 
+/// Bits of the keep draw of a customer candidate.
+const KEEP_BITS: u32 = 12;
+/// Steps of the keep draw of a customer candidate.
+const KEEP_STEPS: usize = 1 << KEEP_BITS;
+
+/// A candidate with Pareto weight `w = v^(-1/1.16)` (`v = 1 - u` in `(0, 1]`) is kept
+/// when a uniform `r` is below `min(w, cap) / cap`, that is when `cap * r < 1` or
+/// `v < (cap * r)^(-1.16)`: for `r` in [`KEEP_STEPS`] steps (at their middles), the
+/// bound on `v`. Comparing a hash of the customer with a bound from a small table keeps
+/// the draw free of a lookup into a per-customer array (a cache miss at large scales).
+fn keep_thresholds() -> Vec<f32> {
+    (0..KEEP_STEPS)
+        .map(|step| {
+            let r = (step as f64 + 0.5) / KEEP_STEPS as f64;
+            let scaled = CUSTOMER_WEIGHT_CAP * r;
+            if scaled < 1.0 {
+                2.0 // every v passes
+            } else {
+                scaled.powf(-1.16) as f32
+            }
+        })
+        .collect()
+}
+
 /// Weights of the 24 hours of a day: peaks at 12:00 and 20:00, std dev 2 h.
 fn hour_weights() -> [f64; 24] {
     let mut w = [0.0; 24];
@@ -372,8 +398,15 @@ pub struct RetailPlan {
     return_count: u64,
     /// Signup instant (Unix seconds) of every customer, ascending.
     signup: Vec<i64>,
-    /// Each customer's capped Pareto weight, over the cap: the chance to keep a draw.
-    customer_keep: Vec<f32>,
+    /// Each customer's Pareto weight, as a uniform draw `u` (the weight is
+    /// `(1 - u)^(-1/1.16)`, capped).
+    customer_weights: RandomStream,
+    /// For a keep draw `r` in 4,096 steps, the largest `1 - u` of a customer kept.
+    keep_below: Vec<f32>,
+    /// Draws of each order's customer candidates.
+    customer_draws: RandomStream,
+    /// Each order's date and customer, kept or drawn again by chunks.
+    order_draws: cap::OrderDraws,
     product_price_cents: Vec<i64>,
     product_popularity: Alias,
     product_by_rank: Vec<u32>,
@@ -440,7 +473,7 @@ impl RetailPlan {
 
         let leaves: Vec<&Category> = categories().iter().filter(|c| c.is_leaf).collect();
 
-        Ok(Self {
+        let mut plan = Self {
             domain,
             scale,
             seed,
@@ -460,16 +493,8 @@ impl RetailPlan {
             return_count: (counts.orders as f64 * RETURNS_PER_ORDER).round() as u64,
             signup,
             product_price_cents,
-            customer_keep: {
-                let stream = s("customer.weight");
-                (0..counts.customers)
-                    .into_par_iter()
-                    .map(|c| {
-                        let u = 1.0 - stream.unit(c);
-                        (u.powf(-1.0 / 1.16).min(CUSTOMER_WEIGHT_CAP) / CUSTOMER_WEIGHT_CAP) as f32
-                    })
-                    .collect()
-            },
+            customer_weights: s("customer.weight"),
+            keep_below: keep_thresholds(),
             product_popularity: Alias::zipf(counts.products as usize, 1.5),
             product_by_rank: permutation(s("product.popularity"), counts.products as usize),
             store_popularity: Alias::zipf(STORE_COUNT as usize, 1.3),
@@ -480,7 +505,16 @@ impl RetailPlan {
             hours: Weighted::new(&day_hour),
             leaf_popularity: Alias::new(&leaves.iter().map(|c| c.weight).collect::<Vec<_>>()),
             leaf_ids: leaves.iter().map(|c| c.id).collect(),
-        })
+            customer_draws: s("order.customer"),
+            order_draws: cap::OrderDraws::Drawn(cap::FullCustomers::default()),
+        };
+        plan.order_draws = cap::OrderDraws::plan(
+            &plan,
+            cap::order_cap(counts.orders, counts.customers),
+            cap::STORED_ORDERS,
+            cap::WATCH_MARGIN,
+        );
+        Ok(plan)
     }
 
     fn plan_promotions(seed: u64) -> Vec<Promotion> {

@@ -417,6 +417,72 @@ impl RetailPlan {
         (n > 0).then(|| active[(bits % n as u64) as usize])
     }
 
+    /// Dates of orders `units` (Unix seconds), ascending: sorted positions mapped
+    /// through the seasonal CDF.
+    pub(super) fn order_dates(&self, units: &Range<u64>) -> Vec<i64> {
+        let positions = self.order_positions.range(units.start, units.end);
+        let mut cursor = crate::dist::CdfCursor::new(&self.hours);
+        if let Some(&first) = positions.first() {
+            // Start the walk where a search puts the first position.
+            cursor = crate::dist::CdfCursor::starting_at(&self.hours, self.hours.at(first));
+        }
+        positions
+            .into_iter()
+            .map(|u| {
+                let (hour, frac) = cursor.at_with_fraction(u);
+                RANGE_START + hour as i64 * 3_600 + (frac * 3_600.0) as i64
+            })
+            .collect()
+    }
+
+    /// For orders `units` placed at `dates`, how many customers have signed up by each.
+    pub(super) fn eligible_customers(&self, dates: &[i64]) -> Vec<usize> {
+        let mut eligible = self
+            .signup
+            .partition_point(|&s| s < dates.first().copied().unwrap_or(0));
+        dates
+            .iter()
+            .map(|&t| {
+                while eligible < self.signup.len() && self.signup[eligible] <= t {
+                    eligible += 1;
+                }
+                eligible.max(1)
+            })
+            .collect()
+    }
+
+    /// The customer of order `order`, among the first `eligible` customers (those
+    /// signed up by its date): recent ones favoured (density 2x over signup rank), each
+    /// kept with its capped Pareto weight, and passed over when `full` (they already
+    /// have the cap of orders). After 64 draws, the nearest customer who is not full.
+    pub(super) fn pick_customer(
+        &self,
+        order: u64,
+        eligible: usize,
+        full: impl Fn(u64) -> bool,
+    ) -> u64 {
+        let k = eligible as u64;
+        let draws = self.customer_draws.fork(order);
+        let mut candidate = 0;
+        for attempt in 0..64 {
+            // One draw per attempt: the high half picks, the top of the low half keeps.
+            let bits = draws.bits(attempt);
+            let pick = (bits >> 32) as f64 * (1.0 / 4_294_967_296.0);
+            candidate = ((pick.sqrt() * k as f64) as u64).min(k - 1);
+            let bound = self.keep_below[(bits as u32 >> (32 - KEEP_BITS)) as usize];
+            // The candidate's Pareto weight is base^(-1/1.16).
+            let base = 1.0 - self.customer_weights.unit(candidate) as f32;
+            if base < bound && !full(candidate) {
+                return candidate;
+            }
+        }
+        (0..=candidate)
+            .rev()
+            .chain(candidate + 1..k)
+            .find(|&c| !full(c))
+            .unwrap_or(candidate)
+    }
+
     /// `order`, `order_line` and/or `return` for orders `units`.
     pub(super) fn order_group(
         &self,
@@ -424,50 +490,7 @@ impl RetailPlan {
         units: Range<u64>,
     ) -> Result<Vec<RecordBatch>> {
         let n = (units.end - units.start) as usize;
-        // Order dates, ascending, from sorted positions mapped through the seasonal CDF.
-        let positions = self.order_positions.range(units.start, units.end);
-        let mut cursor = crate::dist::CdfCursor::new(&self.hours);
-        if let Some(&first) = positions.first() {
-            // Start the walk where a search puts the first position.
-            cursor = crate::dist::CdfCursor::starting_at(&self.hours, self.hours.at(first));
-        }
-        let dates: Vec<i64> = positions
-            .into_iter()
-            .map(|u| {
-                let (hour, frac) = cursor.at_with_fraction(u);
-                RANGE_START + hour as i64 * 3_600 + (frac * 3_600.0) as i64
-            })
-            .collect();
-
-        // Customers: among those signed up by the order's date, recent ones favoured
-        // (density 2x over signup rank) and each weighted by a capped Pareto factor.
-        let pick_stream = self.stream("order.customer");
-        let mut eligible = self
-            .signup
-            .partition_point(|&s| s < dates.first().copied().unwrap_or(0));
-        let customers: Vec<u64> = units
-            .clone()
-            .zip(&dates)
-            .map(|(o, &t)| {
-                while eligible < self.signup.len() && self.signup[eligible] <= t {
-                    eligible += 1;
-                }
-                let k = eligible.max(1) as f64;
-                let draws = pick_stream.fork(o);
-                let mut c = 0;
-                for attempt in 0..64 {
-                    // One draw per attempt: the high half picks, the low half keeps.
-                    let bits = draws.bits(attempt);
-                    let pick = (bits >> 32) as f64 * (1.0 / 4_294_967_296.0);
-                    let keep = (bits as u32 >> 8) as f32 * (1.0 / 16_777_216.0);
-                    c = ((pick.sqrt() * k) as u64).min(k as u64 - 1);
-                    if keep < self.customer_keep[c as usize] {
-                        break;
-                    }
-                }
-                c
-            })
-            .collect();
+        let (dates, customers) = self.order_draws.of(self, &units);
 
         let address_stream = self.stream("order.address");
         let mut shipping: Vec<i64> = units
