@@ -4,15 +4,10 @@
 //! of orders. The cap is defined by reading the order table in order: a customer who
 //! already has the cap of orders is passed over, and the order goes to its next
 //! candidate ([`RetailPlan::pick_customer`]). The plan works that reading out once:
-//!
-//! 1. In parallel, every order's first choice (its customer were nobody full), counted
-//!    per customer. When no count exceeds the cap, nobody is ever passed over.
-//! 2. Otherwise the orders whose first choice is a customer near or over the cap (the
-//!    watched customers) are replayed in order, keeping their counts: an order whose
-//!    first choice is full goes to the next candidate who is not. A customer who is not
-//!    watched cannot fill up while their first-choice count plus the orders sent their
-//!    way stays within the cap; one that would go over is watched too, and the replay
-//!    starts again (in practice it never does: a handful of orders move).
+//! every order's first choice (its customer were nobody full) is drawn in parallel,
+//! then the orders are settled in order, counting each customer's orders ([`Settle`]):
+//! a cheap pass, since first choices are rarely full (at `medium`, 47 customers reach
+//! the cap and a few dozen orders move).
 //!
 //! Up to [`STORED_ORDERS`] orders, the plan keeps every order's date and customer (12
 //! bytes an order; chunks then draw neither again). Beyond, it keeps only who reaches
@@ -23,9 +18,8 @@
 use super::RetailPlan;
 use crate::chunk_ranges;
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Orders a customer may have at most: the spec's 50, or five times the mean at scales
 /// whose mean is above 10 orders per customer (at `xxl`, 50 per customer is the mean).
@@ -35,10 +29,6 @@ pub(super) fn order_cap(orders: u64, customers: u64) -> u64 {
 
 /// Most orders whose dates and customers the plan keeps (96 MiB of them).
 pub(super) const STORED_ORDERS: u64 = 1 << 23;
-
-/// Customers watched in the replay: those whose first-choice count is within this many
-/// orders of the cap.
-pub(super) const WATCH_MARGIN: u64 = 8;
 
 /// Orders per task of the parallel passes.
 const PASS_CHUNK: usize = 65_536;
@@ -59,12 +49,11 @@ pub(super) enum OrderDraws {
 
 impl OrderDraws {
     /// Works out every order's customer under `cap`, kept with the dates up to
-    /// `store_limit` orders; the replay watches customers within `margin` orders of the
-    /// cap ([`WATCH_MARGIN`]).
-    pub(super) fn plan(plan: &RetailPlan, cap: u64, store_limit: u64, margin: u64) -> Self {
+    /// `store_limit` orders.
+    pub(super) fn plan(plan: &RetailPlan, cap: u64, store_limit: u64) -> Self {
         let orders = plan.counts.orders;
         if orders > store_limit {
-            return Self::Drawn(FullCustomers::find(plan, cap, margin));
+            return Self::Drawn(FullCustomers::find(plan, cap));
         }
         let mut dates = vec![0i64; orders as usize];
         let mut customers = vec![0u32; orders as usize];
@@ -76,35 +65,16 @@ impl OrderDraws {
             .enumerate()
             .for_each(|(index, ((dates, customers), eligible))| {
                 let start = (index * PASS_CHUNK) as u64;
-                let range = start..start + dates.len() as u64;
-                dates.copy_from_slice(&plan.order_dates(&range));
-                let counts = plan.eligible_customers(dates);
-                for (slot, (order, count)) in range.zip(counts).enumerate() {
-                    customers[slot] = plan.pick_customer(order, count, |_| false) as u32;
+                let (drawn, choices) = first_choices(plan, &(start..start + dates.len() as u64));
+                dates.copy_from_slice(&drawn);
+                for (slot, (_, count, first)) in choices.into_iter().enumerate() {
+                    customers[slot] = first as u32;
                     eligible[slot] = count as u32;
                 }
             });
-        let mut first_counts = vec![0u32; plan.counts.customers as usize];
-        for &c in &customers {
-            first_counts[c as usize] += 1;
-        }
-        let mut watched = watch_list(&first_counts, cap, margin);
-        while !watched.is_empty() {
-            let events = (0u64..)
-                .zip(customers.iter().zip(&eligible))
-                .filter(|(_, (first, _))| watched.contains(&u64::from(**first)))
-                .map(|(order, (&first, &count))| (order, count as usize, u64::from(first)));
-            match replay(plan, cap, &first_counts, &watched, events) {
-                Ok(outcome) => {
-                    for (order, customer) in outcome.moved {
-                        customers[order as usize] = customer as u32;
-                    }
-                    break;
-                }
-                Err(overflowing) => {
-                    watched.insert(overflowing);
-                }
-            }
+        let mut settle = Settle::new(plan, cap);
+        for (order, (customer, &count)) in (0u64..).zip(customers.iter_mut().zip(&eligible)) {
+            *customer = settle.assign(order, count as usize, u64::from(*customer)) as u32;
         }
         Self::Stored { dates, customers }
     }
@@ -151,64 +121,46 @@ impl FullCustomers {
                 .is_some_and(|&reached| reached < order)
     }
 
-    /// Works out who reaches `cap` among the orders of `plan`, drawing first choices
-    /// again rather than keeping them.
-    fn find(plan: &RetailPlan, cap: u64, margin: u64) -> Self {
+    /// Works out who reaches `cap` among the orders of `plan`: first choices are drawn
+    /// a window of chunks at a time, in parallel, while the window before is settled.
+    fn find(plan: &RetailPlan, cap: u64) -> Self {
         let ranges = chunk_ranges(0..plan.counts.orders, PASS_CHUNK as u64);
-        let first_counts: Vec<AtomicU32> = (0..plan.counts.customers)
-            .map(|_| AtomicU32::new(0))
-            .collect();
-        ranges.par_iter().for_each(|range| {
-            for (_, _, first) in first_choices(plan, range) {
-                first_counts[first as usize].fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        let first_counts: Vec<u32> = first_counts
-            .into_iter()
-            .map(AtomicU32::into_inner)
-            .collect();
-        let mut watched = watch_list(&first_counts, cap, margin);
-        while !watched.is_empty() {
-            let events: Vec<(u64, usize, u64)> = ranges
+        let window = 2 * rayon::current_num_threads().max(1);
+        let draw = |ranges: &[Range<u64>]| -> Vec<Vec<(u64, usize, u64)>> {
+            ranges
                 .par_iter()
-                .flat_map_iter(|range| {
-                    first_choices(plan, range)
-                        .into_iter()
-                        .filter(|(_, _, first)| watched.contains(first))
-                })
-                .collect();
-            match replay(plan, cap, &first_counts, &watched, events.into_iter()) {
-                Ok(outcome) => {
-                    return Self {
-                        reached_at: outcome.reached_at,
-                    };
-                }
-                Err(overflowing) => {
-                    watched.insert(overflowing);
-                }
+                .map(|r| first_choices(plan, r).1)
+                .collect()
+        };
+        let mut settle = Settle::new(plan, cap);
+        let mut windows = ranges.chunks(window);
+        let mut drawn = windows.next().map(draw).unwrap_or_default();
+        loop {
+            let next = windows.next();
+            let (_, following) = rayon::join(
+                || {
+                    for (order, eligible, first) in drawn.iter().flatten() {
+                        settle.assign(*order, *eligible, *first);
+                    }
+                },
+                || next.map(draw),
+            );
+            match following {
+                Some(following) => drawn = following,
+                None => break,
             }
         }
-        Self::default()
+        Self {
+            reached_at: settle.reached_at,
+        }
     }
 }
 
-/// The customers to watch in a replay (first-choice count within `margin` of the cap):
-/// none when no first-choice count exceeds the cap.
-fn watch_list(first_counts: &[u32], cap: u64, margin: u64) -> HashSet<u64> {
-    if first_counts.iter().all(|&n| u64::from(n) <= cap) {
-        return HashSet::new();
-    }
-    (0u64..)
-        .zip(first_counts)
-        .filter(|&(_, &n)| u64::from(n) + margin > cap)
-        .map(|(c, _)| c)
-        .collect()
-}
-
-/// `(order, customers eligible, first choice)` for the orders of `range`.
-fn first_choices(plan: &RetailPlan, range: &Range<u64>) -> Vec<(u64, usize, u64)> {
+/// The dates of the orders of `range`, and `(order, customers eligible, first choice)`
+/// for each.
+fn first_choices(plan: &RetailPlan, range: &Range<u64>) -> (Vec<i64>, Vec<(u64, usize, u64)>) {
     let dates = plan.order_dates(range);
-    range
+    let choices = range
         .clone()
         .zip(plan.eligible_customers(&dates))
         .map(|(order, eligible)| {
@@ -218,58 +170,47 @@ fn first_choices(plan: &RetailPlan, range: &Range<u64>) -> Vec<(u64, usize, u64)
                 plan.pick_customer(order, eligible, |_| false),
             )
         })
-        .collect()
+        .collect();
+    (dates, choices)
 }
 
-/// What a replay found.
-struct Replayed {
-    /// The order that brought each customer who reaches the cap to it.
-    reached_at: HashMap<u64, u64>,
-    /// Orders whose customer is not their first choice, with their customer.
-    moved: Vec<(u64, u64)>,
-}
-
-/// Replays `events` (in order: every order whose first choice is `watched`, as
-/// `(order, customers eligible, first choice)`), passing over customers who have the
-/// cap. Fails with a customer who is not watched but would go over the cap with the
-/// orders sent their way.
-fn replay(
-    plan: &RetailPlan,
+/// Orders settled in order: each customer's count so far, and the order at which each
+/// customer who reaches the cap does.
+struct Settle<'a> {
+    plan: &'a RetailPlan,
     cap: u64,
-    first_counts: &[u32],
-    watched: &HashSet<u64>,
-    events: impl Iterator<Item = (u64, usize, u64)>,
-) -> std::result::Result<Replayed, u64> {
-    let mut counts: HashMap<u64, u64> = HashMap::new();
-    let mut sent: HashMap<u64, u64> = HashMap::new();
-    let mut outcome = Replayed {
-        reached_at: HashMap::new(),
-        moved: Vec::new(),
-    };
-    for (order, eligible, first) in events {
-        let full = |c: u64| counts.get(&c).is_some_and(|&n| n >= cap);
+    counts: Vec<u32>,
+    reached_at: HashMap<u64, u64>,
+}
+
+impl<'a> Settle<'a> {
+    fn new(plan: &'a RetailPlan, cap: u64) -> Self {
+        Self {
+            plan,
+            cap,
+            counts: vec![0; plan.counts.customers as usize],
+            reached_at: HashMap::new(),
+        }
+    }
+
+    /// The customer of the next order, `order` (among `eligible` customers, first
+    /// choice `first`): the first choice unless it has the cap, then the next candidate
+    /// who does not.
+    fn assign(&mut self, order: u64, eligible: usize, first: u64) -> u64 {
+        let (counts, cap) = (&self.counts, self.cap);
+        let full = |c: u64| u64::from(counts[c as usize]) >= cap;
         let customer = if full(first) {
-            let other = plan.pick_customer(order, eligible, full);
-            outcome.moved.push((order, other));
-            other
+            self.plan.pick_customer(order, eligible, full)
         } else {
             first
         };
-        if watched.contains(&customer) {
-            let n = counts.entry(customer).or_insert(0);
-            *n += 1;
-            if *n == cap {
-                outcome.reached_at.insert(customer, order);
-            }
-        } else {
-            let n = sent.entry(customer).or_insert(0);
-            *n += 1;
-            if u64::from(first_counts[customer as usize]) + *n > cap {
-                return Err(customer);
-            }
+        let count = &mut self.counts[customer as usize];
+        *count = count.saturating_add(1);
+        if u64::from(*count) == self.cap {
+            self.reached_at.insert(customer, order);
         }
+        customer
     }
-    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -292,39 +233,32 @@ mod tests {
     #[test]
     fn kept_and_drawn_orders_agree_and_no_customer_passes_the_cap() {
         let plan = RetailPlan::new(RetailDomain::new(), Scale::Small, 7).unwrap();
-        // `small` has 5 orders per customer: a cap of 12 binds for many customers, and
-        // watching only those over it sends orders to customers who are not watched
-        // (the replay then starts again with them).
+        // `small` has 5 orders per customer: a cap of 12 binds for many customers.
         let cap = 12;
-        for margin in [0, WATCH_MARGIN] {
-            let kept = OrderDraws::plan(&plan, cap, u64::MAX, margin);
-            let drawn = OrderDraws::plan(&plan, cap, 0, margin);
-            assert!(matches!(kept, OrderDraws::Stored { .. }));
-            assert!(matches!(drawn, OrderDraws::Drawn(_)));
-            let (dates, customers) = read(&plan, &kept);
-            assert_eq!(
-                (&dates, &customers),
-                (&read(&plan, &drawn).0, &read(&plan, &drawn).1)
-            );
-            assert!(dates.windows(2).all(|w| w[0] <= w[1]), "dates ascend");
-            for (date, &customer) in dates.iter().zip(&customers) {
-                assert!(plan.signup[customer as usize] <= *date, "signed up first");
-            }
-            let mut per_customer: HashMap<u64, u64> = HashMap::new();
-            for &customer in &customers {
-                *per_customer.entry(customer).or_default() += 1;
-            }
-            assert!(per_customer.values().all(|&n| n <= cap));
-            let at_cap = per_customer.values().filter(|&&n| n == cap).count();
-            assert!(at_cap >= 20, "the cap binds: {at_cap} customers at it");
+        let kept = OrderDraws::plan(&plan, cap, u64::MAX);
+        let drawn = OrderDraws::plan(&plan, cap, 0);
+        assert!(matches!(kept, OrderDraws::Stored { .. }));
+        assert!(matches!(drawn, OrderDraws::Drawn(_)));
+        let (dates, customers) = read(&plan, &kept);
+        assert_eq!((dates.clone(), customers.clone()), read(&plan, &drawn));
+        assert!(dates.windows(2).all(|w| w[0] <= w[1]), "dates ascend");
+        for (date, &customer) in dates.iter().zip(&customers) {
+            assert!(plan.signup[customer as usize] <= *date, "signed up first");
         }
+        let mut per_customer: HashMap<u64, u64> = HashMap::new();
+        for &customer in &customers {
+            *per_customer.entry(customer).or_default() += 1;
+        }
+        assert!(per_customer.values().all(|&n| n <= cap));
+        let at_cap = per_customer.values().filter(|&&n| n == cap).count();
+        assert!(at_cap >= 20, "the cap binds: {at_cap} customers at it");
     }
 
     #[test]
     fn without_a_cap_every_order_keeps_its_first_choice() {
         let plan = RetailPlan::new(RetailDomain::new(), Scale::Small, 7).unwrap();
-        let capped = OrderDraws::plan(&plan, 12, u64::MAX, WATCH_MARGIN);
-        let free = OrderDraws::plan(&plan, u64::MAX, u64::MAX, WATCH_MARGIN);
+        let capped = OrderDraws::plan(&plan, 12, u64::MAX);
+        let free = OrderDraws::plan(&plan, u64::MAX, u64::MAX);
         let (_, capped) = read(&plan, &capped);
         let (dates, free) = read(&plan, &free);
         let eligible = plan.eligible_customers(&dates);

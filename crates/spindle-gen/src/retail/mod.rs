@@ -512,7 +512,6 @@ impl RetailPlan {
             &plan,
             cap::order_cap(counts.orders, counts.customers),
             cap::STORED_ORDERS,
-            cap::WATCH_MARGIN,
         );
         Ok(plan)
     }

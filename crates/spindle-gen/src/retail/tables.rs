@@ -463,18 +463,29 @@ impl RetailPlan {
     ) -> u64 {
         let k = eligible as u64;
         let draws = self.customer_draws.fork(order);
-        let mut candidate = 0;
-        for attempt in 0..64 {
-            // One draw per attempt: the high half picks, the top of the low half keeps.
-            let bits = draws.bits(attempt);
+        // One draw per attempt: the high half picks, the top of the low half keeps.
+        let attempt = |n: u64| {
+            let bits = draws.bits(n);
             let pick = (bits >> 32) as f64 * (1.0 / 4_294_967_296.0);
-            candidate = ((pick.sqrt() * k as f64) as u64).min(k - 1);
+            let candidate = ((pick.sqrt() * k as f64) as u64).min(k - 1);
             let bound = self.keep_below[(bits as u32 >> (32 - KEEP_BITS)) as usize];
             // The candidate's Pareto weight is base^(-1/1.16).
             let base = 1.0 - self.customer_weights.unit(candidate) as f32;
-            if base < bound && !full(candidate) {
-                return candidate;
+            (candidate, base < bound)
+        };
+        let mut candidate = 0;
+        // Attempts go in pairs: the two draws are independent, so the processor works
+        // on both at once instead of waiting on the first to decide.
+        for pair in 0..32 {
+            let (first, first_kept) = attempt(2 * pair);
+            let (second, second_kept) = attempt(2 * pair + 1);
+            if first_kept && !full(first) {
+                return first;
             }
+            if second_kept && !full(second) {
+                return second;
+            }
+            candidate = second;
         }
         (0..=candidate)
             .rev()
