@@ -39,7 +39,10 @@ pub fn resolve_scale(args: &ScaleArgs, default: &str) -> Result<Scale> {
         products: args.products.unwrap_or(base.products),
         orders: args.orders.unwrap_or(base.orders),
     };
-    counts.validate().map_err(|e| anyhow::anyhow!("--{e}"))?;
+    counts.validate().map_err(|e| match e {
+        spindle_gen::Error::Invalid { field, message } => anyhow::anyhow!("--{field}: {message}"),
+        other => other.into(),
+    })?;
     Ok(Scale::Custom(counts))
 }
 

@@ -163,7 +163,7 @@ fn bad_input_exits_2_with_the_allowed_values() {
         ),
         (
             vec!["generate", "retail", "--orders", "0", "--output", out],
-            "orders",
+            "--orders: must be at least 1",
         ),
         (
             vec![
