@@ -3,7 +3,7 @@
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type};
+use arrow_array::types::{Float32Type, Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -230,23 +230,14 @@ fn distinct_values(array: &dyn Array) -> Option<usize> {
 
 /// Whether an integer column rises from row to row at least seven times in eight.
 fn mostly_ascending(array: &dyn Array) -> bool {
-    let data = array.to_data();
-    let width = match data.data_type().primitive_width() {
-        Some(width @ (4 | 8)) => width,
-        _ => return false,
-    };
-    let bytes = &data.buffers()[0].as_slice()[data.offset() * width..][..data.len() * width];
-    let value = |i: usize| {
-        let slot = &bytes[i * width..(i + 1) * width];
-        match slot.try_into() {
-            Ok(eight) => i64::from_le_bytes(eight),
-            Err(_) => i64::from(i32::from_le_bytes(slot.try_into().expect("4 bytes"))),
-        }
+    let Ok(values) = arrow_cast::cast(array, &DataType::Int64) else {
+        return false;
     };
     // Nulls are skipped: delta encoding only sees the values.
-    let values: Vec<i64> = (0..data.len())
-        .filter(|&i| array.is_valid(i))
-        .map(value)
+    let values: Vec<i64> = values
+        .as_primitive::<Int64Type>()
+        .iter()
+        .flatten()
         .collect();
     let descents = values.windows(2).filter(|pair| pair[1] < pair[0]).count();
     descents * 8 <= values.len()

@@ -91,13 +91,8 @@ impl OrderDraws {
                     .collect(),
             ),
             Self::Drawn(full) => {
-                let dates = plan.order_dates(units);
-                let customers = units
-                    .clone()
-                    .zip(plan.eligible_customers(&dates))
-                    .map(|(o, eligible)| plan.pick_customer(o, eligible, |c| full.is_full(c, o)))
-                    .collect();
-                (dates, customers)
+                let (dates, drawn) = draw_orders(plan, units, |c, o| full.is_full(c, o));
+                (dates, drawn.into_iter().map(|(_, _, c)| c).collect())
             }
         }
     }
@@ -156,22 +151,28 @@ impl FullCustomers {
     }
 }
 
-/// The dates of the orders of `range`, and `(order, customers eligible, first choice)`
-/// for each.
-fn first_choices(plan: &RetailPlan, range: &Range<u64>) -> (Vec<i64>, Vec<(u64, usize, u64)>) {
+/// The orders of `range` drawn: their dates, and `(order, customers eligible,
+/// customer)` for each, passing over customers for whom `full(customer, order)`.
+fn draw_orders(
+    plan: &RetailPlan,
+    range: &Range<u64>,
+    full: impl Fn(u64, u64) -> bool,
+) -> (Vec<i64>, Vec<(u64, usize, u64)>) {
     let dates = plan.order_dates(range);
-    let choices = range
+    let drawn = range
         .clone()
         .zip(plan.eligible_customers(&dates))
         .map(|(order, eligible)| {
-            (
-                order,
-                eligible,
-                plan.pick_customer(order, eligible, |_| false),
-            )
+            let customer = plan.pick_customer(order, eligible, |c| full(c, order));
+            (order, eligible, customer)
         })
         .collect();
-    (dates, choices)
+    (dates, drawn)
+}
+
+/// [`draw_orders`] with nobody full: every order's first choice.
+fn first_choices(plan: &RetailPlan, range: &Range<u64>) -> (Vec<i64>, Vec<(u64, usize, u64)>) {
+    draw_orders(plan, range, |_, _| false)
 }
 
 /// Orders settled in order: each customer's count so far, and the order at which each
