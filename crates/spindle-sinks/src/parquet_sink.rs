@@ -3,14 +3,17 @@
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, Int64Type};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
+use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
-    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
+    ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+    compute_leaves,
 };
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -20,6 +23,9 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+
+mod delta_pages;
+use delta_pages::DeltaChunkWriter;
 
 /// Compression codec of a [`ParquetSink`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,6 +37,42 @@ pub enum ParquetCompression {
     Snappy,
     /// No compression.
     None,
+}
+
+impl ParquetCompression {
+    /// The codec as the parquet crate names it.
+    fn parquet(self) -> Compression {
+        match self {
+            Self::Zstd => Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level")),
+            Self::Snappy => Compression::SNAPPY,
+            Self::None => Compression::UNCOMPRESSED,
+        }
+    }
+
+    /// `page` compressed with this codec, as a Parquet page body.
+    fn compress(self, page: &[u8]) -> Result<Vec<u8>> {
+        let compressed = match self {
+            Self::None => Ok(page.to_vec()),
+            Self::Snappy => snap::raw::Encoder::new()
+                .compress_vec(page)
+                .map_err(std::io::Error::other),
+            Self::Zstd => ZSTD.with_borrow_mut(|kept| {
+                let compressor = match kept {
+                    Some(compressor) => compressor,
+                    None => kept.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+                };
+                compressor.compress(page)
+            }),
+        };
+        compressed.map_err(|e| parquet::errors::ParquetError::External(Box::new(e)).into())
+    }
+}
+
+thread_local! {
+    /// Each thread's Zstandard context, kept from page to page (making one allocates
+    /// and clears its tables).
+    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl std::str::FromStr for ParquetCompression {
@@ -78,17 +120,9 @@ impl ParquetOptions {
         self
     }
 
-    /// Writer properties for `schema`. With a `sample` (the first batch), each column's
-    /// layout is chosen from its values (see [`ColumnLayout::of`]); without one, text is
-    /// dictionary-encoded and integers delta-encoded.
-    fn properties(&self, schema: &Schema, sample: Option<&RecordBatch>) -> WriterProperties {
-        let codec = match self.compression {
-            ParquetCompression::Zstd => {
-                Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"))
-            }
-            ParquetCompression::Snappy => Compression::SNAPPY,
-            ParquetCompression::None => Compression::UNCOMPRESSED,
-        };
+    /// Writer properties for `schema`, its columns laid out as `layouts` says.
+    fn properties(&self, schema: &Schema, layouts: &[ColumnLayout]) -> WriterProperties {
+        let codec = self.compression.parquet();
         // Flat schemas only: a top-level column's index is its leaf index.
         let sorting = self
             .sorted_by
@@ -107,12 +141,8 @@ impl ParquetOptions {
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
             .set_sorting_columns(sorting)
             .set_dictionary_enabled(false);
-        for (index, field) in schema.fields().iter().enumerate() {
+        for (field, layout) in schema.fields().iter().zip(layouts) {
             let path = ColumnPath::from(field.name().as_str());
-            let layout = match sample {
-                Some(batch) => ColumnLayout::of(batch.column(index).as_ref()),
-                None => ColumnLayout::by_type(field.data_type()),
-            };
             if layout.dictionary {
                 builder = builder.set_column_dictionary_enabled(path.clone(), true);
             }
@@ -147,27 +177,45 @@ const LAYOUT_SAMPLE_MIN_ROWS: usize = 64;
 const LAYOUT_SAMPLE_ROWS: usize = 4096;
 
 impl ColumnLayout {
-    /// The layout for a column of `data_type`, values unseen: text and dictionaries get
-    /// a dictionary, integers and instants delta encoding, everything the codec.
+    /// The layout of each column of `schema`. With a `sample` (the first batch), each
+    /// column's layout is chosen from its values (see [`ColumnLayout::of`]); without
+    /// one, by type (see [`ColumnLayout::by_type`]).
+    fn of_columns(schema: &Schema, sample: Option<&RecordBatch>) -> Vec<Self> {
+        let fields = schema.fields().iter().enumerate();
+        fields
+            .map(|(index, field)| match sample {
+                Some(batch) => Self::of(batch.column(index).as_ref()),
+                None => Self::by_type(field.data_type()),
+            })
+            .collect()
+    }
+
+    /// The layout for a column of `data_type`, values unseen: text, floating-point
+    /// numbers and dictionaries get a dictionary, integers and instants delta encoding,
+    /// everything the codec.
     fn by_type(data_type: &DataType) -> Self {
         Self {
-            dictionary: matches!(
-                data_type,
-                DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Dictionary(..)
-            ),
+            dictionary: data_type.is_floating()
+                || matches!(
+                    data_type,
+                    DataType::Utf8
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::Dictionary(..)
+                ),
             delta: is_integer_like(data_type),
             compress: true,
         }
     }
 
     /// The layout for a column like `sample` (its first [`LAYOUT_SAMPLE_ROWS`] rows):
-    /// - text and floating-point numbers get a dictionary when their values repeat (at
-    ///   most half of them distinct: statuses, names, prices copied from a product),
-    ///   not when nearly every value is new (streets, emails, coordinates), where
+    /// - text gets a dictionary when its values repeat (at most half of them distinct:
+    ///   statuses, names), not when nearly every value is new (streets, emails), where
     ///   interning costs time and the dictionary ends up as big as the column;
+    /// - floating-point numbers always get one: interning 8 bytes costs less than
+    ///   compressing them, amounts in cents repeat over a whole column even where a
+    ///   first batch shows few repeats (`order_total`), and where they do not the
+    ///   dictionary outgrows its page and the rest of the chunk is written plain;
     /// - integers and instants are delta-encoded, never given a dictionary (bit-packing
     ///   differences costs less than interning), and compressed only when mostly
     ///   ascending (ids, event times): differences of random ids are as random as the
@@ -182,7 +230,8 @@ impl ColumnLayout {
         let repeats = || distinct_values(sample.as_ref()).is_some_and(|n| n * 2 <= rows);
         Self {
             dictionary: matches!(sample.data_type(), DataType::Dictionary(..))
-                || ((by_type.dictionary || sample.data_type().is_floating()) && repeats()),
+                || sample.data_type().is_floating()
+                || (by_type.dictionary && repeats()),
             delta: by_type.delta,
             compress: !by_type.delta || mostly_ascending(sample.as_ref()),
         }
@@ -202,8 +251,7 @@ fn is_integer_like(data_type: &DataType) -> bool {
     )
 }
 
-/// How many distinct non-null values `array` holds, for text and floating-point
-/// numbers; `None` for other types.
+/// How many distinct non-null values `array` holds, for text; `None` for other types.
 fn distinct_values(array: &dyn Array) -> Option<usize> {
     fn count<T: Eq + std::hash::Hash>(values: impl Iterator<Item = Option<T>>) -> usize {
         values.flatten().collect::<HashSet<_>>().len()
@@ -212,18 +260,6 @@ fn distinct_values(array: &dyn Array) -> Option<usize> {
         DataType::Utf8 => count(array.as_string::<i32>().iter()),
         DataType::LargeUtf8 => count(array.as_string::<i64>().iter()),
         DataType::Utf8View => count(array.as_string_view().iter()),
-        DataType::Float64 => count(
-            array
-                .as_primitive::<Float64Type>()
-                .iter()
-                .map(|v| v.map(f64::to_bits)),
-        ),
-        DataType::Float32 => count(
-            array
-                .as_primitive::<Float32Type>()
-                .iter()
-                .map(|v| v.map(f32::to_bits)),
-        ),
         _ => return None,
     })
 }
@@ -253,35 +289,96 @@ struct OpenFile {
     file: SerializedFileWriter<BufWriter<File>>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    group: Option<Vec<ArrowColumnWriter>>,
+    /// Per field of a flat schema: the codec of the column's pages when Spindle encodes
+    /// it itself ([`DeltaChunkWriter`]); `None` where the parquet crate does.
+    own_encoding: Vec<Option<ParquetCompression>>,
+    group: Option<Vec<ColumnEncoder>>,
     rows_in_group: usize,
     groups_written: usize,
 }
 
+/// The encoder of one leaf column of the row group being written.
+enum ColumnEncoder {
+    /// The parquet crate's.
+    Arrow(Box<ArrowColumnWriter>),
+    /// Spindle's, for integers and instants.
+    Delta(Box<DeltaChunkWriter>),
+}
+
+/// What one encoder is given of one batch.
+enum ColumnSlice {
+    /// A leaf, for the parquet crate's encoder.
+    Leaf(ArrowLeafColumn),
+    /// The column itself, for Spindle's.
+    Column(ArrayRef),
+}
+
+/// An encoded column chunk, ready to be appended to its row group.
+enum EncodedChunk {
+    /// From the parquet crate's encoder.
+    Arrow(ArrowColumnChunk),
+    /// From Spindle's: the chunk's bytes and its metadata.
+    Delta(Bytes, ColumnCloseResult),
+}
+
 impl OpenFile {
+    /// The encoders of a new row group.
+    fn column_encoders(&self) -> Result<Vec<ColumnEncoder>> {
+        let arrow = self.factory.create_column_writers(self.groups_written)?;
+        // Own encoding is only chosen for flat schemas: leaf `index` is field `index`.
+        let encoders = arrow.into_iter().enumerate().map(|(index, writer)| {
+            match self.own_encoding.get(index).copied().flatten() {
+                Some(codec) => ColumnEncoder::Delta(Box::new(DeltaChunkWriter::new(
+                    self.file.schema_descr().column(index),
+                    codec,
+                ))),
+                None => ColumnEncoder::Arrow(Box::new(writer)),
+            }
+        });
+        Ok(encoders.collect())
+    }
+
     /// Encodes `batches`, which together fit in the current row group: each column's
     /// encoder takes its slices of all of them, the columns in parallel.
     fn write(&mut self, batches: &[RecordBatch]) -> Result<()> {
-        let writers = match &mut self.group {
-            Some(writers) => writers,
-            group @ None => group.insert(self.factory.create_column_writers(self.groups_written)?),
-        };
-        let mut leaves: Vec<Vec<ArrowLeafColumn>> = (0..writers.len())
+        if self.group.is_none() {
+            self.group = Some(self.column_encoders()?);
+        }
+        let encoders = self.group.as_mut().expect("created above");
+        let mut slices: Vec<Vec<ColumnSlice>> = (0..encoders.len())
             .map(|_| Vec::with_capacity(batches.len()))
             .collect();
         for batch in batches {
-            let mut slots = leaves.iter_mut();
-            for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            let mut slots = slices.iter_mut();
+            let columns = self.schema.fields().iter().zip(batch.columns());
+            for ((field, column), own) in columns.zip(self.own_encoding.iter().map(Option::is_some))
+            {
+                if own {
+                    let slot = slots.next().expect("one encoder per column");
+                    slot.push(ColumnSlice::Column(column.clone()));
+                    continue;
+                }
                 for leaf in compute_leaves(field, column)? {
-                    slots.next().expect("one encoder per leaf").push(leaf);
+                    let slot = slots.next().expect("one encoder per leaf");
+                    slot.push(ColumnSlice::Leaf(leaf));
                 }
             }
         }
-        writers
+        encoders
             .par_iter_mut()
-            .zip(leaves.par_iter())
-            .try_for_each(|(writer, column)| {
-                column.iter().try_for_each(|leaf| writer.write(leaf))
+            .zip(slices.par_iter())
+            .try_for_each(|(encoder, column)| {
+                column
+                    .iter()
+                    .try_for_each(|slice| match (&mut *encoder, slice) {
+                        (ColumnEncoder::Arrow(writer), ColumnSlice::Leaf(leaf)) => {
+                            Ok(writer.write(leaf)?)
+                        }
+                        (ColumnEncoder::Delta(writer), ColumnSlice::Column(array)) => {
+                            writer.write(array)
+                        }
+                        _ => unreachable!("slices are cut for their encoder"),
+                    })
             })?;
         self.rows_in_group += batches.iter().map(RecordBatch::num_rows).sum::<usize>();
         Ok(())
@@ -289,16 +386,25 @@ impl OpenFile {
 
     /// Closes the current row group (encoders finish in parallel) and appends it.
     fn finish_group(&mut self) -> Result<()> {
-        let Some(writers) = self.group.take() else {
+        let Some(encoders) = self.group.take() else {
             return Ok(());
         };
-        let chunks = writers
+        let chunks = encoders
             .into_par_iter()
-            .map(ArrowColumnWriter::close)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            .map(|encoder| match encoder {
+                ColumnEncoder::Arrow(writer) => Ok(EncodedChunk::Arrow(writer.close()?)),
+                ColumnEncoder::Delta(writer) => {
+                    let (bytes, close) = writer.finish()?;
+                    Ok(EncodedChunk::Delta(bytes, close))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut group = self.file.next_row_group()?;
         for chunk in chunks {
-            chunk.append_to_row_group(&mut group)?;
+            match chunk {
+                EncodedChunk::Arrow(chunk) => chunk.append_to_row_group(&mut group)?,
+                EncodedChunk::Delta(bytes, close) => group.append_column(&bytes, close)?,
+            }
         }
         group.close()?;
         self.rows_in_group = 0;
@@ -349,18 +455,34 @@ impl ParquetSink {
     fn open_with(&mut self, schema: SchemaRef, sample: Option<&RecordBatch>) -> Result<()> {
         if self.writer.is_none() {
             let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let layouts = ColumnLayout::of_columns(&schema, sample);
             // The Arrow writer lays out the file (schema, embedded Arrow schema); its
             // lower half then takes row groups encoded column by column in parallel.
             let (file, factory) = ArrowWriter::try_new(
                 BufWriter::with_capacity(1 << 20, file),
                 schema.clone(),
-                Some(self.options.properties(&schema, sample)),
+                Some(self.options.properties(&schema, &layouts)),
             )?
             .into_serialized_writer()?;
+            let flat = schema.fields().iter().all(|f| !f.data_type().is_nested());
+            let own_encoding = schema
+                .fields()
+                .iter()
+                .zip(&layouts)
+                .map(|(field, layout)| {
+                    let own = flat && layout.delta && delta_pages::writes(field.data_type());
+                    let codec = match layout.compress {
+                        true => self.options.compression,
+                        false => ParquetCompression::None,
+                    };
+                    own.then_some(codec)
+                })
+                .collect();
             self.writer = Some(OpenFile {
                 file,
                 factory,
                 schema,
+                own_encoding,
                 group: None,
                 rows_in_group: 0,
                 groups_written: 0,

@@ -196,7 +196,11 @@ fn each_column_is_laid_out_for_the_values_of_the_first_batch() {
         (true, false, true),
         "repeated numbers: dictionary"
     );
-    assert_eq!(layout(5), (false, false, true), "unique numbers: plain");
+    assert_eq!(
+        layout(5),
+        (true, false, true),
+        "numbers: dictionary even when unique (plain past a full dictionary page)"
+    );
     let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
     let read = arrow_select::concat::concat_batches(&read[0].schema(), &read).unwrap();
     assert_eq!(read, batch);
