@@ -83,6 +83,17 @@ pub trait DomainPlan: Send + Sync {
     fn units(&self, driver: &str) -> u64;
     /// Exact rows of `table`.
     fn row_count(&self, table: &str) -> u64;
+    /// Does, once, the work every chunk of `tables` depends on (Retail: each order's
+    /// date and customer under the orders-per-customer cap), so that it is done before
+    /// chunks are made in parallel rather than by the first of them. [`ChunkStream`]
+    /// calls it in its consumer's thread before starting any chunk, so that tables of
+    /// other drivers are made meanwhile; chunks do the work on first use otherwise.
+    /// The default does nothing.
+    ///
+    /// [`ChunkStream`]: crate::ChunkStream
+    fn prepare(&self, tables: &[&str]) {
+        let _ = tables;
+    }
     /// Generates `tables` (all with the same driver) for the driver rows `units`,
     /// returning one batch per table in the order asked.
     ///

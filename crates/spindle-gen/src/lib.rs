@@ -104,6 +104,8 @@ pub struct ChunkStream {
     ranges: VecDeque<Range<u64>>,
     in_flight: VecDeque<PendingChunk>,
     window: usize,
+    /// [`DomainPlan::prepare`] has been called for the tables.
+    prepared: bool,
 }
 
 impl ChunkStream {
@@ -120,6 +122,7 @@ impl ChunkStream {
             ranges: chunk_ranges(units, chunk_units).into(),
             in_flight: VecDeque::new(),
             window: 2 * rayon::current_num_threads().max(1),
+            prepared: false,
         }
     }
 
@@ -128,8 +131,12 @@ impl ChunkStream {
         self.ranges.iter()
     }
 
-    /// Starts chunks until the window is full.
+    /// Starts chunks until the window is full (preparing the plan for them first).
     fn fill(&mut self) {
+        if !self.prepared {
+            self.plan.prepare(&self.tables);
+            self.prepared = true;
+        }
         while self.in_flight.len() < self.window {
             let Some(range) = self.ranges.pop_front() else {
                 break;

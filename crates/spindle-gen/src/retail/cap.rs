@@ -100,7 +100,7 @@ impl OrderDraws {
 
 /// The customers who reach the cap of orders, each with the order that gives them their
 /// last one: from the next order on, they are passed over.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct FullCustomers {
     reached_at: HashMap<u64, u64>,
 }

@@ -28,7 +28,9 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use chrono::{Datelike, NaiveDate};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// First instant of the modelled date range: 2022-01-01T00:00:00, in Unix seconds.
 pub const RANGE_START: i64 = 1_640_995_200;
@@ -405,8 +407,11 @@ pub struct RetailPlan {
     keep_below: Vec<f32>,
     /// Draws of each order's customer candidates.
     customer_draws: RandomStream,
-    /// Each order's date and customer, kept or drawn again by chunks.
-    order_draws: cap::OrderDraws,
+    /// Each order's date and customer, kept or drawn again by chunks: worked out once,
+    /// by the first caller of [`RetailPlan::order_draws`].
+    order_draws: OnceLock<cap::OrderDraws>,
+    /// Set by the caller working out `order_draws`.
+    drawing_orders: AtomicBool,
     product_price_cents: Vec<i64>,
     product_popularity: Alias,
     product_by_rank: Vec<u32>,
@@ -473,7 +478,7 @@ impl RetailPlan {
 
         let leaves: Vec<&Category> = categories().iter().filter(|c| c.is_leaf).collect();
 
-        let mut plan = Self {
+        Ok(Self {
             domain,
             scale,
             seed,
@@ -506,14 +511,30 @@ impl RetailPlan {
             leaf_popularity: Alias::new(&leaves.iter().map(|c| c.weight).collect::<Vec<_>>()),
             leaf_ids: leaves.iter().map(|c| c.id).collect(),
             customer_draws: s("order.customer"),
-            order_draws: cap::OrderDraws::Drawn(cap::FullCustomers::default()),
-        };
-        plan.order_draws = cap::OrderDraws::plan(
-            &plan,
-            cap::order_cap(counts.orders, counts.customers),
-            cap::STORED_ORDERS,
-        );
-        Ok(plan)
+            order_draws: OnceLock::new(),
+            drawing_orders: AtomicBool::new(false),
+        })
+    }
+
+    /// Each order's date and customer under the orders-per-customer cap, worked out on
+    /// first use (a pass over every order: the tables of other drivers are made
+    /// meanwhile). The first caller works it out, on the rayon pool; a caller that
+    /// finds it under way waits, running queued pool work if it is a pool thread, so
+    /// that the work it waits for cannot be stuck behind it.
+    fn order_draws(&self) -> &cap::OrderDraws {
+        loop {
+            if let Some(draws) = self.order_draws.get() {
+                return draws;
+            }
+            if !self.drawing_orders.swap(true, Ordering::AcqRel) {
+                let cap = cap::order_cap(self.counts.orders, self.counts.customers);
+                let draws = cap::OrderDraws::plan(self, cap, cap::STORED_ORDERS);
+                return self.order_draws.get_or_init(|| draws);
+            }
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
     }
 
     fn plan_promotions(seed: u64) -> Vec<Promotion> {
@@ -605,6 +626,14 @@ impl DomainPlan for RetailPlan {
             .iter()
             .find(|(name, _)| *name == table)
             .map_or(0, |(_, n)| *n)
+    }
+
+    fn prepare(&self, tables: &[&str]) {
+        let drives_orders =
+            |table: &&str| self.domain.table(table).is_ok_and(|s| s.driver == "order");
+        if tables.iter().any(drives_orders) {
+            self.order_draws();
+        }
     }
 
     fn generate(&self, tables: &[&str], units: Range<u64>) -> Result<Vec<RecordBatch>> {

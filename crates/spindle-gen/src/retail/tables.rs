@@ -501,7 +501,7 @@ impl RetailPlan {
         units: Range<u64>,
     ) -> Result<Vec<RecordBatch>> {
         let n = (units.end - units.start) as usize;
-        let (dates, customers) = self.order_draws.of(self, &units);
+        let (dates, customers) = self.order_draws().of(self, &units);
 
         let address_stream = self.stream("order.address");
         let mut shipping: Vec<i64> = units
