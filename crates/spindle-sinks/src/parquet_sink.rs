@@ -24,8 +24,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-mod delta_pages;
-use delta_pages::DeltaChunkWriter;
+mod chunks;
+use chunks::{OwnChunk, OwnEncoding};
 
 /// Compression codec of a [`ParquetSink`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -289,9 +289,9 @@ struct OpenFile {
     file: SerializedFileWriter<BufWriter<File>>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    /// Per field of a flat schema: the codec of the column's pages when Spindle encodes
-    /// it itself ([`DeltaChunkWriter`]); `None` where the parquet crate does.
-    own_encoding: Vec<Option<ParquetCompression>>,
+    /// Per field of a flat schema: how Spindle encodes the column itself, and the codec
+    /// of its pages; `None` where the parquet crate does.
+    own_encoding: Vec<Option<(OwnEncoding, ParquetCompression)>>,
     group: Option<Vec<ColumnEncoder>>,
     rows_in_group: usize,
     groups_written: usize,
@@ -301,8 +301,8 @@ struct OpenFile {
 enum ColumnEncoder {
     /// The parquet crate's.
     Arrow(Box<ArrowColumnWriter>),
-    /// Spindle's, for integers and instants.
-    Delta(Box<DeltaChunkWriter>),
+    /// Spindle's, for integers, instants and floating-point numbers.
+    Own(Box<OwnChunk>),
 }
 
 /// What one encoder is given of one batch.
@@ -318,7 +318,7 @@ enum EncodedChunk {
     /// From the parquet crate's encoder.
     Arrow(ArrowColumnChunk),
     /// From Spindle's: the chunk's bytes and its metadata.
-    Delta(Bytes, ColumnCloseResult),
+    Own(Bytes, ColumnCloseResult),
 }
 
 impl OpenFile {
@@ -328,7 +328,8 @@ impl OpenFile {
         // Own encoding is only chosen for flat schemas: leaf `index` is field `index`.
         let encoders = arrow.into_iter().enumerate().map(|(index, writer)| {
             match self.own_encoding.get(index).copied().flatten() {
-                Some(codec) => ColumnEncoder::Delta(Box::new(DeltaChunkWriter::new(
+                Some((encoding, codec)) => ColumnEncoder::Own(Box::new(OwnChunk::new(
+                    encoding,
                     self.file.schema_descr().column(index),
                     codec,
                 ))),
@@ -374,7 +375,7 @@ impl OpenFile {
                         (ColumnEncoder::Arrow(writer), ColumnSlice::Leaf(leaf)) => {
                             Ok(writer.write(leaf)?)
                         }
-                        (ColumnEncoder::Delta(writer), ColumnSlice::Column(array)) => {
+                        (ColumnEncoder::Own(writer), ColumnSlice::Column(array)) => {
                             writer.write(array)
                         }
                         _ => unreachable!("slices are cut for their encoder"),
@@ -393,9 +394,9 @@ impl OpenFile {
             .into_par_iter()
             .map(|encoder| match encoder {
                 ColumnEncoder::Arrow(writer) => Ok(EncodedChunk::Arrow(writer.close()?)),
-                ColumnEncoder::Delta(writer) => {
+                ColumnEncoder::Own(writer) => {
                     let (bytes, close) = writer.finish()?;
-                    Ok(EncodedChunk::Delta(bytes, close))
+                    Ok(EncodedChunk::Own(bytes, close))
                 }
             })
             .collect::<Result<Vec<_>>>()?;
@@ -403,7 +404,7 @@ impl OpenFile {
         for chunk in chunks {
             match chunk {
                 EncodedChunk::Arrow(chunk) => chunk.append_to_row_group(&mut group)?,
-                EncodedChunk::Delta(bytes, close) => group.append_column(&bytes, close)?,
+                EncodedChunk::Own(bytes, close) => group.append_column(&bytes, close)?,
             }
         }
         group.close()?;
@@ -470,12 +471,13 @@ impl ParquetSink {
                 .iter()
                 .zip(&layouts)
                 .map(|(field, layout)| {
-                    let own = flat && layout.delta && delta_pages::writes(field.data_type());
+                    let own = OwnEncoding::of(field.data_type(), layout.delta, layout.dictionary)
+                        .filter(|_| flat)?;
                     let codec = match layout.compress {
                         true => self.options.compression,
                         false => ParquetCompression::None,
                     };
-                    own.then_some(codec)
+                    Some((own, codec))
                 })
                 .collect();
             self.writer = Some(OpenFile {
