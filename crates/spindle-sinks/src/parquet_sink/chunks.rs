@@ -1,16 +1,17 @@
-//! Column chunks of 64-bit integers, instants and floating-point numbers, encoded by
-//! Spindle itself.
+//! Column chunks of 64-bit integers, instants, floating-point numbers and repeated
+//! text, encoded by Spindle itself.
 //!
 //! The parquet crate's encoders take one call per value (its delta encoder packs bits
-//! one value at a time, its dictionary interns through a general-purpose hash table)
+//! one value at a time, its dictionaries intern through a general-purpose hash table)
 //! and its column writer walks each value again for statistics; on Spindle's tables
 //! that made these columns most of the time spent writing Parquet. [`ChunkWriter`]
 //! works a page at a time instead: values encoded in one pass ([`DeltaValues`]:
-//! DELTA_BINARY_PACKED, for integers and instants; [`DictionaryValues`]: a dictionary
-//! of 8-byte values, for floating-point numbers), definition levels straight from the
-//! Arrow validity bitmap, statistics, the codec, and the column and offset index that
-//! readers use to skip pages. The finished chunk is spliced into the row group beside
-//! the chunks the parquet crate encodes.
+//! DELTA_BINARY_PACKED, for integers and instants; [`FloatDictionary`] and
+//! [`TextDictionary`]: dictionaries, for floating-point numbers and text that
+//! repeats), definition levels straight from the Arrow validity bitmap, statistics,
+//! the codec, and the column and offset index that readers use to skip pages. The
+//! finished chunk is spliced into the row group beside the chunks the parquet crate
+//! encodes.
 
 use super::ParquetCompression;
 use crate::error::Result;
@@ -21,11 +22,13 @@ use arrow_array::types::{
     TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{Array, ArrayRef};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
 use parquet::basic::{BoundaryOrder, Encoding};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
 use parquet::file::metadata::{ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder};
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
@@ -40,8 +43,10 @@ const PAGE_ROWS: usize = 20_000;
 pub(super) enum OwnEncoding {
     /// DELTA_BINARY_PACKED, for integers and instants.
     Delta,
-    /// A dictionary, for floating-point numbers.
-    Dictionary,
+    /// A dictionary of 64-bit floating-point numbers.
+    FloatDictionary,
+    /// A dictionary of text.
+    TextDictionary,
 }
 
 impl OwnEncoding {
@@ -51,7 +56,8 @@ impl OwnEncoding {
     pub(super) fn of(data_type: &DataType, delta: bool, dictionary: bool) -> Option<Self> {
         match data_type {
             DataType::Int64 | DataType::Timestamp(..) if delta => Some(Self::Delta),
-            DataType::Float64 if dictionary => Some(Self::Dictionary),
+            DataType::Float64 if dictionary => Some(Self::FloatDictionary),
+            DataType::Utf8 if dictionary => Some(Self::TextDictionary),
             _ => None,
         }
     }
@@ -62,7 +68,9 @@ pub(super) enum OwnChunk {
     /// Integers and instants, delta-encoded.
     Delta(ChunkWriter<DeltaValues>),
     /// Floating-point numbers, dictionary-encoded.
-    Dictionary(ChunkWriter<DictionaryValues>),
+    FloatDictionary(ChunkWriter<FloatDictionary>),
+    /// Text, dictionary-encoded.
+    TextDictionary(ChunkWriter<TextDictionary>),
 }
 
 impl OwnChunk {
@@ -74,8 +82,11 @@ impl OwnChunk {
     ) -> Self {
         match encoding {
             OwnEncoding::Delta => Self::Delta(ChunkWriter::new(descr, codec, DeltaValues)),
-            OwnEncoding::Dictionary => {
-                Self::Dictionary(ChunkWriter::new(descr, codec, DictionaryValues::default()))
+            OwnEncoding::FloatDictionary => {
+                Self::FloatDictionary(ChunkWriter::new(descr, codec, FloatDictionary::default()))
+            }
+            OwnEncoding::TextDictionary => {
+                Self::TextDictionary(ChunkWriter::new(descr, codec, TextDictionary::default()))
             }
         }
     }
@@ -84,7 +95,8 @@ impl OwnChunk {
     pub(super) fn write(&mut self, array: &ArrayRef) -> Result<()> {
         match self {
             Self::Delta(writer) => writer.write(array),
-            Self::Dictionary(writer) => writer.write(array),
+            Self::FloatDictionary(writer) => writer.write(array),
+            Self::TextDictionary(writer) => writer.write(array),
         }
     }
 
@@ -92,22 +104,31 @@ impl OwnChunk {
     pub(super) fn finish(self) -> Result<(Bytes, ColumnCloseResult)> {
         match self {
             Self::Delta(writer) => writer.finish(),
-            Self::Dictionary(writer) => writer.finish(),
+            Self::FloatDictionary(writer) => writer.finish(),
+            Self::TextDictionary(writer) => writer.finish(),
         }
     }
 }
 
 /// How the non-null values of a page are written, and what statistics say of them.
 pub(super) trait PageValues {
-    /// The values' type.
-    type Value: Copy + PartialOrd + Default;
+    /// What the page being filled keeps of each non-null value.
+    type Value: Copy;
+
+    /// What statistics record of a value.
+    type Bound: Clone + PartialOrd;
 
     /// Whether the first data page decides if the chunk keeps the codec (see
     /// [`ChunkWriter::compress_data_page`]); otherwise it always does.
     const CODEC_ON_TRIAL: bool;
 
-    /// The values of `array` (nulls included, as stored).
-    fn values_of(array: &dyn Array) -> &[Self::Value];
+    /// Appends what the page keeps of each non-null value of `array` (validity
+    /// `nulls`, `None` when every row has a value) to `page`.
+    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>, page: &mut Vec<Self::Value>);
+
+    /// Smallest and largest of the page's `values` as statistics record them; `None`
+    /// when no value can be ordered. Called before [`PageValues::encode`].
+    fn range(&mut self, values: &[Self::Value]) -> Option<(Self::Bound, Self::Bound)>;
 
     /// Appends the page's `values` to `out`; returns the encoding used.
     fn encode(&mut self, values: &[Self::Value], out: &mut Vec<u8>) -> Encoding;
@@ -119,15 +140,24 @@ pub(super) trait PageValues {
     /// Encodings the chunk's pages may use (levels included).
     fn encodings(&self) -> Vec<Encoding>;
 
-    /// Smallest and largest of `values` as statistics record them; `None` when no
-    /// value can be ordered.
-    fn range(values: &[Self::Value]) -> Option<(Self::Value, Self::Value)>;
-
-    /// `value` as the page index stores it.
-    fn index_bytes(value: Self::Value) -> Vec<u8>;
+    /// `bound` as the page index stores it.
+    fn index_bytes(bound: &Self::Bound) -> Vec<u8>;
 
     /// Chunk statistics.
-    fn statistics(range: Option<(Self::Value, Self::Value)>, nulls: u64) -> Statistics;
+    fn statistics(range: Option<(Self::Bound, Self::Bound)>, nulls: u64) -> Statistics;
+}
+
+/// Appends the non-null ones of `values` (validity `nulls`) to `page`.
+fn take_non_null<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, page: &mut Vec<T>) {
+    match nulls {
+        None => page.extend_from_slice(values),
+        Some(nulls) => page.extend(
+            values
+                .iter()
+                .zip(nulls.iter())
+                .filter_map(|(value, valid)| valid.then_some(*value)),
+        ),
+    }
 }
 
 /// Where a written data page sits in the chunk's data pages.
@@ -156,9 +186,9 @@ pub(super) struct ChunkWriter<E: PageValues> {
     rows: u64,
     nulls: u64,
     /// Smallest and largest value of the chunk.
-    range: Option<(E::Value, E::Value)>,
+    range: Option<(E::Bound, E::Bound)>,
     /// Smallest and largest value of the last page that had any.
-    last_page_range: Option<(E::Value, E::Value)>,
+    last_page_range: Option<(E::Bound, E::Bound)>,
     ascending: bool,
     descending: bool,
     column_index: ColumnIndexBuilder,
@@ -205,21 +235,12 @@ impl<E: PageValues> ChunkWriter<E> {
 
     /// Appends rows that fit in the current page.
     fn append(&mut self, array: &ArrayRef) {
-        let values = E::values_of(array.as_ref());
-        match array.logical_nulls().filter(|n| n.null_count() > 0) {
-            None => {
-                self.values.extend_from_slice(values);
-                if self.nullable {
-                    self.defined.append_n(values.len(), true);
-                }
-            }
+        let nulls = array.logical_nulls().filter(|n| n.null_count() > 0);
+        self.encoding.take(array, nulls.as_ref(), &mut self.values);
+        match &nulls {
+            None if self.nullable => self.defined.append_n(array.len(), true),
+            None => {}
             Some(nulls) => {
-                self.values.extend(
-                    values
-                        .iter()
-                        .zip(nulls.iter())
-                        .filter_map(|(value, valid)| valid.then_some(*value)),
-                );
                 self.defined.append_buffer(nulls.inner());
                 self.nulls += nulls.null_count() as u64;
             }
@@ -237,8 +258,8 @@ impl<E: PageValues> ChunkWriter<E> {
             buf.extend_from_slice(&(levels.len() as u32).to_le_bytes());
             buf.extend_from_slice(&levels);
         }
+        let range = self.encoding.range(&self.values);
         let encoding = self.encoding.encode(&self.values, &mut buf);
-        let range = E::range(&self.values);
         let page_nulls = (rows - self.values.len()) as i64;
         let null_page = self.values.is_empty();
         self.values.clear();
@@ -269,22 +290,22 @@ impl<E: PageValues> ChunkWriter<E> {
             Some((min, max)) => {
                 self.column_index.append(
                     false,
-                    E::index_bytes(min),
-                    E::index_bytes(max),
+                    E::index_bytes(&min),
+                    E::index_bytes(&max),
                     page_nulls,
                 );
-                if let Some((last_min, last_max)) = self.last_page_range {
-                    self.ascending &= last_min <= min && last_max <= max;
-                    self.descending &= last_min >= min && last_max >= max;
+                if let Some((last_min, last_max)) = &self.last_page_range {
+                    self.ascending &= *last_min <= min && *last_max <= max;
+                    self.descending &= *last_min >= min && *last_max >= max;
                 }
-                self.last_page_range = Some((min, max));
-                self.range = Some(match self.range {
-                    None => (min, max),
+                self.range = Some(match self.range.take() {
+                    None => (min.clone(), max.clone()),
                     Some((low, high)) => (
-                        if min < low { min } else { low },
-                        if max > high { max } else { high },
+                        if min < low { min.clone() } else { low },
+                        if max > high { max.clone() } else { high },
                     ),
                 });
+                self.last_page_range = Some((min, max));
             }
         }
         Ok(())
@@ -403,11 +424,12 @@ pub(super) struct DeltaValues;
 
 impl PageValues for DeltaValues {
     type Value = i64;
+    type Bound = i64;
     // Differences of random ids or of event times compress little.
     const CODEC_ON_TRIAL: bool = true;
 
-    fn values_of(array: &dyn Array) -> &[i64] {
-        integers_of(array)
+    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>, page: &mut Vec<i64>) {
+        take_non_null(integers_of(array.as_ref()), nulls, page);
     }
 
     fn encode(&mut self, values: &[i64], out: &mut Vec<u8>) -> Encoding {
@@ -423,7 +445,7 @@ impl PageValues for DeltaValues {
         vec![Encoding::RLE, Encoding::DELTA_BINARY_PACKED]
     }
 
-    fn range(values: &[i64]) -> Option<(i64, i64)> {
+    fn range(&mut self, values: &[i64]) -> Option<(i64, i64)> {
         let first = *values.first()?;
         Some(
             values
@@ -432,8 +454,8 @@ impl PageValues for DeltaValues {
         )
     }
 
-    fn index_bytes(value: i64) -> Vec<u8> {
-        value.to_le_bytes().to_vec()
+    fn index_bytes(bound: &i64) -> Vec<u8> {
+        bound.to_le_bytes().to_vec()
     }
 
     fn statistics(range: Option<(i64, i64)>, nulls: u64) -> Statistics {
@@ -480,84 +502,147 @@ fn encode_deltas(values: &[i64], out: &mut Vec<u8>) {
     }
 }
 
-/// Most entries of a chunk's dictionary: 1 MiB of 8-byte values (the parquet crate's
-/// default dictionary page limit). A chunk with more distinct values writes the rest
-/// of its pages plain.
-const DICTIONARY_ENTRIES: usize = 128 * 1024;
+/// Most bytes of a chunk's dictionary page (the parquet crate's default limit). A chunk
+/// with more distinct values writes its pages plain from the one that fills it on.
+const DICTIONARY_PAGE_BYTES: usize = 1 << 20;
+
+/// An open-addressing table (linear probing, at most half full) from keys to
+/// dictionary indices. Each slot holds a key (a value's bits, or a hash of it) and the
+/// index plus 1, or 0 when empty, so that most lookups read one place in memory.
+#[derive(Default)]
+struct DictionarySlots {
+    slots: Vec<(u64, u32)>,
+    /// `64 - log2(slots.len())`: the hash's top bits pick the first slot.
+    shift: u32,
+    filled: usize,
+}
+
+impl DictionarySlots {
+    /// The index stored under `key` for which `same` holds, or (`Err`) the slot where
+    /// such an index would go.
+    fn find(&mut self, key: u64, same: impl Fn(u32) -> bool) -> Result<u32, usize> {
+        if self.slots.len() < 2 * (self.filled + 1) {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = self.first_slot(key);
+        loop {
+            match self.slots[slot] {
+                (_, 0) => return Err(slot),
+                (held, index) if held == key && same(index - 1) => return Ok(index - 1),
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// Stores `index` under `key` in `slot` (as [`DictionarySlots::find`] gave it).
+    fn insert(&mut self, slot: usize, key: u64, index: u32) {
+        self.slots[slot] = (key, index + 1);
+        self.filled += 1;
+    }
+
+    /// The first slot to probe for `key`: the top bits of a multiplicative hash, which
+    /// depend on every bit of the key (floats that differ only in their exponent and
+    /// first mantissa bits, like whole numbers, spread as well as any).
+    fn first_slot(&self, key: u64) -> usize {
+        ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// Doubles the table (at least 1,024 slots), placing every key again.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(1024);
+        // Zeros written, not allocated zeroed: a zeroed allocation maps a shared page
+        // of zeros that every first write to it then copies, flushing the other cores'
+        // address translations each time.
+        let mut slots = Vec::with_capacity(size);
+        slots.resize(size, (0, 0));
+        let old = std::mem::replace(&mut self.slots, slots);
+        self.shift = 64 - size.trailing_zeros();
+        let mask = size - 1;
+        for (key, index) in old.into_iter().filter(|&(_, index)| index != 0) {
+            let mut slot = self.first_slot(key);
+            while self.slots[slot].1 != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = (key, index);
+        }
+    }
+}
+
+/// Appends dictionary `indices` as an RLE_DICTIONARY page body: their bit width (at
+/// least 1, so that no reader meets a width of 0) for a dictionary of `entries`, then
+/// one bit-packed run of them, zero-padded to a multiple of 8.
+fn encode_indices(indices: &[u32], entries: usize, out: &mut Vec<u8>) {
+    let width = bits_needed(entries.saturating_sub(1) as u64).max(1);
+    out.push(width as u8);
+    let padded = indices.len().next_multiple_of(8);
+    put_uleb128(out, ((padded / 8) as u64) << 1 | 1);
+    let values: Vec<u64> = indices
+        .iter()
+        .map(|&index| u64::from(index))
+        .chain(std::iter::repeat(0))
+        .take(padded)
+        .collect();
+    bit_pack(&values, width, out);
+}
 
 /// Dictionary-encoded pages of 64-bit floating-point numbers (Parquet DOUBLE): each
 /// distinct value (by bit pattern) is stored once in the dictionary page, and data
 /// pages hold bit-packed indices into it (RLE_DICTIONARY). Once the dictionary is
 /// full, pages are written PLAIN.
 #[derive(Default)]
-pub(super) struct DictionaryValues {
+pub(super) struct FloatDictionary {
     /// Distinct values, as bits, in order of first appearance.
     entries: Vec<u64>,
-    /// Open-addressing table (linear probing, at most half full): each slot holds a
-    /// value's bits and its index into `entries` plus 1, or 0 when empty, so that a
-    /// lookup reads one place in memory.
-    slots: Vec<(u64, u32)>,
-    /// `64 - log2(slots.len())`: the hash's top bits pick the first slot.
-    shift: u32,
+    /// Index of each value, keyed by its bits.
+    slots: DictionarySlots,
     /// Pages are written plain from now on (the dictionary filled up).
     plain: bool,
 }
 
-impl DictionaryValues {
+impl FloatDictionary {
     /// The index of `bits` in the dictionary, added if new; `None` when new and the
     /// dictionary is full.
     fn index_of(&mut self, bits: u64) -> Option<u32> {
-        if self.slots.len() < 2 * (self.entries.len() + 1) {
-            self.grow();
-        }
-        let mask = self.slots.len() - 1;
-        let mut slot = self.first_slot(bits);
-        loop {
-            match self.slots[slot] {
-                (_, 0) => break,
-                (held, index) if held == bits => return Some(index - 1),
-                _ => slot = (slot + 1) & mask,
+        match self.slots.find(bits, |_| true) {
+            Ok(index) => Some(index),
+            Err(_) if (self.entries.len() + 1) * 8 > DICTIONARY_PAGE_BYTES => None,
+            Err(slot) => {
+                let index = self.entries.len() as u32;
+                self.entries.push(bits);
+                self.slots.insert(slot, bits, index);
+                Some(index)
             }
-        }
-        if self.entries.len() == DICTIONARY_ENTRIES {
-            return None;
-        }
-        self.entries.push(bits);
-        self.slots[slot] = (bits, self.entries.len() as u32);
-        Some(self.entries.len() as u32 - 1)
-    }
-
-    /// The first slot to probe for `bits`: the top bits of a multiplicative hash, which
-    /// depend on every bit of the value (floats that differ only in their exponent and
-    /// first mantissa bits, like whole numbers, spread as well as any).
-    fn first_slot(&self, bits: u64) -> usize {
-        ((bits ^ (bits >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
-    }
-
-    /// Doubles the table (at least 1,024 slots), placing every entry again.
-    fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(1024);
-        self.slots = vec![(0, 0); size];
-        self.shift = 64 - size.trailing_zeros();
-        let mask = size - 1;
-        for (index, &bits) in self.entries.iter().enumerate() {
-            let mut slot = self.first_slot(bits);
-            while self.slots[slot].1 != 0 {
-                slot = (slot + 1) & mask;
-            }
-            self.slots[slot] = (bits, index as u32 + 1);
         }
     }
 }
 
-impl PageValues for DictionaryValues {
+impl PageValues for FloatDictionary {
     type Value = f64;
+    type Bound = f64;
     // The dictionary page, written last, compresses well even where the indices in
     // the first page do not.
     const CODEC_ON_TRIAL: bool = false;
 
-    fn values_of(array: &dyn Array) -> &[f64] {
-        array.as_primitive::<Float64Type>().values()
+    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>, page: &mut Vec<f64>) {
+        take_non_null(array.as_primitive::<Float64Type>().values(), nulls, page);
+    }
+
+    /// NaN is left out; a zero bound is written as -0.0 for the minimum and +0.0 for
+    /// the maximum, as the format asks (both zeros compare equal).
+    fn range(&mut self, values: &[f64]) -> Option<(f64, f64)> {
+        let mut ordered = values.iter().copied().filter(|v| !v.is_nan());
+        let first = ordered.next()?;
+        let (low, high) = ordered.fold((first, first), |(low, high), v| {
+            (
+                if v < low { v } else { low },
+                if v > high { v } else { high },
+            )
+        });
+        Some((
+            if low == 0.0 { -0.0 } else { low },
+            if high == 0.0 { 0.0 } else { high },
+        ))
     }
 
     fn encode(&mut self, values: &[f64], out: &mut Vec<u8>) -> Encoding {
@@ -566,21 +651,12 @@ impl PageValues for DictionaryValues {
             return Encoding::PLAIN;
         }
         if !self.plain {
-            let mut indices = Vec::with_capacity(values.len().next_multiple_of(8));
-            for &value in values {
-                match self.index_of(value.to_bits()) {
-                    Some(index) => indices.push(u64::from(index)),
-                    None => break,
-                }
-            }
-            if indices.len() == values.len() {
-                // Indices as one bit-packed run (a multiple of 8 values, zero-padded),
-                // after their bit width; at least 1 bit, so no reader meets a width of 0.
-                let width = bits_needed(self.entries.len().saturating_sub(1) as u64).max(1);
-                out.push(width as u8);
-                indices.resize(values.len().next_multiple_of(8), 0);
-                put_uleb128(out, ((indices.len() / 8) as u64) << 1 | 1);
-                bit_pack(&indices, width, out);
+            let indices: Option<Vec<u32>> = values
+                .iter()
+                .map(|value| self.index_of(value.to_bits()))
+                .collect();
+            if let Some(indices) = indices {
+                encode_indices(&indices, self.entries.len(), out);
                 return Encoding::RLE_DICTIONARY;
             }
             self.plain = true;
@@ -604,30 +680,200 @@ impl PageValues for DictionaryValues {
         vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY]
     }
 
-    /// NaN is left out; a zero bound is written as -0.0 for the minimum and +0.0 for
-    /// the maximum, as the format asks (both zeros compare equal).
-    fn range(values: &[f64]) -> Option<(f64, f64)> {
-        let mut ordered = values.iter().copied().filter(|v| !v.is_nan());
-        let first = ordered.next()?;
-        let (low, high) = ordered.fold((first, first), |(low, high), v| {
-            (
-                if v < low { v } else { low },
-                if v > high { v } else { high },
-            )
-        });
-        Some((
-            if low == 0.0 { -0.0 } else { low },
-            if high == 0.0 { 0.0 } else { high },
-        ))
-    }
-
-    fn index_bytes(value: f64) -> Vec<u8> {
-        value.to_le_bytes().to_vec()
+    fn index_bytes(bound: &f64) -> Vec<u8> {
+        bound.to_le_bytes().to_vec()
     }
 
     fn statistics(range: Option<(f64, f64)>, nulls: u64) -> Statistics {
         let (min, max) = range.unzip();
         Statistics::double(min, max, None, Some(nulls), false)
+    }
+}
+
+/// Dictionary-encoded pages of text (Parquet BYTE_ARRAY): each distinct value is stored
+/// once in the dictionary page, and data pages hold bit-packed indices into it. Once
+/// the dictionary is full, pages are written PLAIN, from the page that fills it on
+/// (which is why a page's arrays are kept until it is written).
+#[derive(Default)]
+pub(super) struct TextDictionary {
+    /// Distinct values, one after the other, in order of first appearance.
+    bytes: Vec<u8>,
+    /// Where each distinct value ends in `bytes`.
+    ends: Vec<usize>,
+    /// Index of each value, keyed by a hash of it.
+    slots: DictionarySlots,
+    /// Arrays of the page being filled.
+    page_arrays: Vec<ArrayRef>,
+    /// For each distinct value, the last page (numbered from 1) whose bounds it was
+    /// compared with: bounds are found comparing each distinct value once a page.
+    bounds_page: Vec<u32>,
+    pages: u32,
+    /// Pages are written plain from now on (the dictionary filled up).
+    plain: bool,
+}
+
+/// Distinct value `index` of a dictionary held as `bytes` cut at `ends`.
+fn entry<'a>(bytes: &'a [u8], ends: &[usize], index: u32) -> &'a [u8] {
+    let index = index as usize;
+    let start = index.checked_sub(1).map_or(0, |before| ends[before]);
+    &bytes[start..ends[index]]
+}
+
+impl TextDictionary {
+    /// Distinct value `index`.
+    fn entry(&self, index: u32) -> &[u8] {
+        entry(&self.bytes, &self.ends, index)
+    }
+
+    /// The index of `value` in the dictionary, added if new; `None` when new and the
+    /// dictionary is full.
+    fn index_of(&mut self, value: &[u8]) -> Option<u32> {
+        let key = text_hash(value);
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        match self
+            .slots
+            .find(key, |index| entry(bytes, ends, index) == value)
+        {
+            Ok(index) => Some(index),
+            Err(_)
+                if self.bytes.len() + value.len() + 4 * (self.ends.len() + 1)
+                    > DICTIONARY_PAGE_BYTES =>
+            {
+                None
+            }
+            Err(slot) => {
+                let index = self.ends.len() as u32;
+                self.bytes.extend_from_slice(value);
+                self.ends.push(self.bytes.len());
+                self.bounds_page.push(0);
+                self.slots.insert(slot, key, index);
+                Some(index)
+            }
+        }
+    }
+
+    /// The non-null values of the page's arrays.
+    fn page_values(&self) -> impl Iterator<Item = &[u8]> {
+        let arrays = self.page_arrays.iter();
+        arrays.flat_map(|array| array.as_string::<i32>().iter().flatten().map(str::as_bytes))
+    }
+}
+
+/// A hash of `bytes`, eight at a time (the dictionary compares the bytes themselves on
+/// a match, so it need only spread values well).
+fn text_hash(bytes: &[u8]) -> u64 {
+    const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut words = bytes.chunks_exact(8);
+    let mut hash = bytes.len() as u64;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        hash = (hash ^ word).wrapping_mul(MIX).rotate_left(29);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        hash = (hash ^ u64::from_le_bytes(last))
+            .wrapping_mul(MIX)
+            .rotate_left(29);
+    }
+    hash
+}
+
+impl PageValues for TextDictionary {
+    /// The value's index in the dictionary (0 once the chunk is written plain).
+    type Value = u32;
+    type Bound = Vec<u8>;
+    // The dictionary page, written last, holds the text.
+    const CODEC_ON_TRIAL: bool = false;
+
+    fn take(&mut self, array: &ArrayRef, _nulls: Option<&NullBuffer>, page: &mut Vec<u32>) {
+        self.page_arrays.push(array.clone());
+        for value in array.as_string::<i32>().iter().flatten() {
+            let index = match self.plain {
+                true => None,
+                false => self.index_of(value.as_bytes()),
+            };
+            self.plain |= index.is_none();
+            page.push(index.unwrap_or(0));
+        }
+    }
+
+    /// Text is ordered byte by byte, as the format orders UTF-8.
+    fn range(&mut self, values: &[u32]) -> Option<(Vec<u8>, Vec<u8>)> {
+        if self.plain {
+            let mut values = self.page_values();
+            let first = values.next()?;
+            let (low, high) =
+                values.fold((first, first), |(low, high), v| (low.min(v), high.max(v)));
+            return Some((low.to_vec(), high.to_vec()));
+        }
+        self.pages += 1;
+        let mut bounds: Option<(u32, u32)> = None;
+        for &index in values {
+            let seen = &mut self.bounds_page[index as usize];
+            if std::mem::replace(seen, self.pages) == self.pages {
+                continue;
+            }
+            let value = self.entry(index);
+            bounds = Some(match bounds {
+                None => (index, index),
+                Some((low, high)) => (
+                    if value < self.entry(low) { index } else { low },
+                    if value > self.entry(high) {
+                        index
+                    } else {
+                        high
+                    },
+                ),
+            });
+        }
+        bounds.map(|(low, high)| (self.entry(low).to_vec(), self.entry(high).to_vec()))
+    }
+
+    fn encode(&mut self, values: &[u32], out: &mut Vec<u8>) -> Encoding {
+        let encoding = if values.is_empty() {
+            // A page of nulls needs no dictionary.
+            Encoding::PLAIN
+        } else if self.plain {
+            for value in self.page_values() {
+                out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                out.extend_from_slice(value);
+            }
+            Encoding::PLAIN
+        } else {
+            encode_indices(values, self.ends.len(), out);
+            Encoding::RLE_DICTIONARY
+        };
+        self.page_arrays.clear();
+        encoding
+    }
+
+    fn dictionary_page(&self) -> Option<(Vec<u8>, usize)> {
+        if self.ends.is_empty() {
+            return None;
+        }
+        let mut plain = Vec::with_capacity(self.bytes.len() + 4 * self.ends.len());
+        for index in 0..self.ends.len() as u32 {
+            let value = self.entry(index);
+            plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            plain.extend_from_slice(value);
+        }
+        Some((plain, self.ends.len()))
+    }
+
+    fn encodings(&self) -> Vec<Encoding> {
+        vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY]
+    }
+
+    fn index_bytes(bound: &Vec<u8>) -> Vec<u8> {
+        bound.clone()
+    }
+
+    fn statistics(range: Option<(Vec<u8>, Vec<u8>)>, nulls: u64) -> Statistics {
+        let (min, max) = range.unzip();
+        let (min, max) = (min.map(ByteArray::from), max.map(ByteArray::from));
+        Statistics::byte_array(min, max, None, Some(nulls), false)
     }
 }
 
@@ -755,18 +1001,20 @@ mod tests {
 
     #[test]
     fn float_bounds_skip_nan_and_sign_their_zeros() {
-        let range = DictionaryValues::range(&[0.0, f64::NAN, 2.5, -0.0]).unwrap();
+        let range = FloatDictionary::default()
+            .range(&[0.0, f64::NAN, 2.5, -0.0])
+            .unwrap();
         assert_eq!(range.0.to_bits(), (-0.0f64).to_bits());
         assert_eq!(range.1, 2.5);
-        let range = DictionaryValues::range(&[-1.0, -0.0]).unwrap();
+        let range = FloatDictionary::default().range(&[-1.0, -0.0]).unwrap();
         assert_eq!((range.0, range.1.to_bits()), (-1.0, 0.0f64.to_bits()));
-        assert_eq!(DictionaryValues::range(&[f64::NAN]), None);
+        assert_eq!(FloatDictionary::default().range(&[f64::NAN]), None);
     }
 
     #[test]
     fn the_dictionary_fills_up_then_refuses_new_values() {
-        let mut dictionary = DictionaryValues::default();
-        for i in 0..DICTIONARY_ENTRIES as u64 {
+        let mut dictionary = FloatDictionary::default();
+        for i in 0..(DICTIONARY_PAGE_BYTES / 8) as u64 {
             assert_eq!(dictionary.index_of(i * 7), Some(i as u32));
         }
         assert_eq!(
