@@ -114,6 +114,15 @@ def main():
     a = ap.parse_args()
     py, sp = sys.executable, a.spindle
     tmp = tempfile.mkdtemp()
+    try:
+        run_all(a, py, sp, tmp)
+    finally:
+        # Outputs of a full run take about 2 GB; none is kept.
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_all(a, py, sp, tmp):
+    """Every workload, side by side, outputs under `tmp`; writes the report to `a.out`."""
     rows, notes = [], []
 
     for scale in ["small", "medium"]:
