@@ -81,7 +81,9 @@ impl OwnChunk {
         codec: ParquetCompression,
     ) -> Self {
         match encoding {
-            OwnEncoding::Delta => Self::Delta(ChunkWriter::new(descr, codec, DeltaValues)),
+            OwnEncoding::Delta => {
+                Self::Delta(ChunkWriter::new(descr, codec, DeltaValues::default()))
+            }
             OwnEncoding::FloatDictionary => {
                 Self::FloatDictionary(ChunkWriter::new(descr, codec, FloatDictionary::default()))
             }
@@ -110,11 +112,10 @@ impl OwnChunk {
     }
 }
 
-/// How the non-null values of a page are written, and what statistics say of them.
+/// How the non-null values of a page are taken in, written, and summed up in
+/// statistics. The encoder keeps the page being filled: values are encoded as they
+/// come, while the batch that brings them is still in the processor's caches.
 pub(super) trait PageValues {
-    /// What the page being filled keeps of each non-null value.
-    type Value: Copy;
-
     /// What statistics record of a value.
     type Bound: Clone + PartialOrd;
 
@@ -122,16 +123,17 @@ pub(super) trait PageValues {
     /// [`ChunkWriter::compress_data_page`]); otherwise it always does.
     const CODEC_ON_TRIAL: bool;
 
-    /// Appends what the page keeps of each non-null value of `array` (validity
-    /// `nulls`, `None` when every row has a value) to `page`.
-    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>, page: &mut Vec<Self::Value>);
+    /// Takes the non-null values of `array` (validity `nulls`, `None` when every row
+    /// has a value) into the page being filled.
+    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>);
 
-    /// Smallest and largest of the page's `values` as statistics record them; `None`
-    /// when no value can be ordered. Called before [`PageValues::encode`].
-    fn range(&mut self, values: &[Self::Value]) -> Option<(Self::Bound, Self::Bound)>;
+    /// Smallest and largest value of the page as statistics record them; `None` when
+    /// no value can be ordered. Called before [`PageValues::encode`].
+    fn range(&mut self) -> Option<(Self::Bound, Self::Bound)>;
 
-    /// Appends the page's `values` to `out`; returns the encoding used.
-    fn encode(&mut self, values: &[Self::Value], out: &mut Vec<u8>) -> Encoding;
+    /// Appends the page's values to `out` and starts a new page; returns the encoding
+    /// used.
+    fn encode(&mut self, out: &mut Vec<u8>) -> Encoding;
 
     /// The dictionary page (PLAIN values) and its number of entries, if the encoding
     /// has one.
@@ -147,16 +149,17 @@ pub(super) trait PageValues {
     fn statistics(range: Option<(Self::Bound, Self::Bound)>, nulls: u64) -> Statistics;
 }
 
-/// Appends the non-null ones of `values` (validity `nulls`) to `page`.
-fn take_non_null<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, page: &mut Vec<T>) {
+/// Calls `each` with the non-null ones of `values` (validity `nulls`), in order.
+fn for_each_non_null<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, mut each: impl FnMut(T)) {
     match nulls {
-        None => page.extend_from_slice(values),
-        Some(nulls) => page.extend(
-            values
-                .iter()
-                .zip(nulls.iter())
-                .filter_map(|(value, valid)| valid.then_some(*value)),
-        ),
+        None => values.iter().for_each(|&value| each(value)),
+        Some(nulls) => {
+            for (&value, valid) in values.iter().zip(nulls.iter()) {
+                if valid {
+                    each(value);
+                }
+            }
+        }
     }
 }
 
@@ -174,8 +177,8 @@ pub(super) struct ChunkWriter<E: PageValues> {
     encoding: E,
     /// Definition levels are written (the column is nullable).
     nullable: bool,
-    /// Non-null values of the page being filled.
-    values: Vec<E::Value>,
+    /// Non-null values in the page being filled.
+    values_in_page: usize,
     /// Validity of each row of the page being filled (nullable columns only).
     defined: BooleanBufferBuilder,
     rows_in_page: usize,
@@ -204,7 +207,7 @@ impl<E: PageValues> ChunkWriter<E> {
             codec,
             encoding,
             nullable,
-            values: Vec::with_capacity(PAGE_ROWS),
+            values_in_page: 0,
             defined: BooleanBufferBuilder::new(if nullable { PAGE_ROWS } else { 0 }),
             rows_in_page: 0,
             pages: TrackedWrite::new(Vec::new()),
@@ -236,7 +239,8 @@ impl<E: PageValues> ChunkWriter<E> {
     /// Appends rows that fit in the current page.
     fn append(&mut self, array: &ArrayRef) {
         let nulls = array.logical_nulls().filter(|n| n.null_count() > 0);
-        self.encoding.take(array, nulls.as_ref(), &mut self.values);
+        self.encoding.take(array, nulls.as_ref());
+        self.values_in_page += array.len() - nulls.as_ref().map_or(0, NullBuffer::null_count);
         match &nulls {
             None if self.nullable => self.defined.append_n(array.len(), true),
             None => {}
@@ -251,18 +255,18 @@ impl<E: PageValues> ChunkWriter<E> {
     /// Encodes, compresses and writes the page being filled; records its statistics.
     fn close_page(&mut self) -> Result<()> {
         let rows = std::mem::take(&mut self.rows_in_page);
-        let mut buf = Vec::with_capacity(self.values.len() * 2 + 64);
+        let values = std::mem::take(&mut self.values_in_page);
+        let mut buf = Vec::with_capacity(values * 2 + 64);
         if self.nullable {
             let defined = self.defined.finish();
             let levels = definition_levels(defined.values(), rows, defined.count_set_bits());
             buf.extend_from_slice(&(levels.len() as u32).to_le_bytes());
             buf.extend_from_slice(&levels);
         }
-        let range = self.encoding.range(&self.values);
-        let encoding = self.encoding.encode(&self.values, &mut buf);
-        let page_nulls = (rows - self.values.len()) as i64;
-        let null_page = self.values.is_empty();
-        self.values.clear();
+        let range = self.encoding.range();
+        let encoding = self.encoding.encode(&mut buf);
+        let page_nulls = (rows - values) as i64;
+        let null_page = values == 0;
 
         let uncompressed = buf.len();
         let body = self.compress_data_page(buf)?;
@@ -419,21 +423,66 @@ const MINIBLOCKS: usize = 4;
 /// Differences per miniblock.
 const MINIBLOCK: usize = BLOCK / MINIBLOCKS;
 
-/// DELTA_BINARY_PACKED pages of signed 64-bit integers (Parquet INT64, signed order).
-pub(super) struct DeltaValues;
+/// DELTA_BINARY_PACKED pages of signed 64-bit integers (Parquet INT64, signed order):
+/// a header (block size, miniblocks per block, value count, first value), then blocks
+/// of differences, each stored as its smallest difference and, per miniblock, a bit
+/// width and the differences above the smallest, bit-packed. Blocks are packed as
+/// values arrive.
+#[derive(Default)]
+pub(super) struct DeltaValues {
+    /// Values in the page so far.
+    count: u64,
+    first: i64,
+    last: i64,
+    low: i64,
+    high: i64,
+    /// Differences not packed yet (fewer than a block).
+    deltas: Vec<i64>,
+    /// Blocks of the page packed so far.
+    blocks: Vec<u8>,
+}
+
+impl DeltaValues {
+    /// Adds `value` to the page.
+    fn push(&mut self, value: i64) {
+        if self.count == 0 {
+            (self.first, self.low, self.high) = (value, value, value);
+        } else {
+            self.deltas.push(value.wrapping_sub(self.last));
+            self.low = self.low.min(value);
+            self.high = self.high.max(value);
+            if self.deltas.len() == BLOCK {
+                pack_block(&self.deltas, &mut self.blocks);
+                self.deltas.clear();
+            }
+        }
+        self.last = value;
+        self.count += 1;
+    }
+}
 
 impl PageValues for DeltaValues {
-    type Value = i64;
     type Bound = i64;
     // Differences of random ids or of event times compress little.
     const CODEC_ON_TRIAL: bool = true;
 
-    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>, page: &mut Vec<i64>) {
-        take_non_null(integers_of(array.as_ref()), nulls, page);
+    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>) {
+        self.deltas.reserve(BLOCK);
+        for_each_non_null(integers_of(array.as_ref()), nulls, |value| self.push(value));
     }
 
-    fn encode(&mut self, values: &[i64], out: &mut Vec<u8>) -> Encoding {
-        encode_deltas(values, out);
+    fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
+        if !self.deltas.is_empty() {
+            pack_block(&self.deltas, &mut self.blocks);
+        }
+        put_uleb128(out, BLOCK as u64);
+        put_uleb128(out, MINIBLOCKS as u64);
+        put_uleb128(out, self.count);
+        put_uleb128(out, zigzag(if self.count == 0 { 0 } else { self.first }));
+        out.extend_from_slice(&self.blocks);
+        self.count = 0;
+        self.deltas.clear();
+        self.blocks.clear();
         Encoding::DELTA_BINARY_PACKED
     }
 
@@ -445,13 +494,8 @@ impl PageValues for DeltaValues {
         vec![Encoding::RLE, Encoding::DELTA_BINARY_PACKED]
     }
 
-    fn range(&mut self, values: &[i64]) -> Option<(i64, i64)> {
-        let first = *values.first()?;
-        Some(
-            values
-                .iter()
-                .fold((first, first), |(low, high), &v| (low.min(v), high.max(v))),
-        )
+    fn range(&mut self) -> Option<(i64, i64)> {
+        (self.count > 0).then_some((self.low, self.high))
     }
 
     fn index_bytes(bound: &i64) -> Vec<u8> {
@@ -464,41 +508,28 @@ impl PageValues for DeltaValues {
     }
 }
 
-/// Appends `values` in DELTA_BINARY_PACKED: a header (block size, miniblocks per block,
-/// value count, first value), then blocks of differences, each stored as its smallest
-/// difference and, per miniblock, a bit width and the differences above the smallest,
+/// Appends one DELTA_BINARY_PACKED block of (at most [`BLOCK`]) `deltas`: the smallest,
+/// then per miniblock a bit width, then the miniblocks' differences above the smallest,
 /// bit-packed.
-fn encode_deltas(values: &[i64], out: &mut Vec<u8>) {
-    put_uleb128(out, BLOCK as u64);
-    put_uleb128(out, MINIBLOCKS as u64);
-    put_uleb128(out, values.len() as u64);
-    put_uleb128(out, zigzag(values.first().copied().unwrap_or(0)));
-    let mut deltas = [0i64; BLOCK];
-    let later = values.get(1..).unwrap_or_default();
-    for (current, previous) in later.chunks(BLOCK).zip(values.chunks(BLOCK)) {
-        let deltas = &mut deltas[..current.len()];
-        for ((delta, &value), &before) in deltas.iter_mut().zip(current).zip(previous) {
-            *delta = value.wrapping_sub(before);
+fn pack_block(deltas: &[i64], out: &mut Vec<u8>) {
+    let min_delta = deltas
+        .iter()
+        .copied()
+        .min()
+        .expect("a block is never empty");
+    put_uleb128(out, zigzag(min_delta));
+    let widths_at = out.len();
+    // Widths of miniblocks past the last values stay 0 (their bodies are omitted).
+    out.extend_from_slice(&[0; MINIBLOCKS]);
+    for (index, miniblock) in deltas.chunks(MINIBLOCK).enumerate() {
+        // A short last miniblock is padded to full size.
+        let mut packed = [0u64; MINIBLOCK];
+        for (slot, &delta) in packed.iter_mut().zip(miniblock) {
+            *slot = delta.wrapping_sub(min_delta) as u64;
         }
-        let min_delta = deltas
-            .iter()
-            .copied()
-            .min()
-            .expect("a block is never empty");
-        put_uleb128(out, zigzag(min_delta));
-        let widths_at = out.len();
-        // Widths of miniblocks past the last values stay 0 (their bodies are omitted).
-        out.extend_from_slice(&[0; MINIBLOCKS]);
-        for (index, miniblock) in deltas.chunks(MINIBLOCK).enumerate() {
-            // A short last miniblock is padded to full size.
-            let mut packed = [0u64; MINIBLOCK];
-            for (slot, &delta) in packed.iter_mut().zip(miniblock) {
-                *slot = delta.wrapping_sub(min_delta) as u64;
-            }
-            let width = bits_needed(packed.iter().fold(0, |all, &v| all | v));
-            out[widths_at + index] = width as u8;
-            bit_pack(&packed, width, out);
-        }
+        let width = bits_needed(packed.iter().fold(0, |all, &v| all | v));
+        out[widths_at + index] = width as u8;
+        bit_pack(&packed, width, out);
     }
 }
 
@@ -596,6 +627,14 @@ pub(super) struct FloatDictionary {
     entries: Vec<u64>,
     /// Index of each value, keyed by its bits.
     slots: DictionarySlots,
+    /// Indices of the page's values (while the dictionary has room).
+    indices: Vec<u32>,
+    /// Arrays of the page being filled, written plain if the dictionary fills up.
+    page_arrays: Vec<ArrayRef>,
+    /// Values in the page.
+    count: usize,
+    /// Smallest and largest value of the page, NaN left out.
+    bounds: Option<(f64, f64)>,
     /// Pages are written plain from now on (the dictionary filled up).
     plain: bool,
 }
@@ -618,54 +657,64 @@ impl FloatDictionary {
 }
 
 impl PageValues for FloatDictionary {
-    type Value = f64;
     type Bound = f64;
     // The dictionary page, written last, compresses well even where the indices in
     // the first page do not.
     const CODEC_ON_TRIAL: bool = false;
 
-    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>, page: &mut Vec<f64>) {
-        take_non_null(array.as_primitive::<Float64Type>().values(), nulls, page);
+    fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>) {
+        self.page_arrays.push(array.clone());
+        let values = array.as_primitive::<Float64Type>().values();
+        for_each_non_null(values, nulls, |value| {
+            self.count += 1;
+            if !value.is_nan() {
+                self.bounds = Some(match self.bounds {
+                    None => (value, value),
+                    Some((low, high)) => (low.min(value), high.max(value)),
+                });
+            }
+            if !self.plain {
+                match self.index_of(value.to_bits()) {
+                    Some(index) => self.indices.push(index),
+                    None => self.plain = true,
+                }
+            }
+        });
     }
 
     /// NaN is left out; a zero bound is written as -0.0 for the minimum and +0.0 for
     /// the maximum, as the format asks (both zeros compare equal).
-    fn range(&mut self, values: &[f64]) -> Option<(f64, f64)> {
-        let mut ordered = values.iter().copied().filter(|v| !v.is_nan());
-        let first = ordered.next()?;
-        let (low, high) = ordered.fold((first, first), |(low, high), v| {
-            (
-                if v < low { v } else { low },
-                if v > high { v } else { high },
-            )
-        });
+    fn range(&mut self) -> Option<(f64, f64)> {
+        let (low, high) = self.bounds?;
         Some((
             if low == 0.0 { -0.0 } else { low },
             if high == 0.0 { 0.0 } else { high },
         ))
     }
 
-    fn encode(&mut self, values: &[f64], out: &mut Vec<u8>) -> Encoding {
-        if values.is_empty() {
+    fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
+        let encoding = if self.count == 0 {
             // A page of nulls needs no dictionary.
-            return Encoding::PLAIN;
-        }
-        if !self.plain {
-            let indices: Option<Vec<u32>> = values
-                .iter()
-                .map(|value| self.index_of(value.to_bits()))
-                .collect();
-            if let Some(indices) = indices {
-                encode_indices(&indices, self.entries.len(), out);
-                return Encoding::RLE_DICTIONARY;
+            Encoding::PLAIN
+        } else if self.plain {
+            out.reserve(self.count * 8);
+            for array in &self.page_arrays {
+                let values = array.as_primitive::<Float64Type>().values();
+                let nulls = array.logical_nulls();
+                for_each_non_null(values, nulls.as_ref(), |value| {
+                    out.extend_from_slice(&value.to_le_bytes())
+                });
             }
-            self.plain = true;
-        }
-        out.reserve(values.len() * 8);
-        for value in values {
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-        Encoding::PLAIN
+            Encoding::PLAIN
+        } else {
+            encode_indices(&self.indices, self.entries.len(), out);
+            Encoding::RLE_DICTIONARY
+        };
+        self.indices.clear();
+        self.page_arrays.clear();
+        self.count = 0;
+        self.bounds = None;
+        encoding
     }
 
     fn dictionary_page(&self) -> Option<(Vec<u8>, usize)> {
@@ -704,6 +753,8 @@ pub(super) struct TextDictionary {
     slots: DictionarySlots,
     /// Arrays of the page being filled.
     page_arrays: Vec<ArrayRef>,
+    /// Index of each value of the page (0 once the chunk is written plain).
+    indices: Vec<u32>,
     /// For each distinct value, the last page (numbered from 1) whose bounds it was
     /// compared with: bounds are found comparing each distinct value once a page.
     bounds_page: Vec<u32>,
@@ -781,13 +832,11 @@ fn text_hash(bytes: &[u8]) -> u64 {
 }
 
 impl PageValues for TextDictionary {
-    /// The value's index in the dictionary (0 once the chunk is written plain).
-    type Value = u32;
     type Bound = Vec<u8>;
     // The dictionary page, written last, holds the text.
     const CODEC_ON_TRIAL: bool = false;
 
-    fn take(&mut self, array: &ArrayRef, _nulls: Option<&NullBuffer>, page: &mut Vec<u32>) {
+    fn take(&mut self, array: &ArrayRef, _nulls: Option<&NullBuffer>) {
         self.page_arrays.push(array.clone());
         for value in array.as_string::<i32>().iter().flatten() {
             let index = match self.plain {
@@ -795,12 +844,12 @@ impl PageValues for TextDictionary {
                 false => self.index_of(value.as_bytes()),
             };
             self.plain |= index.is_none();
-            page.push(index.unwrap_or(0));
+            self.indices.push(index.unwrap_or(0));
         }
     }
 
     /// Text is ordered byte by byte, as the format orders UTF-8.
-    fn range(&mut self, values: &[u32]) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn range(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
         if self.plain {
             let mut values = self.page_values();
             let first = values.next()?;
@@ -810,7 +859,7 @@ impl PageValues for TextDictionary {
         }
         self.pages += 1;
         let mut bounds: Option<(u32, u32)> = None;
-        for &index in values {
+        for &index in &self.indices {
             let seen = &mut self.bounds_page[index as usize];
             if std::mem::replace(seen, self.pages) == self.pages {
                 continue;
@@ -831,8 +880,8 @@ impl PageValues for TextDictionary {
         bounds.map(|(low, high)| (self.entry(low).to_vec(), self.entry(high).to_vec()))
     }
 
-    fn encode(&mut self, values: &[u32], out: &mut Vec<u8>) -> Encoding {
-        let encoding = if values.is_empty() {
+    fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
+        let encoding = if self.indices.is_empty() {
             // A page of nulls needs no dictionary.
             Encoding::PLAIN
         } else if self.plain {
@@ -842,10 +891,11 @@ impl PageValues for TextDictionary {
             }
             Encoding::PLAIN
         } else {
-            encode_indices(values, self.ends.len(), out);
+            encode_indices(&self.indices, self.ends.len(), out);
             Encoding::RLE_DICTIONARY
         };
         self.page_arrays.clear();
+        self.indices.clear();
         encoding
     }
 
@@ -937,6 +987,8 @@ fn put_uleb128(out: &mut Vec<u8>, mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::{Float64Array, Int64Array};
+    use std::sync::Arc;
 
     #[test]
     fn leb128_and_zigzag_match_the_format() {
@@ -986,9 +1038,15 @@ mod tests {
 
     #[test]
     fn a_constant_step_packs_to_zero_widths() {
-        let values: Vec<i64> = (0..257).map(|i| 1000 + 3 * i).collect();
+        let values: ArrayRef =
+            Arc::new(Int64Array::from_iter_values((0..257).map(|i| 1000 + 3 * i)));
+        let mut encoder = DeltaValues::default();
+        // In two batches: blocks are packed across them.
+        encoder.take(&values.slice(0, 100), None);
+        encoder.take(&values.slice(100, 157), None);
+        assert_eq!(encoder.range(), Some((1000, 1768)));
         let mut out = Vec::new();
-        encode_deltas(&values, &mut out);
+        encoder.encode(&mut out);
         // Header (4 varints: 128, 4, 257, zigzag 1000 in two bytes) then two blocks of
         // one min delta (6) and four zero widths each, no bodies.
         assert_eq!(
@@ -1001,14 +1059,18 @@ mod tests {
 
     #[test]
     fn float_bounds_skip_nan_and_sign_their_zeros() {
-        let range = FloatDictionary::default()
-            .range(&[0.0, f64::NAN, 2.5, -0.0])
-            .unwrap();
+        let range_of = |values: &[f64]| {
+            let mut dictionary = FloatDictionary::default();
+            let array: ArrayRef = Arc::new(Float64Array::from(values.to_vec()));
+            dictionary.take(&array, None);
+            dictionary.range()
+        };
+        let range = range_of(&[0.0, f64::NAN, 2.5, -0.0]).unwrap();
         assert_eq!(range.0.to_bits(), (-0.0f64).to_bits());
         assert_eq!(range.1, 2.5);
-        let range = FloatDictionary::default().range(&[-1.0, -0.0]).unwrap();
+        let range = range_of(&[-1.0, -0.0]).unwrap();
         assert_eq!((range.0, range.1.to_bits()), (-1.0, 0.0f64.to_bits()));
-        assert_eq!(FloatDictionary::default().range(&[f64::NAN]), None);
+        assert_eq!(range_of(&[f64::NAN]), None);
     }
 
     #[test]
