@@ -814,21 +814,31 @@ impl TextDictionary {
 /// a match, so it need only spread values well).
 fn text_hash(bytes: &[u8]) -> u64 {
     const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mix = |hash: u64, word: u64| (hash ^ word).wrapping_mul(MIX).rotate_left(29);
     let mut words = bytes.chunks_exact(8);
     let mut hash = bytes.len() as u64;
     for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        hash = (hash ^ word).wrapping_mul(MIX).rotate_left(29);
+        hash = mix(hash, u64::from_le_bytes(word.try_into().expect("8 bytes")));
     }
     let rest = words.remainder();
     if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        hash = (hash ^ u64::from_le_bytes(last))
-            .wrapping_mul(MIX)
-            .rotate_left(29);
+        hash = mix(hash, tail_word(rest));
     }
     hash
+}
+
+/// The 1 to 7 bytes of `rest` in one word, for hashing (the length is hashed apart):
+/// two overlapping 4-byte reads, or the first, middle and last byte, instead of a copy
+/// of unknown length.
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    if n >= 4 {
+        let low = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+        let high = u32::from_le_bytes(rest[n - 4..].try_into().expect("4 bytes"));
+        u64::from(low) | u64::from(high) << 32
+    } else {
+        u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16
+    }
 }
 
 impl PageValues for TextDictionary {
