@@ -617,6 +617,50 @@ fn encode_indices(indices: &[u32], entries: usize, out: &mut Vec<u8>) {
     bit_pack(&values, width, out);
 }
 
+/// The page being filled by a dictionary encoder: each value's index while the
+/// dictionary has room, and the arrays the values came from, which are written plain
+/// instead from the page in which the dictionary fills up on.
+#[derive(Default)]
+struct DictionaryPage {
+    /// Index of each non-null value (0 once the chunk is written plain).
+    indices: Vec<u32>,
+    arrays: Vec<ArrayRef>,
+    /// Pages are written plain from now on (the dictionary filled up).
+    plain: bool,
+}
+
+impl DictionaryPage {
+    /// Records the next value's index, `None` when the dictionary had no room for it.
+    fn push(&mut self, index: Option<u32>) {
+        self.plain |= index.is_none();
+        self.indices.push(index.unwrap_or(0));
+    }
+
+    /// Appends the page to `out` and starts a new one: nothing for a page of nulls, the
+    /// values as `write_plain` writes the page's arrays once the dictionary is full,
+    /// else the indices into a dictionary of `entries`.
+    fn encode(
+        &mut self,
+        entries: usize,
+        out: &mut Vec<u8>,
+        write_plain: impl FnOnce(&[ArrayRef], &mut Vec<u8>),
+    ) -> Encoding {
+        let encoding = if self.indices.is_empty() {
+            // A page of nulls needs no dictionary.
+            Encoding::PLAIN
+        } else if self.plain {
+            write_plain(&self.arrays, out);
+            Encoding::PLAIN
+        } else {
+            encode_indices(&self.indices, entries, out);
+            Encoding::RLE_DICTIONARY
+        };
+        self.indices.clear();
+        self.arrays.clear();
+        encoding
+    }
+}
+
 /// Dictionary-encoded pages of 64-bit floating-point numbers (Parquet DOUBLE): each
 /// distinct value (by bit pattern) is stored once in the dictionary page, and data
 /// pages hold bit-packed indices into it (RLE_DICTIONARY). Once the dictionary is
@@ -627,16 +671,9 @@ pub(super) struct FloatDictionary {
     entries: Vec<u64>,
     /// Index of each value, keyed by its bits.
     slots: DictionarySlots,
-    /// Indices of the page's values (while the dictionary has room).
-    indices: Vec<u32>,
-    /// Arrays of the page being filled, written plain if the dictionary fills up.
-    page_arrays: Vec<ArrayRef>,
-    /// Values in the page.
-    count: usize,
+    page: DictionaryPage,
     /// Smallest and largest value of the page, NaN left out.
     bounds: Option<(f64, f64)>,
-    /// Pages are written plain from now on (the dictionary filled up).
-    plain: bool,
 }
 
 impl FloatDictionary {
@@ -663,22 +700,20 @@ impl PageValues for FloatDictionary {
     const CODEC_ON_TRIAL: bool = false;
 
     fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>) {
-        self.page_arrays.push(array.clone());
+        self.page.arrays.push(array.clone());
         let values = array.as_primitive::<Float64Type>().values();
         for_each_non_null(values, nulls, |value| {
-            self.count += 1;
             if !value.is_nan() {
                 self.bounds = Some(match self.bounds {
                     None => (value, value),
                     Some((low, high)) => (low.min(value), high.max(value)),
                 });
             }
-            if !self.plain {
-                match self.index_of(value.to_bits()) {
-                    Some(index) => self.indices.push(index),
-                    None => self.plain = true,
-                }
-            }
+            let index = match self.page.plain {
+                true => None,
+                false => self.index_of(value.to_bits()),
+            };
+            self.page.push(index);
         });
     }
 
@@ -693,28 +728,16 @@ impl PageValues for FloatDictionary {
     }
 
     fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
-        let encoding = if self.count == 0 {
-            // A page of nulls needs no dictionary.
-            Encoding::PLAIN
-        } else if self.plain {
-            out.reserve(self.count * 8);
-            for array in &self.page_arrays {
+        self.bounds = None;
+        self.page.encode(self.entries.len(), out, |arrays, out| {
+            for array in arrays {
                 let values = array.as_primitive::<Float64Type>().values();
                 let nulls = array.logical_nulls();
                 for_each_non_null(values, nulls.as_ref(), |value| {
                     out.extend_from_slice(&value.to_le_bytes())
                 });
             }
-            Encoding::PLAIN
-        } else {
-            encode_indices(&self.indices, self.entries.len(), out);
-            Encoding::RLE_DICTIONARY
-        };
-        self.indices.clear();
-        self.page_arrays.clear();
-        self.count = 0;
-        self.bounds = None;
-        encoding
+        })
     }
 
     fn dictionary_page(&self) -> Option<(Vec<u8>, usize)> {
@@ -751,16 +774,11 @@ pub(super) struct TextDictionary {
     ends: Vec<usize>,
     /// Index of each value, keyed by a hash of it.
     slots: DictionarySlots,
-    /// Arrays of the page being filled.
-    page_arrays: Vec<ArrayRef>,
-    /// Index of each value of the page (0 once the chunk is written plain).
-    indices: Vec<u32>,
+    page: DictionaryPage,
     /// For each distinct value, the last page (numbered from 1) whose bounds it was
     /// compared with: bounds are found comparing each distinct value once a page.
     bounds_page: Vec<u32>,
     pages: u32,
-    /// Pages are written plain from now on (the dictionary filled up).
-    plain: bool,
 }
 
 /// Distinct value `index` of a dictionary held as `bytes` cut at `ends`.
@@ -802,12 +820,12 @@ impl TextDictionary {
             }
         }
     }
+}
 
-    /// The non-null values of the page's arrays.
-    fn page_values(&self) -> impl Iterator<Item = &[u8]> {
-        let arrays = self.page_arrays.iter();
-        arrays.flat_map(|array| array.as_string::<i32>().iter().flatten().map(str::as_bytes))
-    }
+/// The non-null values of text `arrays`.
+fn text_values(arrays: &[ArrayRef]) -> impl Iterator<Item = &[u8]> {
+    let arrays = arrays.iter();
+    arrays.flat_map(|array| array.as_string::<i32>().iter().flatten().map(str::as_bytes))
 }
 
 /// A hash of `bytes`, eight at a time (the dictionary compares the bytes themselves on
@@ -847,21 +865,20 @@ impl PageValues for TextDictionary {
     const CODEC_ON_TRIAL: bool = false;
 
     fn take(&mut self, array: &ArrayRef, _nulls: Option<&NullBuffer>) {
-        self.page_arrays.push(array.clone());
+        self.page.arrays.push(array.clone());
         for value in array.as_string::<i32>().iter().flatten() {
-            let index = match self.plain {
+            let index = match self.page.plain {
                 true => None,
                 false => self.index_of(value.as_bytes()),
             };
-            self.plain |= index.is_none();
-            self.indices.push(index.unwrap_or(0));
+            self.page.push(index);
         }
     }
 
     /// Text is ordered byte by byte, as the format orders UTF-8.
     fn range(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
-        if self.plain {
-            let mut values = self.page_values();
+        if self.page.plain {
+            let mut values = text_values(&self.page.arrays);
             let first = values.next()?;
             let (low, high) =
                 values.fold((first, first), |(low, high), v| (low.min(v), high.max(v)));
@@ -869,7 +886,7 @@ impl PageValues for TextDictionary {
         }
         self.pages += 1;
         let mut bounds: Option<(u32, u32)> = None;
-        for &index in &self.indices {
+        for &index in &self.page.indices {
             let seen = &mut self.bounds_page[index as usize];
             if std::mem::replace(seen, self.pages) == self.pages {
                 continue;
@@ -891,22 +908,12 @@ impl PageValues for TextDictionary {
     }
 
     fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
-        let encoding = if self.indices.is_empty() {
-            // A page of nulls needs no dictionary.
-            Encoding::PLAIN
-        } else if self.plain {
-            for value in self.page_values() {
+        self.page.encode(self.ends.len(), out, |arrays, out| {
+            for value in text_values(arrays) {
                 out.extend_from_slice(&(value.len() as u32).to_le_bytes());
                 out.extend_from_slice(value);
             }
-            Encoding::PLAIN
-        } else {
-            encode_indices(&self.indices, self.ends.len(), out);
-            Encoding::RLE_DICTIONARY
-        };
-        self.page_arrays.clear();
-        self.indices.clear();
-        encoding
+        })
     }
 
     fn dictionary_page(&self) -> Option<(Vec<u8>, usize)> {
