@@ -301,7 +301,7 @@ struct OpenFile {
 enum ColumnEncoder {
     /// The parquet crate's.
     Arrow(Box<ArrowColumnWriter>),
-    /// Spindle's, for integers, instants and floating-point numbers.
+    /// Spindle's, for integers, instants, doubles and repeated text.
     Own(Box<OwnChunk>),
 }
 
