@@ -302,7 +302,7 @@ enum ColumnEncoder {
     /// The parquet crate's.
     Arrow(Box<ArrowColumnWriter>),
     /// Spindle's, for integers, instants, doubles and repeated text.
-    Own(Box<OwnChunk>),
+    Own(Box<dyn OwnChunk>),
 }
 
 /// What one encoder is given of one batch.
@@ -328,11 +328,9 @@ impl OpenFile {
         // Own encoding is only chosen for flat schemas: leaf `index` is field `index`.
         let encoders = arrow.into_iter().enumerate().map(|(index, writer)| {
             match self.own_encoding.get(index).copied().flatten() {
-                Some((encoding, codec)) => ColumnEncoder::Own(Box::new(OwnChunk::new(
-                    encoding,
-                    self.file.schema_descr().column(index),
-                    codec,
-                ))),
+                Some((encoding, codec)) => ColumnEncoder::Own(
+                    encoding.chunk(self.file.schema_descr().column(index), codec),
+                ),
                 None => ColumnEncoder::Arrow(Box::new(writer)),
             }
         });

@@ -17,13 +17,10 @@ use super::ParquetCompression;
 use crate::error::Result;
 use arrow_array::builder::BooleanBufferBuilder;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
-};
+use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef};
-use arrow_buffer::NullBuffer;
-use arrow_schema::{DataType, TimeUnit};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_schema::DataType;
 use bytes::Bytes;
 use parquet::basic::{BoundaryOrder, Encoding};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
@@ -63,52 +60,45 @@ impl OwnEncoding {
     }
 }
 
-/// Spindle's encoder of one leaf column for one row group.
-pub(super) enum OwnChunk {
-    /// Integers and instants, delta-encoded.
-    Delta(ChunkWriter<DeltaValues>),
-    /// Floating-point numbers, dictionary-encoded.
-    FloatDictionary(ChunkWriter<FloatDictionary>),
-    /// Text, dictionary-encoded.
-    TextDictionary(ChunkWriter<TextDictionary>),
-}
-
-impl OwnChunk {
-    /// An encoder of column `descr` in `encoding`, pages compressed with `codec`.
-    pub(super) fn new(
-        encoding: OwnEncoding,
+impl OwnEncoding {
+    /// An encoder of column `descr` in this encoding for one row group, pages
+    /// compressed with `codec`.
+    pub(super) fn chunk(
+        self,
         descr: ColumnDescPtr,
         codec: ParquetCompression,
-    ) -> Self {
-        match encoding {
-            OwnEncoding::Delta => {
-                Self::Delta(ChunkWriter::new(descr, codec, DeltaValues::default()))
-            }
-            OwnEncoding::FloatDictionary => {
-                Self::FloatDictionary(ChunkWriter::new(descr, codec, FloatDictionary::default()))
-            }
-            OwnEncoding::TextDictionary => {
-                Self::TextDictionary(ChunkWriter::new(descr, codec, TextDictionary::default()))
-            }
-        }
-    }
-
-    /// Appends the rows of `array`, closing pages as they fill.
-    pub(super) fn write(&mut self, array: &ArrayRef) -> Result<()> {
+    ) -> Box<dyn OwnChunk> {
         match self {
-            Self::Delta(writer) => writer.write(array),
-            Self::FloatDictionary(writer) => writer.write(array),
-            Self::TextDictionary(writer) => writer.write(array),
+            Self::Delta => Box::new(ChunkWriter::new(descr, codec, DeltaValues::default())),
+            Self::FloatDictionary => {
+                Box::new(ChunkWriter::new(descr, codec, FloatDictionary::default()))
+            }
+            Self::TextDictionary => {
+                Box::new(ChunkWriter::new(descr, codec, TextDictionary::default()))
+            }
         }
     }
+}
+
+/// Spindle's encoder of one leaf column for one row group, whatever its encoding.
+pub(super) trait OwnChunk: Send {
+    /// Appends the rows of `array`, closing pages as they fill.
+    fn write(&mut self, array: &ArrayRef) -> Result<()>;
 
     /// The chunk's bytes and what the row group needs to splice them in.
-    pub(super) fn finish(self) -> Result<(Bytes, ColumnCloseResult)> {
-        match self {
-            Self::Delta(writer) => writer.finish(),
-            Self::FloatDictionary(writer) => writer.finish(),
-            Self::TextDictionary(writer) => writer.finish(),
-        }
+    fn finish(self: Box<Self>) -> Result<(Bytes, ColumnCloseResult)>;
+}
+
+impl<E: PageValues + Send> OwnChunk for ChunkWriter<E>
+where
+    E::Bound: Send,
+{
+    fn write(&mut self, array: &ArrayRef) -> Result<()> {
+        ChunkWriter::write(self, array)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(Bytes, ColumnCloseResult)> {
+        ChunkWriter::finish(*self)
     }
 }
 
@@ -352,9 +342,11 @@ impl<E: PageValues> ChunkWriter<E> {
             self.uncompressed_bytes += spec.uncompressed_size;
         }
         let data_offset = chunk.bytes_written();
-        let mut bytes = chunk.into_inner()?;
-        bytes.extend_from_slice(&self.pages.into_inner()?);
-        let bytes = Bytes::from(bytes);
+        let data_pages = self.pages.into_inner()?;
+        let bytes = Bytes::from(match data_offset {
+            0 => data_pages,
+            _ => [chunk.into_inner()?, data_pages].concat(),
+        });
 
         let mut offset_index = OffsetIndexBuilder::new();
         for place in &self.places {
@@ -394,24 +386,11 @@ impl<E: PageValues> ChunkWriter<E> {
     }
 }
 
-/// The 64-bit values of an Int64 or Timestamp array.
-fn integers_of(array: &dyn Array) -> &[i64] {
-    match array.data_type() {
-        DataType::Int64 => array.as_primitive::<Int64Type>().values(),
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            array.as_primitive::<TimestampSecondType>().values()
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            array.as_primitive::<TimestampMillisecondType>().values()
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            array.as_primitive::<TimestampMicrosecondType>().values()
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            array.as_primitive::<TimestampNanosecondType>().values()
-        }
-        other => unreachable!("delta chunks take Int64 and Timestamp columns, not {other}"),
-    }
+/// The 64-bit values of an Int64 or Timestamp array (both hold `i64`s, whatever the
+/// unit), nulls included as stored.
+fn integers_of(array: &dyn Array) -> ScalarBuffer<i64> {
+    let data = array.to_data();
+    ScalarBuffer::new(data.buffers()[0].clone(), data.offset(), data.len())
 }
 
 /// Differences per DELTA_BINARY_PACKED block.
@@ -468,7 +447,9 @@ impl PageValues for DeltaValues {
 
     fn take(&mut self, array: &ArrayRef, nulls: Option<&NullBuffer>) {
         self.deltas.reserve(BLOCK);
-        for_each_non_null(integers_of(array.as_ref()), nulls, |value| self.push(value));
+        for_each_non_null(&integers_of(array.as_ref()), nulls, |value| {
+            self.push(value)
+        });
     }
 
     fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
