@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times Spindle beside the Python reference (sqllocks-spindle 3.0.0), alternating
 # runs, and rewrites BENCHMARKS.md.
-# Usage: benches/compare.sh [--runs N] [--quick] [--kafka HOST:PORT --tansu PATH]
+# Usage: benches/compare.sh [--runs N] [--quick] [--schema-only] [--kafka HOST:PORT --tansu PATH]
 # (with --kafka, the sink benchmarks include a Kafka topic created with tansu)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -19,6 +19,9 @@ pub enum Command {
     List,
     /// Show a domain's tables: columns, types and row counts per scale.
     Describe(DescribeArgs),
+    /// Check a `.spindle.json` schema: print its tables, relationships and generation
+    /// order, or every problem found in it.
+    Validate(ValidateArgs),
     /// Generate every table of a domain into files.
     Generate(GenerateArgs),
     /// Stream a table (or all tables) as events.
@@ -83,9 +86,16 @@ pub struct SqlArgs {
 /// Flags of `describe`.
 #[derive(Args, Debug)]
 pub struct DescribeArgs {
-    /// Domain to describe.
+    /// Domain to describe: a built-in name or a `.spindle.json` file.
     #[arg(default_value = "retail")]
     pub domain: String,
+}
+
+/// Flags of `validate`.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The `.spindle.json` schema file.
+    pub schema: std::path::PathBuf,
 }
 
 /// Scale and explicit counts, shared by `generate` and `stream`.
@@ -131,7 +141,7 @@ impl Format {
 /// Flags of `generate`.
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Domain to generate.
+    /// Domain to generate: a built-in name (`spindle list`) or a `.spindle.json` file.
     pub domain: String,
     /// Scale and counts.
     #[command(flatten)]

@@ -1,11 +1,12 @@
 //! `spindle list`, `describe` and `generate`.
 
-use crate::args::{DescribeArgs, Format, GenerateArgs, ScaleArgs};
+use crate::args::{DescribeArgs, Format, GenerateArgs, ScaleArgs, ValidateArgs};
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
 use spindle_gen::{ChunkStream, Counts, DEFAULT_CHUNK_UNITS, Partition, Scale, thousands};
 use spindle_sinks::{CsvSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -48,67 +49,104 @@ pub fn resolve_scale(args: &ScaleArgs, default: &str) -> Result<Scale> {
 
 /// `spindle list`.
 pub fn list() -> Result<ExitCode> {
+    let mut out = String::new();
     for domain in spindle_gen::domains() {
-        println!("domain {}: {}", domain.name(), domain.description());
+        writeln!(out, "domain {}: {}", domain.name(), domain.description())?;
         for t in domain.tables() {
-            println!("  table {:<18} {}", t.name, t.description);
+            writeln!(out, "  table {:<18} {}", t.name, t.description)?;
         }
     }
-    println!("scales:");
+    writeln!(
+        out,
+        "retail scales (schema domains: `spindle describe DOMAIN`):"
+    )?;
     for scale in Scale::PRESETS {
         let c = scale.counts();
-        println!(
+        writeln!(
+            out,
             "  {:<12} {:>13} customers {:>9} products {:>16} orders",
             scale.name(),
             thousands(c.customers),
             thousands(c.products),
             thousands(c.orders)
-        );
+        )?;
     }
-    println!("  {:<12} --customers N --products N --orders N", "custom");
-    Ok(ExitCode::SUCCESS)
+    writeln!(
+        out,
+        "  {:<12} --customers N --products N --orders N",
+        "custom"
+    )?;
+    print_out(&out)
 }
 
 /// `spindle describe DOMAIN`.
 pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
+    let mut out = String::new();
     let domain = spindle_gen::domain_by_name(&args.domain)?;
-    println!("domain {}: {}", domain.name(), domain.description());
+    writeln!(out, "domain {}: {}", domain.name(), domain.description())?;
     for t in domain.tables() {
-        println!();
-        println!("table {} - {}", t.name, t.description);
+        writeln!(out)?;
+        writeln!(out, "table {} - {}", t.name, t.description)?;
         if let Some(col) = t.ordered_by {
-            println!("  generated in {col} order (streams in event-time order without a sort)");
+            writeln!(
+                out,
+                "  generated in {col} order (streams in event-time order without a sort)"
+            )?;
         }
         if let Some(m) = t.main_measure {
-            println!("  main measure (--anomaly-fraction target): {m}");
+            writeln!(out, "  main measure (--anomaly-fraction target): {m}")?;
         }
         if t.driver != t.name {
-            println!("  generated alongside its driving table: {}", t.driver);
+            writeln!(out, "  generated alongside its driving table: {}", t.driver)?;
         }
         for f in t.schema.fields() {
             let null = if f.is_nullable() { "nullable" } else { "" };
-            println!(
+            writeln!(
+                out,
                 "    {:<22} {:<28} {null}",
                 f.name(),
                 f.data_type().to_string()
-            );
+            )?;
         }
     }
-    println!();
+    writeln!(out)?;
     let names = domain.table_names();
-    print!("{:<12}", "rows");
+    write!(out, "{:<12}", "rows")?;
     for n in &names {
-        print!(" {:>16}", n);
+        write!(out, " {:>16}", n)?;
     }
-    println!();
+    writeln!(out)?;
     for scale in Scale::PRESETS {
-        print!("{:<12}", scale.name());
-        for (_, rows) in domain.row_counts(&scale) {
-            print!(" {:>16}", thousands(rows));
+        let counts = domain.row_counts(&scale);
+        if counts.is_empty() {
+            continue;
         }
-        println!();
+        write!(out, "{:<12}", scale.name())?;
+        for (_, rows) in counts {
+            write!(out, " {:>16}", thousands(rows))?;
+        }
+        writeln!(out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    print_out(&out)
+}
+
+/// `spindle validate FILE`: the schema's outline, or every problem in it (exit 2).
+pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
+    let domain = spindle_gen::schema::SchemaDomain::from_file(&args.schema)?;
+    print_out(&domain.report())
+}
+
+/// Writes `text` to stdout; a reader that went away (`spindle list | head`) is not an
+/// error.
+fn print_out(text: &str) -> Result<ExitCode> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        other => {
+            other?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// A writer of one table's file; Parquet records the column the table is generated in
@@ -163,6 +201,8 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
             .collect::<spindle_gen::Result<_>>()?
     };
 
+    domain.preload(&names);
+    let plan = domain.plan(scale, args.seed)?;
     let out = &args.output;
     if out.exists() {
         if !out.is_dir() {
@@ -182,8 +222,6 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create --output {}", out.display()))?;
 
-    domain.preload(&names);
-    let plan = domain.plan(scale, args.seed)?;
     let mut outputs = Outputs {
         files: Vec::new(),
         done: false,

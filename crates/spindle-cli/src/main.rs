@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         args::Command::List => generate::list(),
         args::Command::Describe(a) => generate::describe(&a),
+        args::Command::Validate(a) => generate::validate(&a),
         args::Command::Generate(a) => generate::run(&a),
         args::Command::Stream(a) => stream::run(*a),
         args::Command::Replay(a) => replay::run(*a),

@@ -226,6 +226,16 @@ impl SortedUniforms {
         }
     }
 
+    /// How many positions there are.
+    pub fn len(&self) -> u64 {
+        self.n
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
     /// Positions of rows `start..end`, ascending, each in `[0, 1)`.
     pub fn range(&self, start: u64, end: u64) -> Vec<f64> {
         assert!(start <= end && end <= self.n);
@@ -250,6 +260,59 @@ impl SortedUniforms {
             block += 1;
         }
         out
+    }
+}
+
+/// `at(u)` rows belong to the first `u` units: exactly `floor(per_unit x units)` rows
+/// on the whole, jittered so each unit has between `floor(per_unit - jitter)` and
+/// `ceil(per_unit + jitter)` rows, computable for any `u` on its own. Rows of a unit
+/// are contiguous, so a child table laid out this way is grouped by parent. `jitter`
+/// must not exceed `per_unit`, which keeps `at` non-decreasing.
+#[derive(Clone, Copy, Debug)]
+pub struct ExactPrefix {
+    /// Mean rows per unit.
+    pub per_unit: f64,
+    /// Spread of each unit's count around the mean.
+    pub jitter: f64,
+    /// How many units there are.
+    pub units: u64,
+    /// The stream the jitter is drawn from.
+    pub stream: RandomStream,
+}
+
+impl ExactPrefix {
+    /// Rows of units `0..u`.
+    #[inline]
+    pub fn at(&self, u: u64) -> u64 {
+        // The values are never negative: truncation is the floor (and, unlike `floor`
+        // without SSE4.1, is not a call into libm).
+        if u == 0 {
+            0
+        } else if u >= self.units {
+            (self.per_unit * self.units as f64) as u64
+        } else {
+            (self.per_unit * u as f64 + self.jitter * self.stream.unit(u)) as u64
+        }
+    }
+
+    /// Rows over all units.
+    pub fn total(&self) -> u64 {
+        self.at(self.units)
+    }
+
+    /// The unit row `row` (below [`ExactPrefix::total`]) belongs to.
+    pub fn unit_of(&self, row: u64) -> u64 {
+        // The largest u with at(u) <= row; at(units) > row.
+        let (mut lo, mut hi) = (0, self.units);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.at(mid) <= row {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }
 

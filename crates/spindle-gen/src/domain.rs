@@ -102,16 +102,25 @@ pub trait DomainPlan: Send + Sync {
     fn generate(&self, tables: &[&str], units: Range<u64>) -> Result<Vec<RecordBatch>>;
 }
 
-/// All known domains.
+/// All built-in domains: Retail, then the schema domains.
 pub fn domains() -> Vec<Box<dyn Domain>> {
-    vec![Box::new(crate::retail::RetailDomain::new())]
+    let mut all: Vec<Box<dyn Domain>> = vec![Box::new(crate::retail::RetailDomain::new())];
+    for d in crate::schema::built_in() {
+        all.push(Box::new(d.clone()));
+    }
+    all
 }
 
-/// The domain called `name`.
+/// The domain called `name`, or the `.spindle.json` schema file at the path `name`
+/// (a name ending in `.json` or holding a path separator).
 ///
 /// # Errors
-/// [`Error::UnknownDomain`] listing the known domains.
+/// [`Error::UnknownDomain`] listing the known domains; [`Error::Schema`] for a schema
+/// file that cannot be read or used.
 pub fn domain_by_name(name: &str) -> Result<Box<dyn Domain>> {
+    if crate::schema::is_schema_path(name) {
+        return Ok(Box::new(crate::schema::SchemaDomain::from_file(name)?));
+    }
     domains()
         .into_iter()
         .find(|d| d.name().eq_ignore_ascii_case(name))
@@ -120,6 +129,7 @@ pub fn domain_by_name(name: &str) -> Result<Box<dyn Domain>> {
             allowed: domains()
                 .iter()
                 .map(|d| d.name())
+                .chain(std::iter::once("or a path to a .spindle.json schema"))
                 .collect::<Vec<_>>()
                 .join(", "),
         })

@@ -42,6 +42,10 @@ pub enum Error {
         /// The tables given.
         tables: String,
     },
+    /// A schema file that cannot be read or used, or a column that cannot be made: the
+    /// message names the file and the schema path (`tables.t.columns.c...`).
+    #[error("{0}")]
+    Schema(String),
     /// An Arrow error while assembling batches.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),

@@ -18,6 +18,7 @@ pub mod error;
 pub mod retail;
 pub mod rng;
 pub mod scale;
+pub mod schema;
 
 pub use domain::{Domain, DomainPlan, TableSpec, domain_by_name, domains};
 pub use error::{Error, Result};

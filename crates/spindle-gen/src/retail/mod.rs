@@ -19,7 +19,7 @@ mod words;
 
 pub use reference::{Category, ZipRecord, categories, zip_records};
 
-use crate::dist::{Alias, SortedUniforms, Weighted, permutation};
+use crate::dist::{Alias, ExactPrefix, SortedUniforms, Weighted, permutation};
 use crate::domain::{Domain, DomainPlan, TableSpec};
 use crate::error::{Error, Result};
 use crate::rng::RandomStream;
@@ -285,31 +285,6 @@ impl Domain for RetailDomain {
 
     fn plan(&self, scale: Scale, seed: u64) -> Result<Arc<dyn DomainPlan>> {
         Ok(Arc::new(RetailPlan::new(self.clone(), scale, seed)?))
-    }
-}
-
-/// `prefix(u)` rows belong to the first `u` units: exactly `per_unit` rows per unit on
-/// the whole, jittered so each unit has between `floor(per_unit - jitter)` and
-/// `ceil(per_unit + jitter)` rows, computable for any `u` on its own.
-#[derive(Clone, Copy, Debug)]
-struct ExactPrefix {
-    per_unit: f64,
-    jitter: f64,
-    units: u64,
-    stream: RandomStream,
-}
-
-impl ExactPrefix {
-    fn at(&self, u: u64) -> u64 {
-        // The values are never negative: truncation is the floor (and, unlike `floor`
-        // without SSE4.1, is not a call into libm).
-        if u == 0 {
-            0
-        } else if u >= self.units {
-            (self.per_unit * self.units as f64) as u64
-        } else {
-            (self.per_unit * u as f64 + self.jitter * self.stream.unit(u)) as u64
-        }
     }
 }
 

@@ -1,0 +1,1822 @@
+//! Column kernels: every value is a function of (seed, table, column, row), computed
+//! for any set of rows as an Arrow array. A chunk asks for a range of rows; a lookup
+//! asks a parent table for the rows its foreign keys point at. Small tables are made
+//! whole once and read with `take`.
+
+use super::dataset::Dataset;
+use super::layout::{Layout, Nest};
+use super::model::*;
+use super::words;
+use crate::dist::{Alias, ExactPrefix, SORTED_BLOCK, SortedUniforms, Weighted, permutation};
+use crate::error::{Error, Result};
+use crate::rng::RandomStream;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray,
+    TimestampMicrosecondArray, UInt64Array,
+};
+use arrow_cast::{CastOptions, cast_with_options};
+use arrow_schema::{DataType, TimeUnit};
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+const DAY: i64 = 86_400_000_000;
+
+/// Tables up to this many rows are made whole on first use and read with `take`.
+pub const SMALL_TABLE_ROWS: u64 = 200_000;
+
+/// Zipf picks over at most this many parents use an exact table; beyond, a continuous
+/// approximation.
+const ZIPF_TABLE_MAX: u64 = 1 << 22;
+
+fn invalid(message: String) -> Error {
+    Error::Schema(message)
+}
+
+/// Which rows of a table are asked for.
+#[derive(Clone, Debug)]
+pub enum Rows {
+    /// A contiguous range.
+    Range(Range<u64>),
+    /// Any rows, in the order given.
+    List(Arc<[u64]>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Range(r) => (r.end - r.start) as usize,
+            Rows::List(l) => l.len(),
+        }
+    }
+
+    /// `f(row)` for every row, in order.
+    fn map<T>(&self, mut f: impl FnMut(u64) -> T) -> Vec<T> {
+        match self {
+            Rows::Range(r) => r.clone().map(f).collect(),
+            Rows::List(l) => l.iter().map(|&r| f(r)).collect(),
+        }
+    }
+
+    /// `f(i, row)` for every row.
+    fn map_indexed<T>(&self, mut f: impl FnMut(usize, u64) -> T) -> Vec<T> {
+        match self {
+            Rows::Range(r) => r.clone().enumerate().map(|(i, row)| f(i, row)).collect(),
+            Rows::List(l) => l.iter().enumerate().map(|(i, &row)| f(i, row)).collect(),
+        }
+    }
+}
+
+/// Pre-computed help for one column's kernel.
+#[derive(Default)]
+struct Prep {
+    alias: Option<Alias>,
+    weighted: Option<Weighted>,
+    /// Day starts (microseconds) a temporal column chooses among.
+    days: Vec<i64>,
+    /// The labels of an enum, in the column's type.
+    labels: Option<ArrayRef>,
+    /// A foreign key under a cap: rows before each parent, in a shuffled order.
+    cap: Option<Cap>,
+    /// Record order of a unique record sample.
+    perm: Option<Vec<u32>>,
+    /// Sorted positions of a temporal column generated in ascending order.
+    sorted: Option<SortedUniforms>,
+    /// For a sorted seasonal column with peak hours: weights of (day, hour) buckets.
+    hours: Option<Weighted>,
+}
+
+/// Exact per-parent counts (each at most the cap) handed out over a pseudo-random
+/// permutation of the child rows: row r's parent is the one whose share holds the
+/// r-th position of the permutation.
+struct Cap {
+    starts: Vec<u64>,
+    perm: Feistel,
+}
+
+/// A bijection of `0..n` from a four-round Feistel network over the next even power
+/// of two, walking cycles back into range.
+struct Feistel {
+    n: u64,
+    half_bits: u32,
+    keys: [u64; 4],
+}
+
+impl Feistel {
+    fn new(n: u64, stream: RandomStream) -> Self {
+        let bits = 64 - n.max(2).saturating_sub(1).leading_zeros();
+        let half_bits = bits.div_ceil(2).max(1);
+        Self {
+            n,
+            half_bits,
+            keys: [
+                stream.bits(0),
+                stream.bits(1),
+                stream.bits(2),
+                stream.bits(3),
+            ],
+        }
+    }
+
+    fn apply(&self, x: u64) -> u64 {
+        let mask = (1u64 << self.half_bits) - 1;
+        let mut v = x;
+        loop {
+            let (mut l, mut r) = (v >> self.half_bits, v & mask);
+            for k in self.keys {
+                let f = crate::rng::mix64(r ^ k) & mask;
+                (l, r) = (r, l ^ f);
+            }
+            v = (l << self.half_bits) | r;
+            if v < self.n {
+                return v;
+            }
+        }
+    }
+}
+
+/// One schema planned at one scale and seed.
+pub struct Engine {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) counts: Vec<u64>,
+    seed: u64,
+    streams: Vec<Vec<RandomStream>>,
+    preps: Vec<Vec<Prep>>,
+    prefixes: Vec<Option<ExactPrefix>>,
+    full: Vec<Vec<OnceLock<std::result::Result<ArrayRef, String>>>>,
+}
+
+fn pareto_cap(alpha: f64) -> f64 {
+    // The 99.5th percentile of Lomax(alpha).
+    0.005f64.powf(-1.0 / alpha) - 1.0
+}
+
+impl Engine {
+    /// Plans `schema` with `counts` rows per table.
+    ///
+    /// # Errors
+    /// What the counts make impossible (a cap below the rows to share, a foreign key
+    /// to an empty table, a sequence past the integer range), naming the column.
+    pub fn new(
+        schema: Arc<Schema>,
+        layout: Arc<Layout>,
+        counts: Vec<u64>,
+        seed: u64,
+    ) -> Result<Self> {
+        let s = &schema;
+        let streams: Vec<Vec<RandomStream>> = s
+            .tables
+            .iter()
+            .map(|t| {
+                t.columns
+                    .iter()
+                    .map(|c| RandomStream::new(seed, &format!("schema.{}.{}", t.name, c.name)))
+                    .collect()
+            })
+            .collect();
+        let prefixes = layout
+            .nest
+            .iter()
+            .enumerate()
+            .map(|(t, n)| {
+                n.map(|Nest { parent, ratio, .. }| ExactPrefix {
+                    per_unit: ratio,
+                    jitter: ratio.min((6.0 * ratio).sqrt()),
+                    units: counts[parent],
+                    stream: RandomStream::new(seed, &format!("schema.{}#count", s.tables[t].name)),
+                })
+            })
+            .collect();
+        let mut preps = Vec::with_capacity(s.tables.len());
+        for (t, table) in s.tables.iter().enumerate() {
+            let mut row = Vec::with_capacity(table.columns.len());
+            for (c, col) in table.columns.iter().enumerate() {
+                let path = format!("tables.{}.columns.{}", table.name, col.name);
+                row.push(Self::prep(
+                    s,
+                    &layout,
+                    &counts,
+                    t,
+                    c,
+                    col,
+                    streams[t][c],
+                    &path,
+                )?);
+            }
+            preps.push(row);
+        }
+        let full = s
+            .tables
+            .iter()
+            .map(|t| t.columns.iter().map(|_| OnceLock::new()).collect())
+            .collect();
+        Ok(Self {
+            schema,
+            layout,
+            counts,
+            seed,
+            streams,
+            preps,
+            prefixes,
+            full,
+        })
+    }
+
+    /// The seed planned.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn prep(
+        s: &Schema,
+        layout: &Layout,
+        counts: &[u64],
+        t: usize,
+        c: usize,
+        col: &Column,
+        stream: RandomStream,
+        path: &str,
+    ) -> Result<Prep> {
+        let mut p = Prep::default();
+        let n = counts[t];
+        match &col.generator {
+            Generator::Sequence { start, step } => {
+                let last = i128::from(*start) + i128::from(*step) * i128::from(n.saturating_sub(1));
+                if i64::try_from(last).is_err() {
+                    return Err(invalid(format!(
+                        "{path}.generator: {} rows run the sequence past the 64-bit range",
+                        crate::thousands(n)
+                    )));
+                }
+            }
+            Generator::Enum { labels, weights } => {
+                p.alias = Some(Alias::new(weights));
+                let text: ArrayRef = Arc::new(StringArray::from(labels.clone()));
+                let ty = col.ty.data_type();
+                let typed = if col.ty == ColumnType::Boolean {
+                    let b: Option<Vec<bool>> = labels
+                        .iter()
+                        .map(|l| match l.to_ascii_lowercase().as_str() {
+                            "true" | "1" | "yes" | "y" | "t" => Some(true),
+                            "false" | "0" | "no" | "n" | "f" => Some(false),
+                            _ => None,
+                        })
+                        .collect();
+                    b.map(|b| Arc::new(BooleanArray::from(b)) as ArrayRef)
+                        .ok_or_else(|| {
+                            format!(
+                                "labels must be true or false for a boolean column: {}",
+                                labels.join(", ")
+                            )
+                        })
+                } else if col.ty.is_numeric() {
+                    let f: Option<Vec<f64>> = labels
+                        .iter()
+                        .map(|l| l.trim().parse::<f64>().ok())
+                        .collect();
+                    match f {
+                        Some(f) if col.ty == ColumnType::Integer => Ok(Arc::new(Int64Array::from(
+                            f.iter().map(|x| x.round() as i64).collect::<Vec<_>>(),
+                        ))
+                            as ArrayRef),
+                        Some(f) => Ok(Arc::new(Float64Array::from(f)) as ArrayRef),
+                        None => Err(format!(
+                            "labels must be numbers for a {:?} column: {}",
+                            col.ty,
+                            labels.join(", ")
+                        )),
+                    }
+                } else {
+                    cast_strict(&text, &ty)
+                        .map_err(|e| format!("labels do not fit the column's type: {e}"))
+                };
+                p.labels =
+                    Some(typed.map_err(|e| invalid(format!("{path}.generator.values: {e}")))?);
+            }
+            Generator::Distribution {
+                dist: Dist::Zipf { alpha, max },
+                ..
+            } => {
+                if *max > ZIPF_TABLE_MAX {
+                    return Err(invalid(format!(
+                        "{path}.generator.max: zipf ranks are limited to {}",
+                        crate::thousands(ZIPF_TABLE_MAX)
+                    )));
+                }
+                p.alias = Some(Alias::zipf(*max as usize, *alpha));
+            }
+            Generator::Temporal {
+                pattern,
+                start,
+                end,
+            } => {
+                let sorted = layout.ordered_by[t] == Some(c);
+                if sorted {
+                    p.sorted = Some(SortedUniforms::new(stream.bits(u64::MAX - 7), path, n));
+                }
+                let first_day = start.div_euclid(DAY);
+                let last_day = (end - 1).div_euclid(DAY);
+                if last_day - first_day > 366 * 2000 {
+                    return Err(invalid(format!(
+                        "{path}.generator: the range spans more than 2,000 years"
+                    )));
+                }
+                match pattern {
+                    TemporalPattern::Uniform => {}
+                    TemporalPattern::TradingDays => {
+                        // 1970-01-01 was a Thursday: weekday index (Monday 0) is (day + 3) % 7.
+                        p.days = (first_day..=last_day)
+                            .filter(|d| (d + 3).rem_euclid(7) < 5)
+                            .map(|d| d * DAY)
+                            .collect();
+                        if p.days.is_empty() {
+                            return Err(invalid(format!(
+                                "{path}.generator: the range holds no weekday"
+                            )));
+                        }
+                    }
+                    TemporalPattern::Seasonal { month, weekday, .. } => {
+                        let mut weights = Vec::new();
+                        for d in first_day..=last_day {
+                            let date = chrono::DateTime::from_timestamp(d * 86_400, 0)
+                                .expect("in range")
+                                .date_naive();
+                            let m = chrono::Datelike::month0(&date) as usize;
+                            let w = (d + 3).rem_euclid(7) as usize;
+                            p.days.push(d * DAY);
+                            weights.push(month[m] * weekday[w]);
+                        }
+                        if weights.iter().sum::<f64>() <= 0.0 {
+                            return Err(invalid(format!(
+                                "{path}.generator: every day of the range has weight 0"
+                            )));
+                        }
+                        if let (
+                            true,
+                            TemporalPattern::Seasonal {
+                                hours: HourProfile::Peaks { peaks, sd },
+                                ..
+                            },
+                        ) = (sorted, pattern)
+                        {
+                            let by_hour = hour_weights(peaks, *sd);
+                            let buckets: Vec<f64> = weights
+                                .iter()
+                                .flat_map(|w| by_hour.iter().map(move |h| w * h))
+                                .collect();
+                            p.hours = Some(Weighted::new(&buckets));
+                        }
+                        p.weighted = Some(Weighted::new(&weights));
+                    }
+                }
+            }
+            Generator::ForeignKey {
+                table,
+                pick,
+                max_per_parent,
+                ..
+            } => {
+                let parents = counts[*table];
+                if parents == 0 && n > 0 {
+                    return Err(invalid(format!(
+                        "{path}.generator.ref: table '{}' has no rows to refer to",
+                        s.tables[*table].name
+                    )));
+                }
+                if let Some(cap) = max_per_parent {
+                    if u128::from(*cap) * u128::from(parents) < u128::from(n) {
+                        return Err(invalid(format!(
+                            "{path}.generator.max_per_parent: {} rows cannot go to {} parents at most {cap} each",
+                            crate::thousands(n),
+                            crate::thousands(parents)
+                        )));
+                    }
+                    if parents > 200_000_000 {
+                        return Err(invalid(format!(
+                            "{path}.generator.max_per_parent: capped keys are limited to 200,000,000 parents"
+                        )));
+                    }
+                    p.cap = Some(Self::cap(*pick, parents, n, *cap, stream));
+                } else if let FkPick::Zipf(alpha) = pick {
+                    if parents <= ZIPF_TABLE_MAX && parents > 0 {
+                        p.alias = Some(Alias::zipf(parents as usize, *alpha));
+                    }
+                }
+            }
+            Generator::ReferenceData {
+                weights: Some(w), ..
+            }
+            | Generator::RecordSample {
+                weights: Some(w),
+                unique: false,
+                ..
+            } => {
+                p.alias = Some(Alias::new(w));
+            }
+            Generator::RecordSample {
+                dataset,
+                unique: true,
+                weights,
+                ..
+            } => {
+                if n <= dataset.len as u64 {
+                    p.perm = Some(permutation(stream.fork(u64::MAX - 1), dataset.len));
+                } else if let Some(w) = weights {
+                    p.alias = Some(Alias::new(w));
+                }
+            }
+            _ => {}
+        }
+        Ok(p)
+    }
+
+    /// Per-parent counts under a cap: the pick's expected counts, floored and capped,
+    /// the rest spread evenly over the parents with room (as the reference hands the
+    /// excess to random parents under the cap).
+    fn cap(pick: FkPick, parents: u64, rows: u64, cap: u64, stream: RandomStream) -> Cap {
+        let p = parents as usize;
+        let weights: Vec<f64> = match pick {
+            FkPick::Uniform => vec![1.0; p],
+            FkPick::Zipf(a) => (1..=p).map(|k| (k as f64).powf(-a)).collect(),
+            FkPick::Pareto(a) => {
+                let c = pareto_cap(a);
+                let cdf = |x: f64| 1.0 - (1.0 + x).powf(-a);
+                let tail = 0.005 / parents as f64;
+                (0..p)
+                    .map(|i| {
+                        cdf((i + 1) as f64 * c / parents as f64)
+                            - cdf(i as f64 * c / parents as f64)
+                            + tail
+                    })
+                    .collect()
+            }
+        };
+        let total_w: f64 = weights.iter().sum();
+        let mut counts: Vec<u64> = weights
+            .iter()
+            .map(|w| ((w / total_w * rows as f64) as u64).min(cap))
+            .collect();
+        let mut left = rows - counts.iter().sum::<u64>();
+        while left > 0 {
+            let open = counts.iter().filter(|c| **c < cap).count() as u64;
+            let share = left / open;
+            let before = left;
+            for c in counts.iter_mut().filter(|c| **c < cap) {
+                let add = share.min(cap - *c);
+                *c += add;
+                left -= add;
+            }
+            if left == before {
+                // Fewer rows left than parents with room: one each, in a shuffled order.
+                let room: Vec<usize> = (0..p).filter(|&i| counts[i] < cap).collect();
+                let order = permutation(stream.fork(u64::MAX - 2), room.len());
+                for &k in order.iter().take(left as usize) {
+                    counts[room[k as usize]] += 1;
+                }
+                left = 0;
+            }
+        }
+        let mut starts = Vec::with_capacity(p + 1);
+        let mut acc = 0;
+        starts.push(0);
+        for c in counts {
+            acc += c;
+            starts.push(acc);
+        }
+        Cap {
+            starts,
+            perm: Feistel::new(rows, stream.fork(u64::MAX)),
+        }
+    }
+
+    /// Whether table `t` is made whole on first use.
+    fn is_small(&self, t: usize) -> bool {
+        self.counts[t] <= SMALL_TABLE_ROWS
+    }
+
+    /// The rows of table `t` that driver rows `units` produce.
+    pub fn rows_for(&self, t: usize, units: Range<u64>) -> Range<u64> {
+        match (self.layout.nest[t], self.prefixes[t]) {
+            (Some(n), Some(prefix)) => {
+                let parent = self.rows_for(n.parent, units);
+                prefix.at(parent.start)..prefix.at(parent.end)
+            }
+            _ => units,
+        }
+    }
+
+    /// The whole column `c` of small table `t`, made once.
+    fn full_column(&self, t: usize, c: usize) -> Result<ArrayRef> {
+        self.full[t][c]
+            .get_or_init(|| {
+                let mut ev = Eval::new(self, t, Rows::Range(0..self.counts[t]), true);
+                ev.compute(c).map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(Error::Schema)
+    }
+
+    /// Column `c` of table `t` at `rows`.
+    pub fn column(&self, t: usize, c: usize, rows: Rows) -> Result<ArrayRef> {
+        Eval::new(self, t, rows, false).value(c)
+    }
+
+    /// Column `c` of table `t` at the rows given (null where the row is null).
+    fn values_at(&self, t: usize, c: usize, rows: &[Option<u64>]) -> Result<ArrayRef> {
+        if self.is_small(t) {
+            let full = self.full_column(t, c)?;
+            let idx = UInt64Array::from(rows.to_vec());
+            return Ok(arrow_select::take::take(&full, &idx, None)?);
+        }
+        let present: Vec<u64> = rows.iter().flatten().copied().collect();
+        let values = self.column(t, c, Rows::List(present.into()))?;
+        if values.len() == rows.len() {
+            return Ok(values);
+        }
+        let mut next = 0u64;
+        let idx: UInt64Array = rows
+            .iter()
+            .map(|r| {
+                r.map(|_| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        Ok(arrow_select::take::take(&values, &idx, None)?)
+    }
+
+    /// The parent rows that key column `c` of table `t` holds at the rows given.
+    fn fk_rows_at(&self, t: usize, c: usize, rows: &[Option<u64>]) -> Result<Arc<[Option<u64>]>> {
+        let present: Vec<u64> = rows.iter().flatten().copied().collect();
+        let mut ev = Eval::new(self, t, Rows::List(present.into()), false);
+        let found = ev.fk_rows(c)?;
+        let mut next = found.iter();
+        Ok(rows
+            .iter()
+            .map(|r| r.and_then(|_| *next.next().expect("one per row")))
+            .collect())
+    }
+
+    /// Tables `tables` (one driver) for driver rows `units`, as batches in the order
+    /// asked. Nested tables are made first, so that a parent's `computed` column reads
+    /// the very columns its children's batch holds rather than making them again.
+    pub fn batches(
+        &self,
+        tables: &[usize],
+        units: Range<u64>,
+        schemas: &[arrow_schema::SchemaRef],
+    ) -> Result<Vec<arrow_array::RecordBatch>> {
+        let depth = |mut t: usize| {
+            let mut d = 0;
+            while let Some(n) = self.layout.nest[t] {
+                t = n.parent;
+                d += 1;
+            }
+            d
+        };
+        let mut order: Vec<usize> = (0..tables.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(depth(tables[i])));
+        let mut provided = Provided::new();
+        let mut out: Vec<Option<arrow_array::RecordBatch>> = vec![None; tables.len()];
+        for i in order {
+            let t = tables[i];
+            let rows = self.rows_for(t, units.clone());
+            let columns = {
+                let mut ev = Eval::new(self, t, Rows::Range(rows.clone()), false);
+                ev.provided = Some(&provided);
+                self.layout.output[t]
+                    .iter()
+                    .map(|&c| ev.value(c))
+                    .collect::<Result<Vec<_>>>()?
+            };
+            for (&c, a) in self.layout.output[t].iter().zip(&columns) {
+                provided.insert((t, c), (rows.clone(), a.clone()));
+            }
+            out[i] = Some(arrow_array::RecordBatch::try_new(
+                schemas[i].clone(),
+                columns,
+            )?);
+        }
+        Ok(out
+            .into_iter()
+            .map(|b| b.expect("every table made"))
+            .collect())
+    }
+}
+
+/// Casts, failing rather than writing nulls where a value does not fit.
+fn cast_strict(
+    a: &ArrayRef,
+    to: &DataType,
+) -> std::result::Result<ArrayRef, arrow_schema::ArrowError> {
+    if a.data_type() == to {
+        return Ok(a.clone());
+    }
+    cast_with_options(
+        a,
+        to,
+        &CastOptions {
+            safe: false,
+            ..Default::default()
+        },
+    )
+}
+
+fn f64s(a: &ArrayRef) -> Result<Float64Array> {
+    Ok(cast_strict(a, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .clone())
+}
+
+fn micros(a: &ArrayRef) -> Result<TimestampMicrosecondArray> {
+    let ty = DataType::Timestamp(TimeUnit::Microsecond, None);
+    Ok(cast_strict(a, &ty)?
+        .as_primitive::<TimestampMicrosecondType>()
+        .clone())
+}
+
+fn texts(a: &ArrayRef) -> Result<StringArray> {
+    Ok(cast_strict(a, &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
+/// Columns already made for a chunk: (table, column) -> (rows, values).
+type Provided = std::collections::HashMap<(usize, usize), (Range<u64>, ArrayRef)>;
+
+/// One request: columns of one table at one set of rows.
+struct Eval<'e> {
+    e: &'e Engine,
+    /// Columns of other tables made for the same chunk.
+    provided: Option<&'e Provided>,
+    t: usize,
+    rows: Rows,
+    /// This request is the whole-table one of a small table.
+    whole: bool,
+    values: Vec<Option<ArrayRef>>,
+    fk_rows: Vec<Option<Arc<[Option<u64>]>>>,
+    records: Vec<Option<Arc<[u32]>>>,
+}
+
+impl<'e> Eval<'e> {
+    fn new(e: &'e Engine, t: usize, rows: Rows, whole: bool) -> Self {
+        let m = e.schema.tables[t].columns.len();
+        Self {
+            e,
+            provided: None,
+            t,
+            rows,
+            whole,
+            values: vec![None; m],
+            fk_rows: vec![None; m],
+            records: vec![None; m],
+        }
+    }
+
+    fn table(&self) -> &'e Table {
+        &self.e.schema.tables[self.t]
+    }
+
+    fn path(&self, c: usize) -> String {
+        format!(
+            "tables.{}.columns.{}",
+            self.table().name,
+            self.table().columns[c].name
+        )
+    }
+
+    fn stream(&self, c: usize) -> RandomStream {
+        self.e.streams[self.t][c]
+    }
+
+    fn value(&mut self, c: usize) -> Result<ArrayRef> {
+        if let Some(v) = &self.values[c] {
+            return Ok(v.clone());
+        }
+        let v = if self.e.is_small(self.t) {
+            let full = self.e.full_column(self.t, c)?;
+            match &self.rows {
+                Rows::Range(r)
+                    if self.whole || (r.start == 0 && r.end == self.e.counts[self.t]) =>
+                {
+                    full
+                }
+                Rows::Range(r) => full.slice(r.start as usize, (r.end - r.start) as usize),
+                Rows::List(l) => {
+                    let idx = UInt64Array::from(l.to_vec());
+                    arrow_select::take::take(&full, &idx, None)?
+                }
+            }
+        } else {
+            self.compute(c)?
+        };
+        self.values[c] = Some(v.clone());
+        Ok(v)
+    }
+
+    /// Computes column `c` at this request's rows: kernel, type, length, rules, nulls.
+    fn compute(&mut self, c: usize) -> Result<ArrayRef> {
+        let col = &self.table().columns[c];
+        let raw = self.kernel(c)?;
+        let ty = col.ty.data_type();
+        let mut v = self
+            .to_type(raw, col)
+            .map_err(|e| invalid(format!("{}: {e}", self.path(c))))?;
+        if let (Some(max), DataType::Utf8) = (col.max_length, &ty) {
+            let s = v.as_string::<i32>();
+            if s.iter().flatten().any(|x| x.chars().count() > max) {
+                let cut: StringArray = s
+                    .iter()
+                    .map(|x| x.map(|x| x.char_indices().nth(max).map_or(x, |(i, _)| &x[..i])))
+                    .collect();
+                v = Arc::new(cut);
+            }
+        }
+        let fixes = &self.e.layout.fixes[self.t][c];
+        if !fixes.is_empty() {
+            v = self.enforce(c, v)?;
+        }
+        if !matches!(col.generator, Generator::ForeignKey { .. }) {
+            if let Some(mask) = self.null_mask(c) {
+                v = arrow_select::nullif::nullif(&v, &mask)?;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Rounds numbers as the column asks and casts to its type.
+    fn to_type(
+        &self,
+        raw: ArrayRef,
+        col: &Column,
+    ) -> std::result::Result<ArrayRef, arrow_schema::ArrowError> {
+        let digits = match &col.generator {
+            Generator::Distribution { round, .. } => round.or(col.scale),
+            Generator::Correlated { .. } => Some(col.scale.unwrap_or(2)),
+            _ => col.scale,
+        };
+        if raw.data_type() == &DataType::Float64 {
+            let f = raw.as_primitive::<Float64Type>();
+            match col.ty {
+                ColumnType::Integer => {
+                    let i: Int64Array = f
+                        .iter()
+                        .map(|x| {
+                            x.map(|x| x.round().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+                        })
+                        .collect();
+                    return Ok(Arc::new(i));
+                }
+                ColumnType::Float | ColumnType::Decimal => {
+                    if let Some(d) = digits {
+                        let factor = 10f64.powi(d);
+                        let r = f.unary::<_, Float64Type>(|x| (x * factor).round() / factor);
+                        return Ok(Arc::new(r));
+                    }
+                }
+                _ => {}
+            }
+        }
+        cast_strict(&raw, &col.ty.data_type())
+    }
+
+    fn null_mask(&self, c: usize) -> Option<BooleanArray> {
+        let col = &self.table().columns[c];
+        if !col.nullable || col.null_rate <= 0.0 {
+            return None;
+        }
+        let s = self.stream(c).fork(0x4E55_4C4C);
+        let rate = col.null_rate;
+        Some(BooleanArray::from(self.rows.map(|r| s.unit(r) < rate)))
+    }
+
+    /// Parent rows of foreign key column `c` (null where the key is null).
+    fn fk_rows(&mut self, c: usize) -> Result<Arc<[Option<u64>]>> {
+        if let Some(r) = &self.fk_rows[c] {
+            return Ok(r.clone());
+        }
+        if let Generator::Lookup { via, table, column } = &self.table().columns[c].generator {
+            // A copy of a parent's key: that key's rows, at the parent's rows.
+            let parent_rows = self.fk_rows(*via)?;
+            let rows = self.e.fk_rows_at(*table, *column, &parent_rows)?;
+            self.fk_rows[c] = Some(rows.clone());
+            return Ok(rows);
+        }
+        let Generator::ForeignKey {
+            table,
+            pick,
+            constrained_by,
+            ..
+        } = &self.table().columns[c].generator
+        else {
+            return Err(invalid(format!("{}: is not a foreign key", self.path(c))));
+        };
+        let parents = self.e.counts[*table];
+        let s = self.stream(c);
+        let prep = &self.e.preps[self.t][c];
+        let nest = self.e.layout.nest[self.t];
+        let mut rows: Vec<Option<u64>> = if nest.is_some_and(|n| n.fk == c) {
+            let prefix = self.e.prefixes[self.t].expect("a nested table has a prefix");
+            match &self.rows {
+                Rows::Range(r) if !r.is_empty() => {
+                    let mut u = prefix.unit_of(r.start);
+                    r.clone()
+                        .map(|row| {
+                            while prefix.at(u + 1) <= row {
+                                u += 1;
+                            }
+                            Some(u)
+                        })
+                        .collect()
+                }
+                _ => self.rows.map(|row| Some(prefix.unit_of(row))),
+            }
+        } else if let Some(by) = constrained_by {
+            let owners = self.fk_rows(*by)?;
+            let target_prefix = self.e.prefixes[*table].expect("checked: the target is nested");
+            let nullable = self.table().columns[c].nullable;
+            self.rows.map_indexed(|i, row| {
+                let owner = owners[i]?;
+                let (lo, hi) = (target_prefix.at(owner), target_prefix.at(owner + 1));
+                if hi > lo {
+                    Some(lo + s.below(row, hi - lo))
+                } else if nullable {
+                    None
+                } else {
+                    Some(s.below2(row, 1, parents))
+                }
+            })
+        } else if let Some(cap) = &prep.cap {
+            self.rows.map(|row| {
+                let k = cap.perm.apply(row);
+                Some(cap.starts.partition_point(|&x| x <= k) as u64 - 1)
+            })
+        } else {
+            match pick {
+                FkPick::Uniform => self.rows.map(|row| Some(s.below(row, parents))),
+                FkPick::Zipf(alpha) => match &prep.alias {
+                    Some(alias) => self.rows.map(|row| Some(alias.sample(s, row) as u64)),
+                    None => {
+                        // Continuous inverse of the power law over [1, parents + 1).
+                        let a = *alpha;
+                        let n = parents as f64 + 1.0;
+                        self.rows.map(|row| {
+                            let u = s.unit(row);
+                            let k = if (a - 1.0).abs() < 1e-9 {
+                                n.powf(u)
+                            } else {
+                                ((n.powf(1.0 - a) - 1.0) * u + 1.0).powf(1.0 / (1.0 - a))
+                            };
+                            Some((k as u64).saturating_sub(1).min(parents - 1))
+                        })
+                    }
+                },
+                FkPick::Pareto(alpha) => {
+                    let a = *alpha;
+                    let cap = pareto_cap(a);
+                    self.rows.map(|row| {
+                        let x = (1.0 - s.unit(row)).powf(-1.0 / a) - 1.0;
+                        if x >= cap {
+                            // The reference gives this tail to the last parent; spread it.
+                            Some(s.below2(row, 1, parents))
+                        } else {
+                            Some(((x / cap * parents as f64) as u64).min(parents - 1))
+                        }
+                    })
+                }
+            }
+        };
+        if let Some(mask) = self.null_mask(c) {
+            for (r, null) in rows.iter_mut().zip(mask.values().iter()) {
+                if null {
+                    *r = None;
+                }
+            }
+        }
+        let rows: Arc<[Option<u64>]> = rows.into();
+        self.fk_rows[c] = Some(rows.clone());
+        Ok(rows)
+    }
+
+    /// Record indices a `record_sample` column chose.
+    fn records(&mut self, c: usize) -> Result<Arc<[u32]>> {
+        if let Some(r) = &self.records[c] {
+            return Ok(r.clone());
+        }
+        let Generator::RecordSample { dataset, .. } = &self.table().columns[c].generator else {
+            return Err(invalid(format!(
+                "{}: is not a record_sample column",
+                self.path(c)
+            )));
+        };
+        let prep = &self.e.preps[self.t][c];
+        let s = self.stream(c);
+        let len = dataset.len as u64;
+        let idx: Vec<u32> = if let Some(perm) = &prep.perm {
+            self.rows.map(|r| perm[r as usize])
+        } else if let Some(alias) = &prep.alias {
+            self.rows.map(|r| alias.sample(s, r) as u32)
+        } else {
+            self.rows.map(|r| s.below(r, len) as u32)
+        };
+        let idx: Arc<[u32]> = idx.into();
+        self.records[c] = Some(idx.clone());
+        Ok(idx)
+    }
+
+    fn take_field(
+        dataset: &Dataset,
+        field: usize,
+        idx: impl Iterator<Item = u64>,
+    ) -> Result<ArrayRef> {
+        let idx: UInt64Array = idx.map(Some).collect();
+        Ok(arrow_select::take::take(
+            &dataset.fields[field].1,
+            &idx,
+            None,
+        )?)
+    }
+
+    fn kernel(&mut self, c: usize) -> Result<ArrayRef> {
+        let col = &self.table().columns[c];
+        let s = self.stream(c);
+        let e = self.e;
+        Ok(match &col.generator {
+            Generator::Null => arrow_array::new_null_array(&col.ty.data_type(), self.rows.len()),
+            Generator::Sequence { start, step } => Arc::new(Int64Array::from(
+                self.rows
+                    .map(|r| start.wrapping_add(step.wrapping_mul(r as i64))),
+            )),
+            Generator::Uuid => Arc::new(StringArray::from(self.rows.map(|r| {
+                let (hi, lo) = (s.bits(r), s.bits2(r, 1));
+                let hi = (hi & !0xF000) | 0x4000;
+                let lo = (lo & !(0xC << 60)) | (0x8 << 60);
+                format!(
+                    "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                    hi >> 32,
+                    (hi >> 16) & 0xFFFF,
+                    hi & 0xFFFF,
+                    lo >> 48,
+                    lo & 0xFFFF_FFFF_FFFF
+                )
+            }))),
+            Generator::Enum { .. } => {
+                let prep = &e.preps[self.t][c];
+                let alias = prep.alias.as_ref().expect("enum has weights");
+                let idx = UInt64Array::from(self.rows.map(|r| alias.sample(s, r) as u64));
+                arrow_select::take::take(
+                    prep.labels.as_ref().expect("enum has labels"),
+                    &idx,
+                    None,
+                )?
+            }
+            Generator::Distribution { dist, min, max, .. } => {
+                let prep = &e.preps[self.t][c];
+                let v = self.rows.map(|r| {
+                    let x = draw(*dist, s, r, prep);
+                    let x = min.map_or(x, |m| x.max(m));
+                    max.map_or(x, |m| x.min(m))
+                });
+                Arc::new(Float64Array::from(v))
+            }
+            Generator::Temporal {
+                pattern,
+                start,
+                end,
+            } if e.preps[self.t][c].sorted.is_some() => {
+                let prep = &e.preps[self.t][c];
+                let (start, end) = (*start, *end);
+                let positions = sorted_positions(prep.sorted.as_ref().expect("sorted"), &self.rows);
+                let v: Vec<i64> = positions
+                    .into_iter()
+                    .map(|u| {
+                        let t = match pattern {
+                            TemporalPattern::Uniform => start + (u * (end - start) as f64) as i64,
+                            TemporalPattern::TradingDays => {
+                                let x = u * prep.days.len() as f64;
+                                let i = (x as usize).min(prep.days.len() - 1);
+                                prep.days[i] + ((x - i as f64) * DAY as f64) as i64
+                            }
+                            TemporalPattern::Seasonal { .. } => match &prep.hours {
+                                Some(hours) => {
+                                    let (i, frac) = hours.at_with_fraction(u);
+                                    prep.days[i / 24]
+                                        + (i % 24) as i64 * 3_600_000_000
+                                        + (frac * 3.6e9) as i64
+                                }
+                                None => {
+                                    let (i, frac) = prep
+                                        .weighted
+                                        .as_ref()
+                                        .expect("seasonal days")
+                                        .at_with_fraction(u);
+                                    prep.days[i] + (frac * DAY as f64) as i64
+                                }
+                            },
+                        };
+                        t.clamp(start, end - 1)
+                    })
+                    .collect();
+                Arc::new(TimestampMicrosecondArray::from(v))
+            }
+            Generator::Temporal {
+                pattern,
+                start,
+                end,
+            } => {
+                let prep = &e.preps[self.t][c];
+                let (start, end) = (*start, *end);
+                let v = self.rows.map(|r| match pattern {
+                    TemporalPattern::Uniform => start + s.below(r, (end - start) as u64) as i64,
+                    TemporalPattern::TradingDays => {
+                        let day = prep.days[s.below(r, prep.days.len() as u64) as usize];
+                        (day + s.below2(r, 1, DAY as u64) as i64).clamp(start, end - 1)
+                    }
+                    TemporalPattern::Seasonal { hours, .. } => {
+                        let day =
+                            prep.days[prep.weighted.as_ref().expect("seasonal days").sample(s, r)];
+                        let time = match hours {
+                            HourProfile::Uniform => s.below2(r, 1, DAY as u64) as i64,
+                            HourProfile::Peaks { peaks, sd } => {
+                                let peak = peaks[s.below2(r, 2, peaks.len() as u64) as usize];
+                                let z = s.fork(r).normal(3);
+                                let hour = (peak + sd * z).floor().rem_euclid(24.0) as i64;
+                                let minute = s.below2(r, 4, 60) as i64;
+                                let second = s.below2(r, 5, 60) as i64;
+                                (hour * 3600 + minute * 60 + second) * 1_000_000
+                            }
+                        };
+                        (day + time).clamp(start, end - 1)
+                    }
+                });
+                Arc::new(TimestampMicrosecondArray::from(v))
+            }
+            Generator::ForeignKey { table, column, .. } => {
+                let rows = self.fk_rows(c)?;
+                e.values_at(*table, *column, &rows)?
+            }
+            Generator::Faker(p) => self.faker(c, *p)?,
+            Generator::Pattern(parts) => {
+                let mut sources: Vec<Option<StringArray>> = Vec::new();
+                for part in parts {
+                    sources.push(match part {
+                        PatternPart::Column(src, _) => Some(texts(&self.value(*src)?)?),
+                        _ => None,
+                    });
+                }
+                const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+                let v = self.rows.map_indexed(|i, r| {
+                    let mut out = String::new();
+                    for (k, part) in parts.iter().enumerate() {
+                        match part {
+                            PatternPart::Literal(t) => out.push_str(t),
+                            PatternPart::Seq(w) => {
+                                let _ = write!(out, "{:0w$}", r + 1, w = *w);
+                            }
+                            PatternPart::Random(n) => {
+                                let f = s.fork(r);
+                                for j in 0..*n {
+                                    out.push(
+                                        CHARS[f.below(k as u64 * 64 + j as u64, 36) as usize]
+                                            as char,
+                                    );
+                                }
+                            }
+                            PatternPart::Column(_, w) => {
+                                let src = sources[k].as_ref().expect("column part");
+                                if src.is_valid(i) {
+                                    let _ = write!(out, "{:0>w$}", src.value(i), w = *w);
+                                }
+                            }
+                        }
+                    }
+                    out
+                });
+                Arc::new(StringArray::from(v))
+            }
+            Generator::ReferenceData { dataset, field, .. } => {
+                let prep = &e.preps[self.t][c];
+                let len = dataset.len as u64;
+                let idx = self.rows.map(|r| match &prep.alias {
+                    Some(a) => a.sample(s, r) as u64,
+                    None => s.below(r, len),
+                });
+                Self::take_field(dataset, *field, idx.into_iter())?
+            }
+            Generator::RecordSample { dataset, field, .. } => {
+                let idx = self.records(c)?;
+                Self::take_field(dataset, *field, idx.iter().map(|&i| u64::from(i)))?
+            }
+            Generator::RecordField {
+                dataset,
+                anchor,
+                field,
+            } => {
+                let idx = self.records(*anchor)?;
+                Self::take_field(dataset, *field, idx.iter().map(|&i| u64::from(i)))?
+            }
+            Generator::Correlated {
+                source,
+                rule,
+                lo,
+                hi,
+            } => {
+                let src = f64s(&self.value(*source)?)?;
+                let (lo, hi, rule) = (*lo, *hi, *rule);
+                let v: Float64Array = self
+                    .rows
+                    .map_indexed(|i, r| {
+                        if src.is_null(i) {
+                            return None;
+                        }
+                        let x = src.value(i);
+                        let f = lo + (hi - lo) * s.unit(r);
+                        Some(match rule {
+                            CorrelatedRule::Multiply => x * f,
+                            CorrelatedRule::Add => x + f,
+                            CorrelatedRule::Subtract => (x - f).max(0.0),
+                        })
+                    })
+                    .into_iter()
+                    .collect();
+                Arc::new(v)
+            }
+            Generator::Derived { source, days } => {
+                let src = match source {
+                    Source::Local(l) => self.value(*l)?,
+                    Source::Parent { via, table, column } => {
+                        let rows = self.fk_rows(*via)?;
+                        e.values_at(*table, *column, &rows)?
+                    }
+                };
+                match days {
+                    None => src,
+                    Some(d) => {
+                        let t = micros(&src)?;
+                        let d = *d;
+                        let v: TimestampMicrosecondArray = self
+                            .rows
+                            .map_indexed(|i, r| {
+                                t.is_valid(i).then(|| t.value(i) + draw_days(d, s, r) * DAY)
+                            })
+                            .into_iter()
+                            .collect();
+                        Arc::new(v)
+                    }
+                }
+            }
+            Generator::Lookup { via, table, column } => {
+                let rows = self.fk_rows(*via)?;
+                e.values_at(*table, *column, &rows)?
+            }
+            Generator::Formula(expr) => {
+                let mut cols = Vec::new();
+                expr.columns(&mut cols);
+                cols.sort_unstable();
+                cols.dedup();
+                let mut inputs: Vec<(usize, Float64Array)> = Vec::new();
+                for src in cols {
+                    inputs.push((src, f64s(&self.value(src)?)?));
+                }
+                let values = expr.eval_columns(self.rows.len(), &|col| {
+                    inputs
+                        .iter()
+                        .find(|(x, _)| *x == col)
+                        .map(|(_, a)| a.values().as_ref())
+                        .expect("an input of the formula")
+                });
+                // A row is null where any input is.
+                let nulls =
+                    inputs
+                        .iter()
+                        .fold(None, |acc: Option<arrow_buffer::NullBuffer>, (_, a)| {
+                            arrow_buffer::NullBuffer::union(acc.as_ref(), a.nulls())
+                        });
+                Arc::new(Float64Array::new(values.into(), nulls))
+            }
+            Generator::Computed {
+                rule,
+                child_table,
+                child_column,
+            } => self.computed(*rule, *child_table, *child_column)?,
+            Generator::Conditional {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let mask = self.condition(condition)?;
+                let ty = col.ty.data_type();
+                let a = self.branch(then, &ty)?;
+                let b = self.branch(otherwise, &ty)?;
+                arrow_select::zip::zip(&mask, &a, &b)?
+            }
+            Generator::FirstPerParent {
+                parent_column,
+                default,
+            } => {
+                let parents = self.fk_rows(*parent_column)?;
+                let prefix = e.prefixes[self.t].expect("checked: nested");
+                let d = *default;
+                Arc::new(BooleanArray::from(self.rows.map_indexed(|i, r| {
+                    if parents[i].is_some_and(|p| prefix.at(p) == r) {
+                        d
+                    } else {
+                        !d
+                    }
+                })))
+            }
+            Generator::SelfReferencing {
+                pk_column,
+                levels,
+                root_count,
+            } => {
+                let (starts, sizes) = levels_of(e.counts[self.t], *levels, *root_count);
+                let parents: Vec<Option<u64>> = self.rows.map(|r| {
+                    let lv = starts.partition_point(|&x| x <= r) - 1;
+                    if lv == 0 {
+                        return None;
+                    }
+                    let (ps, pn) = if sizes[lv - 1] > 0 {
+                        (starts[lv - 1], sizes[lv - 1])
+                    } else {
+                        (0, sizes[0])
+                    };
+                    Some(ps + s.below(r, pn))
+                });
+                e.values_at(self.t, *pk_column, &parents)?
+            }
+            Generator::SelfRefLevel { anchor } => {
+                let Generator::SelfReferencing {
+                    levels, root_count, ..
+                } = &self.table().columns[*anchor].generator
+                else {
+                    return Err(invalid(format!(
+                        "{}: no self_referencing anchor",
+                        self.path(c)
+                    )));
+                };
+                let (starts, _) = levels_of(e.counts[self.t], *levels, *root_count);
+                Arc::new(Int64Array::from(
+                    self.rows
+                        .map(|r| starts.partition_point(|&x| x <= r) as i64),
+                ))
+            }
+        })
+    }
+
+    fn faker(&mut self, c: usize, p: Provider) -> Result<ArrayRef> {
+        let s = self.stream(c);
+        let pick = |list: &'static [&'static str], r: u64, k: u64| {
+            list[s.below2(r, k, list.len() as u64) as usize]
+        };
+        let lower = |x: &str| x.to_lowercase().replace(' ', "");
+        let v: Vec<String> = match p {
+            Provider::FirstName => self
+                .rows
+                .map(|r| pick(words::first_names(), r, 0).to_string()),
+            Provider::LastName => self
+                .rows
+                .map(|r| pick(words::last_names(), r, 1).to_string()),
+            Provider::Name => self.rows.map(|r| {
+                format!(
+                    "{} {}",
+                    pick(words::first_names(), r, 0),
+                    pick(words::last_names(), r, 1)
+                )
+            }),
+            Provider::Email => {
+                let table = self.table();
+                let names = match (
+                    table.column_index("first_name"),
+                    table.column_index("last_name"),
+                ) {
+                    (Some(f), Some(l))
+                        if f != c
+                            && l != c
+                            && table.columns[f].ty == ColumnType::String
+                            && table.columns[l].ty == ColumnType::String =>
+                    {
+                        Some((texts(&self.value(f)?)?, texts(&self.value(l)?)?))
+                    }
+                    _ => None,
+                };
+                self.rows.map_indexed(|i, r| {
+                    let (first, last) = match &names {
+                        Some((f, l)) => (
+                            if f.is_valid(i) {
+                                f.value(i)
+                            } else {
+                                pick(words::first_names(), r, 0)
+                            },
+                            if l.is_valid(i) {
+                                l.value(i)
+                            } else {
+                                pick(words::last_names(), r, 1)
+                            },
+                        ),
+                        None => (
+                            pick(words::first_names(), r, 0),
+                            pick(words::last_names(), r, 1),
+                        ),
+                    };
+                    format!(
+                        "{}.{}{}@{}",
+                        lower(first),
+                        lower(last),
+                        1 + s.below2(r, 2, 998),
+                        pick(words::email_domains(), r, 3)
+                    )
+                })
+            }
+            Provider::CompanyEmail => self.rows.map(|r| {
+                let company: String = lower(pick(words::company_names(), r, 2))
+                    .replace([',', '.'], "")
+                    .chars()
+                    .take(20)
+                    .collect();
+                format!(
+                    "{}.{}@{company}.com",
+                    lower(pick(words::first_names(), r, 0)),
+                    lower(pick(words::last_names(), r, 1))
+                )
+            }),
+            Provider::PhoneNumber => self.rows.map(|r| {
+                format!(
+                    "({}) {}-{}",
+                    200 + s.below2(r, 0, 799),
+                    200 + s.below2(r, 1, 799),
+                    1000 + s.below2(r, 2, 9000)
+                )
+            }),
+            Provider::Ssn => self.rows.map(|r| {
+                let area = match 1 + s.below2(r, 0, 899) {
+                    666 => 665,
+                    a => a,
+                };
+                format!(
+                    "{area:03}-{:02}-{:04}",
+                    1 + s.below2(r, 1, 99),
+                    1 + s.below2(r, 2, 9999)
+                )
+            }),
+            Provider::Company => self
+                .rows
+                .map(|r| pick(words::company_names(), r, 0).to_string()),
+            Provider::StreetAddress => self.rows.map(|r| {
+                format!(
+                    "{} {} {}",
+                    100 + s.below2(r, 0, 9900),
+                    pick(words::street_names(), r, 1),
+                    pick(words::STREET_SUFFIXES, r, 2)
+                )
+            }),
+            Provider::Sentence => self
+                .rows
+                .map(|r| pick(words::sentences(), r, 0).to_string()),
+            Provider::City => self.rows.map(|r| pick(words::US_CITIES, r, 0).to_string()),
+            Provider::StateAbbr => self.rows.map(|r| pick(words::US_STATES, r, 0).to_string()),
+            Provider::Uri => self.rows.map(|r| {
+                format!(
+                    "https://{}/{}",
+                    pick(words::uri_domains(), r, 0),
+                    pick(words::uri_paths(), r, 1)
+                )
+            }),
+            Provider::RandomText => {
+                const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+                self.rows.map(|r| {
+                    let f = s.fork(r);
+                    (0..12)
+                        .map(|j| CHARS[f.below(j, 36) as usize] as char)
+                        .collect()
+                })
+            }
+        };
+        Ok(Arc::new(StringArray::from(v)))
+    }
+
+    fn computed(&mut self, rule: Aggregate, child: usize, child_column: usize) -> Result<ArrayRef> {
+        let prefix = self.e.prefixes[child].expect("checked: the child is nested");
+        let bounds: Vec<(u64, u64)> = self.rows.map(|r| (prefix.at(r), prefix.at(r + 1)));
+        let child_rows = match &self.rows {
+            Rows::Range(r) => Rows::Range(prefix.at(r.start)..prefix.at(r.end)),
+            Rows::List(_) => Rows::List(
+                bounds
+                    .iter()
+                    .flat_map(|&(a, b)| a..b)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+        };
+        let made = match (
+            &child_rows,
+            self.provided.and_then(|p| p.get(&(child, child_column))),
+        ) {
+            (Rows::Range(want), Some((have, values))) if want == have => Some(values.clone()),
+            _ => None,
+        };
+        let values = match made {
+            Some(v) => f64s(&v)?,
+            None => f64s(&self.e.column(child, child_column, child_rows)?)?,
+        };
+        let mut at = 0usize;
+        let v: Vec<f64> = bounds
+            .iter()
+            .map(|&(a, b)| {
+                let n = (b - a) as usize;
+                let xs = (at..at + n)
+                    .filter(|&i| values.is_valid(i))
+                    .map(|i| values.value(i));
+                at += n;
+                match rule {
+                    Aggregate::Sum => xs.sum(),
+                    Aggregate::Count => xs.count() as f64,
+                    Aggregate::Avg => {
+                        let (sum, k) = xs.fold((0.0, 0usize), |(s, k), x| (s + x, k + 1));
+                        if k == 0 { 0.0 } else { sum / k as f64 }
+                    }
+                    Aggregate::Min => xs.reduce(f64::min).unwrap_or(0.0),
+                    Aggregate::Max => xs.reduce(f64::max).unwrap_or(0.0),
+                }
+            })
+            .collect();
+        Ok(Arc::new(Float64Array::from(v)))
+    }
+
+    fn condition(&mut self, cond: &Condition) -> Result<BooleanArray> {
+        Ok(match cond {
+            Condition::IsNull { column, negate } => {
+                let v = self.value(*column)?;
+                BooleanArray::from(
+                    (0..v.len())
+                        .map(|i| v.is_null(i) != *negate)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Condition::Equals {
+                column,
+                value,
+                negate,
+            } => {
+                let v = self.value(*column)?;
+                let numeric = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|_| v.data_type().is_numeric());
+                let eq: Vec<bool> = match numeric {
+                    Some(x) => {
+                        let f = f64s(&v)?;
+                        (0..f.len())
+                            .map(|i| f.is_valid(i) && f.value(i) == x)
+                            .collect()
+                    }
+                    None => {
+                        let t = texts(&v)?;
+                        (0..t.len())
+                            .map(|i| t.is_valid(i) && t.value(i) == value)
+                            .collect()
+                    }
+                };
+                BooleanArray::from(eq.into_iter().map(|b| b != *negate).collect::<Vec<_>>())
+            }
+        })
+    }
+
+    fn branch(&mut self, b: &Branch, ty: &DataType) -> Result<ArrayRef> {
+        let n = self.rows.len();
+        let raw: ArrayRef = match b {
+            Branch::Fixed(v) => match v {
+                serde_json::Value::Number(x) => {
+                    Arc::new(Float64Array::from(vec![x.as_f64().unwrap_or(0.0); n]))
+                }
+                serde_json::Value::String(x) => Arc::new(StringArray::from(vec![x.as_str(); n])),
+                serde_json::Value::Bool(x) => Arc::new(BooleanArray::from(vec![*x; n])),
+                _ => arrow_array::new_null_array(ty, n),
+            },
+            Branch::Lookup { via, table, column } => {
+                let rows = self.fk_rows(*via)?;
+                let v = self.e.values_at(*table, *column, &rows)?;
+                if v.data_type().is_numeric() {
+                    // The reference gives 0 where the key is null.
+                    let f = f64s(&v)?;
+                    Arc::new(
+                        f.iter()
+                            .map(|x| Some(x.unwrap_or(0.0)))
+                            .collect::<Float64Array>(),
+                    )
+                } else {
+                    v
+                }
+            }
+        };
+        Ok(cast_strict(&raw, ty)?)
+    }
+
+    /// Applies the column's rule comparisons to its values.
+    fn enforce(&mut self, c: usize, v: ArrayRef) -> Result<ArrayRef> {
+        let col = &self.table().columns[c];
+        let fixes = self.e.layout.fixes[self.t][c].clone();
+        let mut v = v;
+        for f in fixes {
+            let bound: Option<ArrayRef> = match f.bound {
+                Operand::Column(b) => Some(self.value(b)?),
+                Operand::Parent { via, table, column } => {
+                    let rows = self.fk_rows(via)?;
+                    Some(self.e.values_at(table, column, &rows)?)
+                }
+                Operand::Number(_) => None,
+            };
+            let number = match f.bound {
+                Operand::Number(x) => Some(x),
+                _ => None,
+            };
+            v = match col.ty {
+                ColumnType::Date | ColumnType::Timestamp => {
+                    let x = micros(&v)?;
+                    let y = micros(bound.as_ref().expect("temporal rules compare columns"))?;
+                    let grid = if col.ty == ColumnType::Date { DAY } else { 1 };
+                    let out: TimestampMicrosecondArray = (0..x.len())
+                        .map(|i| {
+                            if x.is_null(i) || y.is_null(i) {
+                                return x.is_valid(i).then(|| x.value(i));
+                            }
+                            Some(clamp_i64(x.value(i), f.op, y.value(i), DAY, grid))
+                        })
+                        .collect();
+                    cast_strict(&(Arc::new(out) as ArrayRef), &col.ty.data_type())?
+                }
+                ColumnType::Integer => {
+                    let x = v.as_primitive::<Int64Type>();
+                    let y = match &bound {
+                        Some(b) => Some(f64s(b)?),
+                        None => None,
+                    };
+                    let out: Int64Array = (0..x.len())
+                        .map(|i| {
+                            let bound = match &y {
+                                Some(y) => y.is_valid(i).then(|| y.value(i)),
+                                None => number,
+                            };
+                            match (x.is_valid(i), bound) {
+                                (false, _) => None,
+                                (true, None) => Some(x.value(i)),
+                                (true, Some(b)) => {
+                                    Some(clamp_f64(x.value(i) as f64, f.op, b, Some(0)) as i64)
+                                }
+                            }
+                        })
+                        .collect();
+                    Arc::new(out)
+                }
+                _ => {
+                    let x = v.as_primitive::<Float64Type>();
+                    let y = match &bound {
+                        Some(b) => Some(f64s(b)?),
+                        None => None,
+                    };
+                    let digits = match &col.generator {
+                        Generator::Distribution { round, .. } => round.or(col.scale),
+                        Generator::Correlated { .. } => Some(col.scale.unwrap_or(2)),
+                        _ => col.scale,
+                    };
+                    let out: Float64Array = (0..x.len())
+                        .map(|i| {
+                            let bound = match &y {
+                                Some(y) => y.is_valid(i).then(|| y.value(i)),
+                                None => number,
+                            };
+                            match (x.is_valid(i), bound) {
+                                (false, _) => None,
+                                (true, None) => Some(x.value(i)),
+                                (true, Some(b)) => Some(clamp_f64(x.value(i), f.op, b, digits)),
+                            }
+                        })
+                        .collect();
+                    Arc::new(out)
+                }
+            };
+        }
+        Ok(v)
+    }
+}
+
+/// `x` moved the least distance to satisfy `x op y` on a grid of `10^-digits` (exact
+/// when `digits` is `None`).
+fn clamp_f64(x: f64, op: CmpOp, y: f64, digits: Option<i32>) -> f64 {
+    let step = digits.map(|d| 10f64.powi(-d));
+    let up = |v: f64| match digits {
+        Some(d) => {
+            let f = 10f64.powi(d);
+            let r = (v * f).ceil() / f;
+            if r < v { r + step.unwrap_or(0.0) } else { r }
+        }
+        None => v,
+    };
+    let down = |v: f64| match digits {
+        Some(d) => {
+            let f = 10f64.powi(d);
+            let r = (v * f).floor() / f;
+            if r > v { r - step.unwrap_or(0.0) } else { r }
+        }
+        None => v,
+    };
+    let tiny = |v: f64| step.unwrap_or(v.abs() * 1e-12 + 1e-12);
+    match op {
+        CmpOp::Ge if x < y => up(y),
+        CmpOp::Gt if x <= y => {
+            let v = up(y);
+            if v > y { v } else { up(y + tiny(y)) }
+        }
+        CmpOp::Le if x > y => down(y),
+        CmpOp::Lt if x >= y => {
+            let v = down(y);
+            if v < y { v } else { down(y - tiny(y)) }
+        }
+        _ => x,
+    }
+}
+
+/// `x op y` for instants: `>=`/`<=` move `x` to the nearest grid point past `y`;
+/// `>`/`<` to `y` plus or minus `strict` (a day, as the reference does).
+fn clamp_i64(x: i64, op: CmpOp, y: i64, strict: i64, grid: i64) -> i64 {
+    let up = |v: i64| v.div_euclid(grid) * grid + if v.rem_euclid(grid) == 0 { 0 } else { grid };
+    let down = |v: i64| v.div_euclid(grid) * grid;
+    match op {
+        CmpOp::Ge if x < y => up(y),
+        CmpOp::Gt if x <= y => up(y + strict),
+        CmpOp::Le if x > y => down(y),
+        CmpOp::Lt if x >= y => down(y - strict),
+        _ => x,
+    }
+}
+
+/// Level starts and sizes of a self-referencing hierarchy of `n` rows, as the
+/// reference lays it out: `root_count` roots (at most n / levels), the rest split
+/// evenly over the levels below.
+fn levels_of(n: u64, levels: u64, root_count: Option<u64>) -> (Vec<u64>, Vec<u64>) {
+    let root = root_count
+        .unwrap_or((n / 10).max(1))
+        .min(n / levels)
+        .max(1)
+        .min(n.max(1));
+    let rest = n.saturating_sub(root);
+    let below = levels - 1;
+    let per = rest.checked_div(below).unwrap_or(0);
+    let extra = if below > 0 { rest - per * below } else { rest };
+    let mut starts = vec![0];
+    let mut sizes = vec![root];
+    let mut cursor = root;
+    for lv in 0..below {
+        let size = per + u64::from(lv < extra);
+        starts.push(cursor);
+        sizes.push(size);
+        cursor += size;
+    }
+    (starts, sizes)
+}
+
+/// Sorted positions of `rows`: each block of positions is drawn once per request.
+fn sorted_positions(sorted: &SortedUniforms, rows: &Rows) -> Vec<f64> {
+    match rows {
+        Rows::Range(r) => sorted.range(r.start, r.end),
+        Rows::List(list) => {
+            let mut blocks: Vec<u64> = list.iter().map(|r| r / SORTED_BLOCK).collect();
+            blocks.sort_unstable();
+            blocks.dedup();
+            let n = sorted.len();
+            let drawn: Vec<Vec<f64>> = blocks
+                .iter()
+                .map(|b| sorted.range(b * SORTED_BLOCK, ((b + 1) * SORTED_BLOCK).min(n)))
+                .collect();
+            list.iter()
+                .map(|r| {
+                    let b = blocks
+                        .binary_search(&(r / SORTED_BLOCK))
+                        .expect("drawn block");
+                    drawn[b][(r % SORTED_BLOCK) as usize]
+                })
+                .collect()
+        }
+    }
+}
+
+/// The share of each hour of the day when whole hours are drawn around `peaks` with
+/// spread `sd` (a mixture of normals, floored and wrapped onto the day).
+fn hour_weights(peaks: &[f64], sd: f64) -> [f64; 24] {
+    let cdf = |x: f64| {
+        if sd > 0.0 {
+            0.5 * (1.0 + erf(x / (sd * std::f64::consts::SQRT_2)))
+        } else if x >= 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    };
+    let mut w = [0.0; 24];
+    for (h, slot) in w.iter_mut().enumerate() {
+        for peak in peaks {
+            for k in -3..=3 {
+                let lo = h as f64 + 24.0 * f64::from(k) - peak;
+                *slot += cdf(lo + 1.0) - cdf(lo);
+            }
+        }
+    }
+    w
+}
+
+/// The error function (Abramowitz and Stegun 7.1.26, within 1.5e-7).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
+            * t
+            * (-x * x).exp();
+    if x >= 0.0 { y } else { -y }
+}
+
+/// One draw of a distribution for row `r`.
+fn draw(d: Dist, s: RandomStream, r: u64, prep: &Prep) -> f64 {
+    match d {
+        Dist::Uniform { min, max } => min + (max - min) * s.unit(r),
+        Dist::Normal { mean, sd } => mean + sd * s.normal(r),
+        Dist::LogNormal { mean, sigma } => (mean + sigma * s.normal(r)).exp(),
+        Dist::Pareto { alpha, min } => min * (1.0 - s.unit(r)).powf(-1.0 / alpha),
+        Dist::Zipf { .. } => (prep.alias.as_ref().expect("zipf table").sample(s, r) + 1) as f64,
+        Dist::Geometric { p } => {
+            if p >= 1.0 {
+                1.0
+            } else {
+                ((1.0 - s.unit(r)).ln() / (1.0 - p).ln()).ceil().max(1.0)
+            }
+        }
+        Dist::Poisson { lambda } => {
+            if lambda < 30.0 {
+                let f = s.fork(r);
+                let limit = (-lambda).exp();
+                let mut k = 0u64;
+                let mut prod = f.unit(0);
+                while prod > limit {
+                    k += 1;
+                    prod *= f.unit(k);
+                }
+                k as f64
+            } else {
+                (lambda + lambda.sqrt() * s.normal(r)).round().max(0.0)
+            }
+        }
+        Dist::Bernoulli { p } => f64::from(u8::from(s.unit(r) < p)),
+    }
+}
+
+/// Whole days for row `r` of a derived column.
+fn draw_days(d: DaysDist, s: RandomStream, r: u64) -> i64 {
+    let x = match d.dist {
+        DaysShape::Uniform => d.min + (d.max - d.min) * s.unit2(r, 7),
+        DaysShape::LogNormal { mean, sigma } => (mean + sigma * s.fork(r).normal(7))
+            .exp()
+            .clamp(d.min, d.max),
+        DaysShape::Normal { mean, sd } => (mean + sd * s.fork(r).normal(7)).clamp(d.min, d.max),
+    };
+    x.round() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feistel_is_a_bijection() {
+        for n in [1u64, 2, 3, 7, 100, 1000, 4097] {
+            let f = Feistel::new(n, RandomStream::new(1, "f"));
+            let mut seen: Vec<u64> = (0..n).map(|x| f.apply(x)).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn clamps_meet_the_comparison_on_the_grid() {
+        assert_eq!(clamp_f64(5.0, CmpOp::Le, 4.123, Some(2)), 4.12);
+        assert_eq!(clamp_f64(5.0, CmpOp::Lt, 5.0, Some(2)), 4.99);
+        assert_eq!(clamp_f64(1.0, CmpOp::Gt, 1.0, Some(0)), 2.0);
+        assert_eq!(clamp_f64(1.0, CmpOp::Ge, 1.5, Some(0)), 2.0);
+        assert_eq!(clamp_f64(3.0, CmpOp::Ge, 1.5, Some(0)), 3.0);
+        assert!(clamp_f64(0.0, CmpOp::Gt, 0.0, None) > 0.0);
+        assert_eq!(clamp_i64(5, CmpOp::Ge, 7, DAY, 1), 7);
+        assert_eq!(clamp_i64(DAY, CmpOp::Ge, DAY + 5, DAY, DAY), 2 * DAY);
+        assert_eq!(clamp_i64(0, CmpOp::Gt, 10, DAY, 1), 10 + DAY);
+    }
+
+    #[test]
+    fn levels_split_like_the_reference() {
+        let (starts, sizes) = levels_of(50, 3, Some(8));
+        assert_eq!(starts, vec![0, 8, 29]);
+        assert_eq!(sizes, vec![8, 21, 21]);
+        let (starts, sizes) = levels_of(1, 4, Some(5));
+        assert_eq!((starts[0], sizes[0]), (0, 1));
+    }
+}

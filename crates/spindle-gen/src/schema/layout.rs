@@ -1,0 +1,741 @@
+//! What a schema implies before any scale is chosen: which tables are laid out grouped
+//! by a parent ("nested"), the order columns are computed in, where each business rule
+//! is enforced, and that nothing depends on itself.
+
+use super::model::*;
+use super::parse::{SchemaError, SchemaErrors};
+
+/// A table whose rows are grouped by parent: `per_parent` rows of a parent reached by
+/// a uniform foreign key, when something needs the grouping. Its rows for a range of parents are a contiguous range, so
+/// the table is generated alongside its parent, and per-parent facts (first child,
+/// children's sums, a parent's own children to choose from) need no whole-table pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Nest {
+    /// The parent table.
+    pub parent: usize,
+    /// The foreign key column to it.
+    pub fk: usize,
+    /// Mean rows per parent row.
+    pub ratio: f64,
+}
+
+/// The scale-independent plan of a schema.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Per table: the parent it is nested under.
+    pub nest: Vec<Option<Nest>>,
+    /// Per table: the table whose rows drive its generation (itself, or the root of
+    /// its nesting chain).
+    pub driver: Vec<usize>,
+    /// Per table: columns in the order they are computed.
+    pub order: Vec<Vec<usize>>,
+    /// Per table: columns in the order tables show them, as the reference lays them
+    /// out: generated keys, foreign keys, independent columns, columns that read
+    /// others, children's aggregates (file order within each).
+    pub output: Vec<Vec<usize>>,
+    /// Per table, per column: the comparisons enforced on it.
+    pub fixes: Vec<Vec<Vec<Comparison>>>,
+    /// Tables with parents before children (ties in file order).
+    pub table_order: Vec<usize>,
+    /// Per table: the column anomalies target by default.
+    pub main_measure: Vec<Option<usize>>,
+    /// Per table: the timestamp column its rows are generated in ascending order of
+    /// (the first timestamp column, when a temporal strategy makes it, no rule moves
+    /// it, it has no nulls and the table is not nested), so it streams without a sort.
+    pub ordered_by: Vec<Option<usize>>,
+}
+
+fn col_path(s: &Schema, t: usize, c: usize) -> String {
+    format!(
+        "tables.{}.columns.{}.generator",
+        s.tables[t].name, s.tables[t].columns[c].name
+    )
+}
+
+/// Columns of the same table that column `c` reads.
+pub fn local_deps(t: &Table, c: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    match &t.columns[c].generator {
+        Generator::ForeignKey {
+            constrained_by: Some(by),
+            ..
+        } => out.push(*by),
+        Generator::Pattern(parts) => {
+            for p in parts {
+                if let PatternPart::Column(c, _) = p {
+                    out.push(*c);
+                }
+            }
+        }
+        Generator::RecordField { anchor, .. } | Generator::SelfRefLevel { anchor } => {
+            out.push(*anchor)
+        }
+        Generator::Correlated { source, .. }
+        | Generator::Derived {
+            source: Source::Local(source),
+            ..
+        } => out.push(*source),
+        Generator::Derived {
+            source: Source::Parent { via, .. },
+            ..
+        }
+        | Generator::Lookup { via, .. } => out.push(*via),
+        Generator::Formula(e) => e.columns(&mut out),
+        Generator::Conditional {
+            condition,
+            then,
+            otherwise,
+        } => {
+            out.push(match condition {
+                Condition::IsNull { column, .. } | Condition::Equals { column, .. } => *column,
+            });
+            for b in [then, otherwise] {
+                if let Branch::Lookup { via, .. } = b {
+                    out.push(*via);
+                }
+            }
+        }
+        Generator::FirstPerParent { parent_column, .. } => out.push(*parent_column),
+        Generator::SelfReferencing { pk_column, .. } => out.push(*pk_column),
+        Generator::Faker(Provider::Email) => {
+            for name in ["first_name", "last_name"] {
+                if let Some(i) = t.column_index(name) {
+                    if i != c && t.columns[i].ty == ColumnType::String {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Columns of other tables (or other rows) that column `c` of table `t` reads.
+fn remote_deps(s: &Schema, nest: &[Option<Nest>], t: usize, c: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    match &s.tables[t].columns[c].generator {
+        Generator::ForeignKey {
+            table,
+            column,
+            constrained_by,
+            ..
+        } => {
+            out.push((*table, *column));
+            if constrained_by.is_some() {
+                if let Some(n) = nest[*table] {
+                    out.push((*table, n.fk));
+                }
+            }
+        }
+        Generator::Derived {
+            source: Source::Parent { table, column, .. },
+            ..
+        }
+        | Generator::Lookup { table, column, .. } => out.push((*table, *column)),
+        Generator::Conditional {
+            then, otherwise, ..
+        } => {
+            for b in [then, otherwise] {
+                if let Branch::Lookup { table, column, .. } = b {
+                    out.push((*table, *column));
+                }
+            }
+        }
+        Generator::Computed {
+            child_table,
+            child_column,
+            ..
+        } => out.push((*child_table, *child_column)),
+        _ => {}
+    }
+    out
+}
+
+/// Works out the layout, or every problem that prevents one.
+///
+/// # Errors
+/// Each problem with its path: a computed column over a table that is not nested under
+/// it, a first_per_parent or constrained_by that cannot be met, a rule that cannot be
+/// enforced, a circular dependency.
+pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
+    let mut errors = Vec::new();
+    let n = s.tables.len();
+    // Nesting is kept for the tables that need it: a parent's computed aggregate over
+    // them, a first-per-parent flag in them, or a key constrained to a parent's own
+    // rows of them. Other per-parent tables draw their keys independently (as the
+    // reference does), which also lets them be generated in event-time order.
+    let mut needs_nest = vec![false; n];
+    for table in &s.tables {
+        for col in &table.columns {
+            match &col.generator {
+                Generator::Computed { child_table, .. } => needs_nest[*child_table] = true,
+                Generator::ForeignKey {
+                    table: target,
+                    constrained_by: Some(_),
+                    ..
+                } => needs_nest[*target] = true,
+                _ => {}
+            }
+        }
+    }
+    for (t, table) in s.tables.iter().enumerate() {
+        if table
+            .columns
+            .iter()
+            .any(|c| matches!(c.generator, Generator::FirstPerParent { .. }))
+        {
+            needs_nest[t] = true;
+        }
+    }
+    let mut nest: Vec<Option<Nest>> = vec![None; n];
+    for (t, count) in &s.derived {
+        if let DerivedCount::PerParent { parent, ratio } = count {
+            if *parent == *t || !needs_nest[*t] {
+                continue;
+            }
+            let fk = s.tables[*t].columns.iter().position(|c| {
+                matches!(c.generator, Generator::ForeignKey { table, pick: FkPick::Uniform, max_per_parent: None, constrained_by: None, .. } if table == *parent)
+            });
+            if let Some(fk) = fk {
+                nest[*t] = Some(Nest {
+                    parent: *parent,
+                    fk,
+                    ratio: *ratio,
+                });
+            }
+        }
+    }
+    // A nesting chain must end: a table nested (through others) under itself is not.
+    let mut driver = vec![0; n];
+    for (t, slot) in driver.iter_mut().enumerate() {
+        let mut d = t;
+        let mut steps = 0;
+        while let Some(p) = nest[d] {
+            d = p.parent;
+            steps += 1;
+            if steps > n {
+                errors.push(SchemaError {
+                    path: format!("generation.derived_counts.{}", s.tables[t].name),
+                    message: "per_parent tables form a cycle".into(),
+                });
+                break;
+            }
+        }
+        *slot = d;
+    }
+    if !errors.is_empty() {
+        return Err(SchemaErrors(errors));
+    }
+
+    // Checks that depend on nesting.
+    for (t, table) in s.tables.iter().enumerate() {
+        for (c, col) in table.columns.iter().enumerate() {
+            match &col.generator {
+                Generator::Computed { child_table, .. }
+                    if nest[*child_table].map(|n| n.parent) != Some(t) =>
+                {
+                    errors.push(SchemaError {
+                            path: format!("{}.child_table", col_path(s, t, c)),
+                            message: format!(
+                                "'{}' must be nested under '{}': generation.derived_counts.{} with per_parent '{}' and a uniform foreign_key column to it",
+                                s.tables[*child_table].name, table.name, s.tables[*child_table].name, table.name
+                            ),
+                        });
+                }
+                Generator::FirstPerParent { parent_column, .. }
+                    if nest[t].map(|n| n.fk) != Some(*parent_column) =>
+                {
+                    errors.push(SchemaError {
+                            path: format!("{}.parent_column", col_path(s, t, c)),
+                            message: format!(
+                                "'{}' must be the foreign key '{}' is nested by (derived_counts per_parent with a uniform foreign_key)",
+                                table.columns[*parent_column].name, table.name
+                            ),
+                        });
+                }
+                Generator::ForeignKey {
+                    table: target,
+                    constrained_by: Some(by),
+                    ..
+                } => {
+                    let by_table = match table.columns[*by].generator {
+                        Generator::ForeignKey { table, .. } => Some(table),
+                        _ => None,
+                    };
+                    if nest[*target].map(|n| n.parent) != by_table || by_table.is_none() {
+                        errors.push(SchemaError {
+                            path: format!("{}.constrained_by", col_path(s, t, c)),
+                            message: format!(
+                                "'{}' must be nested under the table '{}' refers to",
+                                s.tables[*target].name, table.columns[*by].name
+                            ),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Rules: each comparison enforced on the side computed later.
+    let mut fixes: Vec<Vec<Vec<Comparison>>> = s
+        .tables
+        .iter()
+        .map(|t| vec![Vec::new(); t.columns.len()])
+        .collect();
+    let mut extra_deps: Vec<Vec<Vec<usize>>> = s
+        .tables
+        .iter()
+        .map(|t| vec![Vec::new(); t.columns.len()])
+        .collect();
+    for (ri, rule) in s.rules.iter().enumerate() {
+        let t = rule.table;
+        let table = &s.tables[t];
+        let reaches = |from: usize, to: usize| -> bool {
+            // Does `from` read `to`, directly or not?
+            let mut stack = vec![from];
+            let mut seen = vec![false; table.columns.len()];
+            while let Some(x) = stack.pop() {
+                for d in local_deps(table, x) {
+                    if d == to {
+                        return true;
+                    }
+                    if !seen[d] {
+                        seen[d] = true;
+                        stack.push(d);
+                    }
+                }
+            }
+            false
+        };
+        for (left, op, right) in &rule.comparisons {
+            let placed = match (*left, *right) {
+                (Operand::Column(a), Operand::Column(b)) => {
+                    let fix_b = reaches(b, a) || (!reaches(a, b) && b > a);
+                    if fix_b {
+                        Some(Comparison {
+                            column: b,
+                            op: op.mirrored(),
+                            bound: Operand::Column(a),
+                        })
+                    } else {
+                        Some(Comparison {
+                            column: a,
+                            op: *op,
+                            bound: Operand::Column(b),
+                        })
+                    }
+                }
+                (Operand::Column(a), bound) => Some(Comparison {
+                    column: a,
+                    op: *op,
+                    bound,
+                }),
+                (bound, Operand::Column(b)) => Some(Comparison {
+                    column: b,
+                    op: op.mirrored(),
+                    bound,
+                }),
+                _ => None,
+            };
+            let path = format!("business_rules.{ri}");
+            let Some(cmp) = placed else {
+                errors.push(SchemaError {
+                    path,
+                    message: format!(
+                        "'{}' has no column of '{}' to adjust",
+                        rule.text, table.name
+                    ),
+                });
+                continue;
+            };
+            let col = &table.columns[cmp.column];
+            let fixed_kind = match col.generator {
+                Generator::ForeignKey { .. } => Some("a foreign key"),
+                Generator::Sequence { .. } | Generator::Uuid => Some("a key"),
+                Generator::SelfReferencing { .. } | Generator::SelfRefLevel { .. } => {
+                    Some("a hierarchy")
+                }
+                _ => None,
+            };
+            if let Some(k) = fixed_kind {
+                errors.push(SchemaError {
+                    path,
+                    message: format!(
+                        "'{}' would adjust '{}.{}', which is {k}",
+                        rule.text, table.name, col.name
+                    ),
+                });
+                continue;
+            }
+            let compares = |ty: ColumnType| {
+                ty.is_numeric() || matches!(ty, ColumnType::Date | ColumnType::Timestamp)
+            };
+            let bound_ty = match cmp.bound {
+                Operand::Column(b) => Some(table.columns[b].ty),
+                Operand::Parent {
+                    table: pt, column, ..
+                } => Some(s.tables[pt].columns[column].ty),
+                Operand::Number(_) => None,
+            };
+            let temporal = |ty: ColumnType| matches!(ty, ColumnType::Date | ColumnType::Timestamp);
+            let ok = compares(col.ty)
+                && match bound_ty {
+                    None => col.ty.is_numeric(),
+                    Some(b) => compares(b) && temporal(b) == temporal(col.ty),
+                };
+            if !ok {
+                errors.push(SchemaError {
+                    path,
+                    message: format!(
+                        "'{}' compares values that are not both numbers or both dates",
+                        rule.text
+                    ),
+                });
+                continue;
+            }
+            match cmp.bound {
+                Operand::Column(b) => extra_deps[t][cmp.column].push(b),
+                Operand::Parent { via, .. } => extra_deps[t][cmp.column].push(via),
+                Operand::Number(_) => {}
+            }
+            fixes[t][cmp.column].push(cmp);
+        }
+    }
+
+    // Column order per table (dependencies first, file order otherwise), and a check of
+    // the whole graph, across tables, for cycles.
+    let deps = |t: usize, c: usize| -> Vec<usize> {
+        let mut d = local_deps(&s.tables[t], c);
+        d.extend(&extra_deps[t][c]);
+        d
+    };
+    let mut order = Vec::with_capacity(n);
+    for (t, table) in s.tables.iter().enumerate() {
+        let m = table.columns.len();
+        let mut state = vec![0u8; m]; // 0 new, 1 on the path, 2 done
+        let mut out = Vec::with_capacity(m);
+        fn visit(
+            c: usize,
+            deps: &dyn Fn(usize) -> Vec<usize>,
+            state: &mut [u8],
+            out: &mut Vec<usize>,
+            path: &mut Vec<usize>,
+        ) -> Result<(), Vec<usize>> {
+            if state[c] == 2 {
+                return Ok(());
+            }
+            if state[c] == 1 {
+                let from = path.iter().position(|&x| x == c).unwrap_or(0);
+                let mut cycle = path[from..].to_vec();
+                cycle.push(c);
+                return Err(cycle);
+            }
+            state[c] = 1;
+            path.push(c);
+            for d in deps(c) {
+                visit(d, deps, state, out, path)?;
+            }
+            path.pop();
+            state[c] = 2;
+            out.push(c);
+            Ok(())
+        }
+        let mut failed = false;
+        for c in 0..m {
+            let mut path = Vec::new();
+            if let Err(cycle) = visit(c, &|x| deps(t, x), &mut state, &mut out, &mut path) {
+                let names: Vec<&str> = cycle
+                    .iter()
+                    .map(|&x| table.columns[x].name.as_str())
+                    .collect();
+                errors.push(SchemaError {
+                    path: col_path(s, t, cycle[0]),
+                    message: format!("circular dependency: {}", names.join(" -> ")),
+                });
+                failed = true;
+                break;
+            }
+        }
+        if failed {
+            out = (0..m).collect();
+        }
+        order.push(out);
+    }
+    if errors.is_empty() {
+        let remote = |t: usize, c: usize| -> Vec<(usize, usize)> {
+            let mut r = remote_deps(s, &nest, t, c);
+            for f in &fixes[t][c] {
+                if let Operand::Parent { table, column, .. } = f.bound {
+                    r.push((table, column));
+                }
+            }
+            r
+        };
+        if let Some(e) = global_cycle(s, &|t, c| deps(t, c), &remote) {
+            errors.push(e);
+        }
+    }
+
+    // Table order: parents (foreign keys, nesting) first.
+    let mut table_order = Vec::with_capacity(n);
+    let mut placed = vec![false; n];
+    while table_order.len() < n {
+        let before = table_order.len();
+        for t in 0..n {
+            if placed[t] {
+                continue;
+            }
+            let ready = s.tables[t].columns.iter().all(|c| match c.generator {
+                Generator::ForeignKey { table, .. } => table == t || placed[table],
+                _ => true,
+            });
+            if ready {
+                placed[t] = true;
+                table_order.push(t);
+            }
+        }
+        if table_order.len() == before {
+            // Foreign keys in a cycle (allowed: values are made on demand); file order.
+            for (t, p) in placed.iter_mut().enumerate() {
+                if !*p {
+                    *p = true;
+                    table_order.push(t);
+                }
+            }
+        }
+    }
+
+    let main_measure = s.tables.iter().map(main_measure).collect();
+    let ordered_by = s
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(t, table)| {
+            let c = table
+                .columns
+                .iter()
+                .position(|c| c.ty == ColumnType::Timestamp)?;
+            let col = &table.columns[c];
+            (nest[t].is_none()
+                && matches!(col.generator, Generator::Temporal { .. })
+                && fixes[t][c].is_empty()
+                && !(col.nullable && col.null_rate > 0.0))
+                .then_some(c)
+        })
+        .collect();
+    if errors.is_empty() {
+        let output = s.tables.iter().map(output_order).collect();
+        Ok(Layout {
+            nest,
+            driver,
+            order,
+            output,
+            fixes,
+            table_order,
+            main_measure,
+            ordered_by,
+        })
+    } else {
+        Err(SchemaErrors(errors))
+    }
+}
+
+/// The reference's column order (its `TableGenerator._order_columns`).
+fn output_order(t: &Table) -> Vec<usize> {
+    let class = |c: usize| -> (u8, usize) {
+        let in_pk = t.primary_key.iter().position(|&k| k == c);
+        match (&t.columns[c].generator, in_pk) {
+            (Generator::Sequence { .. } | Generator::Uuid, Some(_)) => (0, 0),
+            (Generator::ForeignKey { .. }, _) => (2, 0),
+            (_, Some(i)) => (1, i),
+            (
+                Generator::Formula(_)
+                | Generator::Lookup { .. }
+                | Generator::Derived { .. }
+                | Generator::FirstPerParent { .. }
+                | Generator::RecordField { .. }
+                | Generator::SelfRefLevel { .. }
+                | Generator::Correlated { .. }
+                | Generator::Conditional { .. },
+                _,
+            ) => (4, 0),
+            (Generator::Computed { .. }, _) => (5, 0),
+            _ => (3, 0),
+        }
+    };
+    let mut cols: Vec<usize> = (0..t.columns.len()).collect();
+    cols.sort_by_key(|&c| class(c));
+    cols
+}
+
+/// The first column, across tables, that reads itself through other columns.
+fn global_cycle(
+    s: &Schema,
+    local: &dyn Fn(usize, usize) -> Vec<usize>,
+    remote: &dyn Fn(usize, usize) -> Vec<(usize, usize)>,
+) -> Option<SchemaError> {
+    let ids: Vec<(usize, usize)> = s
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(t, table)| (0..table.columns.len()).map(move |c| (t, c)))
+        .collect();
+    let index = |t: usize, c: usize| ids.iter().position(|&x| x == (t, c)).expect("known column");
+    let edges: Vec<Vec<usize>> = ids
+        .iter()
+        .map(|&(t, c)| {
+            let mut e: Vec<usize> = local(t, c).into_iter().map(|d| index(t, d)).collect();
+            for (rt, rc) in remote(t, c) {
+                // A foreign key to its own table reads other rows' keys, not itself.
+                if (rt, rc) != (t, c) {
+                    e.push(index(rt, rc));
+                }
+            }
+            e
+        })
+        .collect();
+    let mut state = vec![0u8; ids.len()];
+    for start in 0..ids.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        // Iterative depth-first search with an explicit path.
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = 1;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if *next < edges[node].len() {
+                let d = edges[node][*next];
+                *next += 1;
+                match state[d] {
+                    0 => {
+                        state[d] = 1;
+                        stack.push((d, 0));
+                    }
+                    1 => {
+                        let from = stack.iter().position(|&(x, _)| x == d).unwrap_or(0);
+                        let names: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|&(x, _)| x)
+                            .chain(std::iter::once(d))
+                            .map(|x| {
+                                let (t, c) = ids[x];
+                                format!("{}.{}", s.tables[t].name, s.tables[t].columns[c].name)
+                            })
+                            .collect();
+                        let (t, c) = ids[d];
+                        return Some(SchemaError {
+                            path: col_path(s, t, c),
+                            message: format!("circular dependency: {}", names.join(" -> ")),
+                        });
+                    }
+                    _ => {}
+                }
+            } else {
+                state[node] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+/// The table's main measure: its first money-like or measured number that is not a
+/// key (a decimal or float made by a distribution, arithmetic or a lookup), else its
+/// first drawn integer.
+fn main_measure(t: &Table) -> Option<usize> {
+    let measured = |c: &Column| {
+        matches!(
+            c.generator,
+            Generator::Distribution { .. }
+                | Generator::Correlated { .. }
+                | Generator::Formula(_)
+                | Generator::Computed { .. }
+                | Generator::Lookup { .. }
+        ) && !c.name.ends_with("_id")
+    };
+    t.columns
+        .iter()
+        .position(|c| matches!(c.ty, ColumnType::Float | ColumnType::Decimal) && measured(c))
+        .or_else(|| {
+            t.columns
+                .iter()
+                .position(|c| c.ty == ColumnType::Integer && measured(c))
+        })
+}
+
+/// Rows of every table at the scale called `scale`: the scale's anchor counts, then
+/// `derived_counts` (which win, as in the reference), then 100 for any table left.
+///
+/// # Errors
+/// A scale the schema does not define (naming those it does), a count above the limit.
+pub fn counts(s: &Schema, scale: &str) -> Result<Vec<u64>, String> {
+    let found = s.scales.iter().find(|(name, _)| name == scale).or_else(|| {
+        (scale == "fabric_demo")
+            .then(|| s.scales.iter().find(|(n, _)| n == "demo"))
+            .flatten()
+    });
+    let Some((_, anchors)) = found else {
+        let names: Vec<&str> = s.scales.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(if names.is_empty() {
+            format!("scale '{scale}': the schema defines no generation.scales")
+        } else {
+            format!(
+                "scale '{scale}' is not in the schema's generation.scales; allowed: {}",
+                names.join(", ")
+            )
+        });
+    };
+    let n = s.tables.len();
+    let mut counts: Vec<Option<u64>> = vec![None; n];
+    for &(t, rows) in anchors {
+        counts[t] = Some(rows);
+    }
+    // Derived counts may chain (a per_parent of a per_parent): resolve in passes.
+    let derived: Vec<(usize, &DerivedCount)> = s.derived.iter().map(|(t, d)| (*t, d)).collect();
+    let mut resolved = vec![false; n];
+    for _ in 0..=derived.len() {
+        let mut progress = false;
+        for &(t, d) in &derived {
+            if resolved[t] {
+                continue;
+            }
+            let value = match d {
+                DerivedCount::Fixed(v) => Some(*v),
+                DerivedCount::PerYear(v) => Some(v.saturating_mul(s.years.max(1))),
+                DerivedCount::PerParent { parent, ratio } => {
+                    let parent_resolved =
+                        resolved[*parent] || !derived.iter().any(|(x, _)| x == parent);
+                    parent_resolved.then(|| (ratio * counts[*parent].unwrap_or(100) as f64) as u64)
+                }
+            };
+            if let Some(v) = value {
+                counts[t] = Some(v);
+                resolved[t] = true;
+                progress = true;
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    if let Some(&(t, _)) = derived.iter().find(|(t, _)| !resolved[*t]) {
+        return Err(format!(
+            "generation.derived_counts.{}: per_parent tables form a cycle",
+            s.tables[t].name
+        ));
+    }
+    let out: Vec<u64> = counts.into_iter().map(|c| c.unwrap_or(100)).collect();
+    for (t, &rows) in out.iter().enumerate() {
+        if rows > super::MAX_ROWS {
+            return Err(format!(
+                "table '{}' would have {} rows at scale '{scale}', above the limit of {}",
+                s.tables[t].name,
+                crate::thousands(rows),
+                crate::thousands(super::MAX_ROWS)
+            ));
+        }
+    }
+    Ok(out)
+}
