@@ -589,12 +589,11 @@ impl Engine {
             let columns = {
                 let mut ev = Eval::new(self, t, Rows::Range(rows.clone()), false);
                 ev.provided = Some(&provided);
-                self.layout.output[t]
-                    .iter()
-                    .map(|&c| ev.value(c))
+                (0..self.schema.tables[t].columns.len())
+                    .map(|c| ev.value(c))
                     .collect::<Result<Vec<_>>>()?
             };
-            for (&c, a) in self.layout.output[t].iter().zip(&columns) {
+            for (c, a) in columns.iter().enumerate() {
                 provided.insert((t, c), (rows.clone(), a.clone()));
             }
             out[i] = Some(arrow_array::RecordBatch::try_new(

@@ -29,10 +29,6 @@ pub struct Layout {
     pub driver: Vec<usize>,
     /// Per table: columns in the order they are computed.
     pub order: Vec<Vec<usize>>,
-    /// Per table: columns in the order tables show them, as the reference lays them
-    /// out: generated keys, foreign keys, independent columns, columns that read
-    /// others, children's aggregates (file order within each).
-    pub output: Vec<Vec<usize>>,
     /// Per table, per column: the comparisons enforced on it.
     pub fixes: Vec<Vec<Vec<Comparison>>>,
     /// Tables with parents before children (ties in file order).
@@ -526,12 +522,10 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
         })
         .collect();
     if errors.is_empty() {
-        let output = s.tables.iter().map(output_order).collect();
         Ok(Layout {
             nest,
             driver,
             order,
-            output,
             fixes,
             table_order,
             main_measure,
@@ -540,34 +534,6 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
     } else {
         Err(SchemaErrors(errors))
     }
-}
-
-/// The reference's column order (its `TableGenerator._order_columns`).
-fn output_order(t: &Table) -> Vec<usize> {
-    let class = |c: usize| -> (u8, usize) {
-        let in_pk = t.primary_key.iter().position(|&k| k == c);
-        match (&t.columns[c].generator, in_pk) {
-            (Generator::Sequence { .. } | Generator::Uuid, Some(_)) => (0, 0),
-            (Generator::ForeignKey { .. }, _) => (2, 0),
-            (_, Some(i)) => (1, i),
-            (
-                Generator::Formula(_)
-                | Generator::Lookup { .. }
-                | Generator::Derived { .. }
-                | Generator::FirstPerParent { .. }
-                | Generator::RecordField { .. }
-                | Generator::SelfRefLevel { .. }
-                | Generator::Correlated { .. }
-                | Generator::Conditional { .. },
-                _,
-            ) => (4, 0),
-            (Generator::Computed { .. }, _) => (5, 0),
-            _ => (3, 0),
-        }
-    };
-    let mut cols: Vec<usize> = (0..t.columns.len()).collect();
-    cols.sort_by_key(|&c| class(c));
-    cols
 }
 
 /// The first column, across tables, that reads itself through other columns.

@@ -147,10 +147,11 @@ impl SchemaDomain {
             .iter()
             .enumerate()
             .map(|(t, table)| {
-                let fields: Vec<Field> = layout.output[t]
+                let fields: Vec<Field> = table
+                    .columns
                     .iter()
-                    .map(|&ci| {
-                        let c = &table.columns[ci];
+                    .enumerate()
+                    .map(|(ci, c)| {
                         Field::new(&c.name, c.ty.data_type(), may_be_null(&schema, t, ci, 0))
                     })
                     .collect();
