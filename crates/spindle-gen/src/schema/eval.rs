@@ -752,11 +752,7 @@ impl<'e> Eval<'e> {
         raw: ArrayRef,
         col: &Column,
     ) -> std::result::Result<ArrayRef, arrow_schema::ArrowError> {
-        let digits = match &col.generator {
-            Generator::Distribution { round, .. } => round.or(col.scale),
-            Generator::Correlated { .. } => Some(col.scale.unwrap_or(2)),
-            _ => col.scale,
-        };
+        let digits = rounding_digits(col);
         if raw.data_type() == &DataType::Float64 {
             let f = raw.as_primitive::<Float64Type>();
             match col.ty {
@@ -1549,49 +1545,29 @@ impl<'e> Eval<'e> {
                 }
                 ColumnType::Integer => {
                     let x = v.as_primitive::<Int64Type>();
-                    let y = match &bound {
-                        Some(b) => Some(f64s(b)?),
-                        None => None,
-                    };
-                    let out: Int64Array = (0..x.len())
-                        .map(|i| {
-                            let bound = match &y {
-                                Some(y) => y.is_valid(i).then(|| y.value(i)),
-                                None => number,
-                            };
-                            match (x.is_valid(i), bound) {
-                                (false, _) => None,
-                                (true, None) => Some(x.value(i)),
-                                (true, Some(b)) => {
-                                    Some(clamp_f64(x.value(i) as f64, f.op, b, Some(0)) as i64)
-                                }
+                    let bounds = numeric_bounds(bound.as_ref(), number, x.len())?;
+                    let out: Int64Array = x
+                        .iter()
+                        .zip(bounds)
+                        .map(|(x, b)| match (x, b) {
+                            (Some(x), Some(b)) => {
+                                Some(clamp_f64(x as f64, f.op, b, Some(0)) as i64)
                             }
+                            (x, _) => x,
                         })
                         .collect();
                     Arc::new(out)
                 }
                 _ => {
                     let x = v.as_primitive::<Float64Type>();
-                    let y = match &bound {
-                        Some(b) => Some(f64s(b)?),
-                        None => None,
-                    };
-                    let digits = match &col.generator {
-                        Generator::Distribution { round, .. } => round.or(col.scale),
-                        Generator::Correlated { .. } => Some(col.scale.unwrap_or(2)),
-                        _ => col.scale,
-                    };
-                    let out: Float64Array = (0..x.len())
-                        .map(|i| {
-                            let bound = match &y {
-                                Some(y) => y.is_valid(i).then(|| y.value(i)),
-                                None => number,
-                            };
-                            match (x.is_valid(i), bound) {
-                                (false, _) => None,
-                                (true, None) => Some(x.value(i)),
-                                (true, Some(b)) => Some(clamp_f64(x.value(i), f.op, b, digits)),
-                            }
+                    let bounds = numeric_bounds(bound.as_ref(), number, x.len())?;
+                    let digits = rounding_digits(col);
+                    let out: Float64Array = x
+                        .iter()
+                        .zip(bounds)
+                        .map(|(x, b)| match (x, b) {
+                            (Some(x), Some(b)) => Some(clamp_f64(x, f.op, b, digits)),
+                            (x, _) => x,
                         })
                         .collect();
                     Arc::new(out)
@@ -1600,6 +1576,29 @@ impl<'e> Eval<'e> {
         }
         Ok(v)
     }
+}
+
+/// Digits a column's numbers are rounded to: a distribution's `round`, else the
+/// column's `scale`; correlated values keep 2 without a scale, as the reference does.
+fn rounding_digits(col: &Column) -> Option<i32> {
+    match &col.generator {
+        Generator::Distribution { round, .. } => round.or(col.scale),
+        Generator::Correlated { .. } => Some(col.scale.unwrap_or(2)),
+        _ => col.scale,
+    }
+}
+
+/// Each row's bound of a rule comparison: the bound column's value (none where it is
+/// null), or the rule's number.
+fn numeric_bounds(
+    bound: Option<&ArrayRef>,
+    number: Option<f64>,
+    n: usize,
+) -> Result<Vec<Option<f64>>> {
+    Ok(match bound {
+        Some(b) => f64s(b)?.iter().collect(),
+        None => vec![number; n],
+    })
 }
 
 /// `x` moved the least distance to satisfy `x op y` on a grid of `10^-digits` (exact
