@@ -1,6 +1,6 @@
 //! What a schema implies before any scale is chosen: which tables are laid out grouped
-//! by a parent ("nested"), the order columns are computed in, where each business rule
-//! is enforced, and that nothing depends on itself.
+//! by a parent ("nested"), where each business rule is enforced, and that nothing
+//! depends on itself.
 
 use super::model::*;
 use super::parse::{SchemaError, SchemaErrors};
@@ -27,8 +27,6 @@ pub struct Layout {
     /// Per table: the table whose rows drive its generation (itself, or the root of
     /// its nesting chain).
     pub driver: Vec<usize>,
-    /// Per table: columns in the order they are computed.
-    pub order: Vec<Vec<usize>>,
     /// Per table, per column: the comparisons enforced on it.
     pub fixes: Vec<Vec<Vec<Comparison>>>,
     /// Tables with parents before children (ties in file order).
@@ -400,65 +398,12 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
         }
     }
 
-    // Column order per table (dependencies first, file order otherwise), and a check of
-    // the whole graph, across tables, for cycles.
+    // No column may read itself, in its table or through others.
     let deps = |t: usize, c: usize| -> Vec<usize> {
         let mut d = local_deps(&s.tables[t], c);
         d.extend(&extra_deps[t][c]);
         d
     };
-    let mut order = Vec::with_capacity(n);
-    for (t, table) in s.tables.iter().enumerate() {
-        let m = table.columns.len();
-        let mut state = vec![0u8; m]; // 0 new, 1 on the path, 2 done
-        let mut out = Vec::with_capacity(m);
-        fn visit(
-            c: usize,
-            deps: &dyn Fn(usize) -> Vec<usize>,
-            state: &mut [u8],
-            out: &mut Vec<usize>,
-            path: &mut Vec<usize>,
-        ) -> Result<(), Vec<usize>> {
-            if state[c] == 2 {
-                return Ok(());
-            }
-            if state[c] == 1 {
-                let from = path.iter().position(|&x| x == c).unwrap_or(0);
-                let mut cycle = path[from..].to_vec();
-                cycle.push(c);
-                return Err(cycle);
-            }
-            state[c] = 1;
-            path.push(c);
-            for d in deps(c) {
-                visit(d, deps, state, out, path)?;
-            }
-            path.pop();
-            state[c] = 2;
-            out.push(c);
-            Ok(())
-        }
-        let mut failed = false;
-        for c in 0..m {
-            let mut path = Vec::new();
-            if let Err(cycle) = visit(c, &|x| deps(t, x), &mut state, &mut out, &mut path) {
-                let names: Vec<&str> = cycle
-                    .iter()
-                    .map(|&x| table.columns[x].name.as_str())
-                    .collect();
-                errors.push(SchemaError {
-                    path: col_path(s, t, cycle[0]),
-                    message: format!("circular dependency: {}", names.join(" -> ")),
-                });
-                failed = true;
-                break;
-            }
-        }
-        if failed {
-            out = (0..m).collect();
-        }
-        order.push(out);
-    }
     if errors.is_empty() {
         let remote = |t: usize, c: usize| -> Vec<(usize, usize)> {
             let mut r = remote_deps(s, &nest, t, c);
@@ -525,7 +470,6 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
         Ok(Layout {
             nest,
             driver,
-            order,
             fixes,
             table_order,
             main_measure,
