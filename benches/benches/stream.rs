@@ -91,16 +91,27 @@ fn serialization(c: &mut Criterion) {
         b.iter(|| JsonEncoder::lines().encode_batch(&orders).unwrap().len())
     });
     let dir = std::env::temp_dir().join("spindle-bench");
-    group.bench_function("parquet_zstd", |b| {
-        b.iter_batched(
-            || ParquetSink::new(dir.join("orders.parquet"), ParquetOptions::default()).unwrap(),
-            |mut sink| {
-                sink.send_batch(&orders).unwrap();
-                sink.close().unwrap();
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    // Spindle's own column encoders, then the parquet crate's for every column (same
+    // layout): the gain ParquetOptions::own_encoders buys.
+    for (name, own_encoders) in [
+        ("parquet_zstd", true),
+        ("parquet_zstd_crate_encoders", false),
+    ] {
+        let options = ParquetOptions {
+            own_encoders,
+            ..ParquetOptions::default()
+        };
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || ParquetSink::new(dir.join("orders.parquet"), options.clone()).unwrap(),
+                |mut sink| {
+                    sink.send_batch(&orders).unwrap();
+                    sink.close().unwrap();
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 

@@ -215,7 +215,10 @@ pub struct RunArgs {
     /// How many places a late event may slip at most.
     #[arg(long)]
     pub max_delay_slots: Option<u64>,
-    /// Where events go: `console`, `file` (with --output), `file:PATH`, `parquet:PATH`.
+    /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
+    /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]`,
+    /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
+    /// SPINDLE_EVENTHUB_CONNECTION_STRING).
     #[arg(long)]
     pub sink: Vec<String>,
     /// Output file of the `file` sink.

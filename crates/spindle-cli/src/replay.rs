@@ -4,7 +4,7 @@
 use crate::args::{QueryArgs, ReplayArgs, ScaleArgs, SqlArgs};
 use crate::config_file::RunFile;
 use crate::generate::resolve_scale;
-use crate::stream::{SinkSpec, common, drive, run_file, scale_args, seed};
+use crate::stream::{common, drive, run_file, scale_args, seed};
 use anyhow::{Context, Result, bail};
 use spindle_sql::SqlSources;
 use spindle_stream::SpindleStreamer;
@@ -84,7 +84,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if shared
         .sinks
         .iter()
-        .any(|s| !matches!(s, SinkSpec::Parquet(_)))
+        .any(spindle_sinks::SinkAddress::writes_json)
     {
         spindle_sinks::JsonEncoder::check_schema(&source.schema)?;
     }

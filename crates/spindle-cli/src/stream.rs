@@ -7,15 +7,11 @@ use crate::generate::resolve_scale;
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use spindle_gen::Domain;
-use spindle_sinks::{
-    ConsoleSink, EventHubOptions, EventHubSink, FileMode, FileSink, KafkaOptions, KafkaSink,
-    ParquetOptions, ParquetSink, StreamWriter,
-};
+use spindle_sinks::{OpenOptions, SinkAddress, StreamWriter};
 use spindle_stream::{
     AnomalyRegistry, BurstWindow, EventTimeMode, FanOut, PacerOptions, PointAnomaly,
     SpindleStreamer, StopReason, StreamConfig, StreamResult, StreamingMultiWriter, TimePattern,
 };
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -35,156 +31,6 @@ pub fn parse_clock_start(text: &str) -> Result<i64> {
     )
 }
 
-/// Where events go, as `--sink` names it.
-pub enum SinkSpec {
-    /// stdout.
-    Console,
-    /// JSON lines file.
-    File(PathBuf),
-    /// Parquet file.
-    Parquet(PathBuf),
-    /// A Kafka topic.
-    Kafka(KafkaOptions),
-    /// An Azure Event Hub (connection string from an environment variable).
-    EventHub(EventHubOptions),
-}
-
-/// `key=value&...` of a sink URI, each key checked against `allowed`.
-fn query(text: &str, sink: &str, allowed: &[&str]) -> Result<Vec<(String, String)>> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if !allowed.contains(&k) {
-                bail!(
-                    "unknown option '{k}' in --sink {sink}; allowed: {}",
-                    allowed.join(", ")
-                );
-            }
-            Ok((k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
-impl SinkSpec {
-    fn parse(spec: &str, output: Option<&PathBuf>) -> Result<Self> {
-        if let Some(rest) = spec.strip_prefix("kafka://") {
-            let (location, options) = rest.split_once('?').unwrap_or((rest, ""));
-            let (servers, topic) = location
-                .split_once('/')
-                .filter(|(s, t)| !s.is_empty() && !t.is_empty())
-                .with_context(|| {
-                    format!("--sink {spec}: expected kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all]")
-                })?;
-            let mut k = KafkaOptions::new(servers, topic);
-            for (key, value) in query(
-                options,
-                "kafka://",
-                &[
-                    "key",
-                    "acks",
-                    "compression",
-                    "linger_ms",
-                    "batch_bytes",
-                    "timeout_ms",
-                    "headers",
-                ],
-            )? {
-                let number = |v: &str| {
-                    v.parse::<u64>().with_context(|| {
-                        format!("--sink kafka://: {key}={v} is not a whole number")
-                    })
-                };
-                match key.as_str() {
-                    "key" => k.key_column = Some(value),
-                    "acks" => k.acks = value,
-                    "compression" => k.compression = value,
-                    "linger_ms" => k.linger_ms = number(&value)?,
-                    "batch_bytes" => k.batch_bytes = number(&value)?,
-                    "timeout_ms" => k.delivery_timeout_ms = number(&value)?,
-                    _ => k.headers = value != "false",
-                }
-            }
-            return Ok(SinkSpec::Kafka(k));
-        }
-        if let Some(rest) = spec.strip_prefix("eventhub:") {
-            let mut env = "SPINDLE_EVENTHUB_CONNECTION_STRING".to_string();
-            let mut e = EventHubOptions {
-                connection_string: String::new(),
-                hub: None,
-                partition_key_column: None,
-            };
-            for (key, value) in query(
-                rest.trim_start_matches('?'),
-                "eventhub:",
-                &["env", "hub", "key"],
-            )? {
-                match key.as_str() {
-                    "env" => env = value,
-                    "hub" => e.hub = Some(value),
-                    _ => e.partition_key_column = Some(value),
-                }
-            }
-            e.connection_string = std::env::var(&env).with_context(|| {
-                format!("--sink eventhub: reads the connection string from the environment variable {env}, which is not set")
-            })?;
-            e.kafka_options()?;
-            return Ok(SinkSpec::EventHub(e));
-        }
-        let (kind, rest) = spec
-            .split_once(':')
-            .map_or((spec, None), |(k, r)| (k, Some(r)));
-        let path = |what: &str| -> Result<PathBuf> {
-            match (rest, output) {
-                (Some(p), _) if !p.is_empty() => Ok(PathBuf::from(p)),
-                (_, Some(o)) => Ok(o.clone()),
-                _ => bail!("--sink {what} needs a path: --sink {what}:PATH or --output PATH"),
-            }
-        };
-        Ok(match kind {
-            "console" | "stdout" => SinkSpec::Console,
-            "file" | "jsonl" => SinkSpec::File(path("file")?),
-            "parquet" => SinkSpec::Parquet(path("parquet")?),
-            other => bail!(
-                "unknown --sink '{other}'; allowed: console, file:PATH, parquet:PATH, kafka://HOST:PORT/TOPIC, eventhub:[env=VAR&hub=NAME&key=COLUMN]"
-            ),
-        })
-    }
-
-    fn name(&self) -> String {
-        match self {
-            SinkSpec::Console => "console".into(),
-            SinkSpec::File(p) => format!("file:{}", p.display()),
-            SinkSpec::Parquet(p) => format!("parquet:{}", p.display()),
-            SinkSpec::Kafka(k) => format!("kafka:{}", k.topic),
-            SinkSpec::EventHub(e) => format!("eventhub:{}", e.hub.clone().unwrap_or_default()),
-        }
-    }
-
-    fn open(&self, append: bool, indent: Option<usize>) -> Result<Box<dyn StreamWriter>> {
-        Ok(match self {
-            SinkSpec::Console => Box::new(ConsoleSink::stdout().indent(indent)),
-            SinkSpec::File(p) => {
-                let mode = if append {
-                    FileMode::Append
-                } else {
-                    FileMode::Overwrite
-                };
-                Box::new(
-                    FileSink::new(p, mode)
-                        .with_context(|| format!("cannot open --sink file:{}", p.display()))?,
-                )
-            }
-            SinkSpec::Parquet(p) => Box::new(
-                ParquetSink::new(p, ParquetOptions::default())
-                    .with_context(|| format!("cannot open --sink parquet:{}", p.display()))?,
-            ),
-            SinkSpec::Kafka(k) => Box::new(KafkaSink::new(k.clone())?),
-            SinkSpec::EventHub(e) => Box::new(EventHubSink::new(e)?),
-        })
-    }
-}
-
 /// The settings every streaming run has, whatever its source.
 pub struct Common {
     /// `--timestamp-column`.
@@ -196,9 +42,8 @@ pub struct Common {
     /// Anomalies from `--config` and `--anomalies` (checked against a table later).
     pub anomalies: AnomalyRegistry,
     /// Where events go.
-    pub sinks: Vec<SinkSpec>,
-    append: bool,
-    indent: Option<usize>,
+    pub sinks: Vec<SinkAddress>,
+    open: OpenOptions,
     quiet: bool,
 }
 
@@ -385,15 +230,18 @@ pub fn common(args: &RunArgs, file: &RunFile) -> Result<Common> {
         args.sink.clone()
     };
     let output = args.output.clone().or(file.output.clone());
-    let sinks: Vec<SinkSpec> = if sinks.is_empty() {
+    let sinks: Vec<SinkAddress> = if sinks.is_empty() {
         vec![match &output {
-            Some(path) => SinkSpec::File(path.clone()),
-            None => SinkSpec::Console,
+            Some(path) => SinkAddress::File(path.clone()),
+            None => SinkAddress::Console,
         }]
     } else {
         sinks
             .iter()
-            .map(|s| SinkSpec::parse(s, output.as_ref()))
+            .map(|s| {
+                SinkAddress::parse(s, output.as_deref())
+                    .with_context(|| format!("invalid --sink '{s}'"))
+            })
             .collect::<Result<_>>()?
     };
 
@@ -406,8 +254,10 @@ pub fn common(args: &RunArgs, file: &RunFile) -> Result<Common> {
         pacer,
         anomalies,
         sinks,
-        append: args.append || file.append.unwrap_or(false),
-        indent: args.indent.or(file.indent),
+        open: OpenOptions {
+            append: args.append || file.append.unwrap_or(false),
+            indent: args.indent.or(file.indent),
+        },
         quiet: args.quiet,
     })
 }
@@ -467,7 +317,12 @@ pub fn drive(
     let opened = common
         .sinks
         .iter()
-        .map(|spec| Ok((spec.name(), spec.open(common.append, common.indent)?)))
+        .map(|address| {
+            let sink = address
+                .open(common.open)
+                .with_context(|| format!("cannot open --sink {address}"))?;
+            Ok((address.to_string(), sink))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut report = None;
     let sink: Box<dyn StreamWriter> = if opened.len() > 1 {

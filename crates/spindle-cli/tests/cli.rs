@@ -1,25 +1,11 @@
 //! The `spindle` binary as a process: outputs, exit codes, bad input, signals.
 
+mod common;
+
+use common::{interop_python, parquet_rows, spindle, text};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn spindle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spindle"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn parquet_rows(path: &Path) -> i64 {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    reader.metadata().file_metadata().num_rows()
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn generate_writes_one_readable_parquet_file_per_table() {
@@ -265,6 +251,29 @@ fn bad_input_exits_2_with_the_allowed_values() {
             vec!["stream", "retail", "--table", "order", "--sink", "kafkaa"],
             "allowed: console",
         ),
+        // Counts whose plan would not fit in memory: refused before any allocation.
+        (
+            vec![
+                "generate",
+                "retail",
+                "--customers",
+                "100000000000",
+                "--output",
+                out,
+            ],
+            "--customers: 100,000,000,000 is above the limit: 1 to 500,000,000 are allowed",
+        ),
+        (
+            vec![
+                "stream",
+                "retail",
+                "--table",
+                "order",
+                "--products",
+                "18446744073709551615",
+            ],
+            "--products",
+        ),
     ];
     for (args, needle) in cases {
         let o = spindle(&args);
@@ -274,6 +283,61 @@ fn bad_input_exits_2_with_the_allowed_values() {
         assert!(!err.contains("panicked"), "{err}");
     }
     assert!(!Path::new(out).exists(), "no output left behind");
+}
+
+#[test]
+fn extreme_settings_run_correctly_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    // Any delay up to u64::MAX: late events the stream never reaches come last.
+    let o = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--scale",
+        "small",
+        "--out-of-order",
+        "0.1",
+        "--max-delay-slots",
+        "18446744073709551615",
+        "--sink",
+        &format!("file:{}", events.display()),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut ids: Vec<u64> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let rest = l.strip_prefix("{\"order_id\": ").unwrap();
+            rest[..rest.find(',').unwrap()].parse().unwrap()
+        })
+        .collect();
+    assert!(!ids.is_sorted(), "some events are late");
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=5_000).collect::<Vec<u64>>(), "every order once");
+
+    // A rate no clock can keep: sent as fast as possible, all of them.
+    let o = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--realtime",
+        "--rate",
+        "1e300",
+        "--burst",
+        "1e300:1e300:1e300",
+        "--max-events",
+        "100",
+        "--sink",
+        &format!("file:{}", events.display()),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&events).unwrap().lines().count(),
+        100
+    );
 }
 
 #[test]
@@ -557,6 +621,90 @@ fn replay_streams_a_query_over_the_shipped_sample() {
     );
 }
 
+/// A Parquet file of a list column, a struct column and a row count of `rows`.
+fn nested_parquet(path: &Path, rows: usize) {
+    use arrow_array::builder::{Int64Builder, ListBuilder};
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StructArray};
+    use std::sync::Arc;
+    let mut list = ListBuilder::new(Int64Builder::new());
+    for i in 0..rows {
+        list.values().append_value(i as i64);
+        list.append(true);
+    }
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows as i64));
+    let point = StructArray::from(vec![(
+        Arc::new(arrow_schema::Field::new(
+            "x",
+            arrow_schema::DataType::Int64,
+            false,
+        )),
+        ids.clone(),
+    )]);
+    let batch = RecordBatch::try_from_iter([
+        ("id", ids),
+        ("tags", Arc::new(list.finish()) as ArrayRef),
+        ("point", Arc::new(point) as ArrayRef),
+    ])
+    .unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn replay_of_nested_or_empty_parquet_names_the_column_or_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("nested.parquet");
+    let empty = dir.path().join("empty.parquet");
+    nested_parquet(&nested, 3);
+    nested_parquet(&empty, 0);
+    let events = dir.path().join("events.jsonl");
+    let sink = format!("file:{}", events.display());
+    for (sql, column) in [
+        ("SELECT id, tags FROM nested", "'tags'"),
+        ("SELECT id, point FROM nested", "'point'"),
+    ] {
+        let source = format!("nested={}", nested.display());
+        let o = spindle(&["replay", "--source", &source, "--sql", sql, "--sink", &sink]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(column) && err.contains("CAST"), "{err}");
+        assert!(!events.exists(), "no output left behind");
+    }
+    // What JSON cannot carry, a query can turn into text.
+    let source = format!("nested={}", nested.display());
+    let o = spindle(&[
+        "replay",
+        "--source",
+        &source,
+        "--sql",
+        "SELECT id, CAST(tags AS VARCHAR) AS tags FROM nested",
+        "--sink",
+        &sink,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&events).unwrap().lines().count(), 3);
+
+    let source = format!("empty={}", empty.display());
+    let o = spindle(&[
+        "replay",
+        "--source",
+        &source,
+        "--sql",
+        "SELECT id FROM empty",
+        "--sink",
+        &sink,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("events=0"), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&events).unwrap(), "");
+}
+
 #[test]
 fn replay_bad_input_exits_2_with_datafusion_s_reason() {
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -600,23 +748,6 @@ fn replay_bad_input_exits_2_with_datafusion_s_reason() {
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{all:?}: {err}");
         assert!(err.contains(needle), "{all:?}: {err}");
-    }
-}
-
-/// A Python with pyarrow and duckdb (`.ci/run` makes one); skipped without it, except
-/// under CI, where it must be there.
-fn interop_python() -> Option<String> {
-    match std::env::var("SPINDLE_INTEROP_PYTHON") {
-        Ok(python) => Some(python),
-        Err(_) if std::env::var("CI").is_ok() => {
-            panic!("CI must provide SPINDLE_INTEROP_PYTHON (a Python with pyarrow and duckdb)")
-        }
-        Err(_) => {
-            eprintln!(
-                "skipped: set SPINDLE_INTEROP_PYTHON to a Python with pyarrow and duckdb to run this test"
-            );
-            None
-        }
     }
 }
 

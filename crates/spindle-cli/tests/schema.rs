@@ -2,31 +2,16 @@
 //! files in every command, `validate`, and bad schemas refused with exit 2 before any
 //! output is written.
 
+mod common;
+
+use common::{parquet_rows, spindle, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn spindle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spindle"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn schema_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../spindle-gen/data/domains")
         .join(name)
         .join(format!("{name}.spindle.json"))
-}
-
-fn parquet_rows(path: &Path) -> i64 {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    reader.metadata().file_metadata().num_rows()
 }
 
 #[test]

@@ -2,8 +2,6 @@
 //! uniform positions and random permutations.
 
 use crate::rng::RandomStream;
-use rand::SeedableRng;
-use rand_distr::{Distribution, Gamma};
 
 /// A discrete distribution over `0..n`, sampled by inverse CDF.
 #[derive(Clone, Debug)]
@@ -197,24 +195,25 @@ pub struct SortedUniforms {
     block_start: Vec<f64>,
 }
 
-/// Rows per block of [`SortedUniforms`]; fixed, as it is part of the output's definition.
-/// Equal to [`crate::DEFAULT_CHUNK_UNITS`], so a chunk draws exactly its own block's
-/// spacings (a block is drawn whole, whatever part of it is asked for).
-pub const SORTED_BLOCK: u64 = crate::DEFAULT_CHUNK_UNITS;
+/// Rows per block of [`SortedUniforms`]. Part of the output's definition, so it is a
+/// constant of its own and not a tuning knob: changing it changes every sorted column.
+/// A block is drawn whole, whatever part of it is asked for, so ranges that start and
+/// end on block boundaries (the default chunk size is a multiple) draw nothing twice.
+pub const SORTED_BLOCK: u64 = 4_096;
+const _: () = assert!(crate::DEFAULT_CHUNK_UNITS % SORTED_BLOCK == 0);
 
 impl SortedUniforms {
     /// Sorted positions for `n` rows of the stream `name` under `seed`.
     pub fn new(seed: u64, name: &str, n: u64) -> Self {
         let stream = RandomStream::new(seed, name);
+        let block_totals = RandomStream::new(seed, &format!("{name}#blocks"));
         let blocks = n.div_ceil(SORTED_BLOCK);
         let mut block_start = Vec::with_capacity(blocks as usize + 1);
         let mut acc = 0.0;
         for b in 0..blocks {
             block_start.push(acc);
             let len = SORTED_BLOCK.min(n - b * SORTED_BLOCK) as f64;
-            let mut rng = rand::rngs::SmallRng::seed_from_u64(stream.bits2(b, 0xB10C));
-            let gamma = Gamma::new(len, 1.0).expect("block length is positive");
-            acc += gamma.sample(&mut rng);
+            acc += block_totals.gamma(b, len);
         }
         // The spacing after the last point.
         acc += -(1.0 - stream.unit2(u64::MAX, 0xE1D)).ln();

@@ -88,6 +88,50 @@ impl RandomStream {
     pub fn exponential(self, index: u64) -> f64 {
         -(1.0 - self.unit(index)).ln()
     }
+
+    /// A Gamma(`shape`, 1) value for row `index` (`shape > 0`), by Marsaglia and
+    /// Tsang's method (2000) on this stream's own draws, so the value is fixed by this
+    /// code alone (a library's sampler may change its algorithm in any release).
+    /// Below shape 1 it draws Gamma(`shape` + 1) and scales by `U^(1/shape)`.
+    pub fn gamma(self, index: u64, shape: f64) -> f64 {
+        assert!(
+            shape > 0.0 && shape.is_finite(),
+            "gamma shape must be positive"
+        );
+        let draws = self.fork(index);
+        let (boosted, mut draw) = if shape < 1.0 {
+            let u = 1.0 - draws.unit(0); // (0, 1]
+            (u.powf(1.0 / shape), 1)
+        } else {
+            (1.0, 0)
+        };
+        let d = if shape < 1.0 { shape + 1.0 } else { shape } - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        // Each attempt takes a normal (two draws) and a uniform; about 1.03 attempts
+        // are needed on average, and the loop ends with probability 1.
+        loop {
+            let x = draws.normal_at(draw);
+            let u = 1.0 - draws.unit(draw + 2); // (0, 1]
+            draw += 3;
+            let t = 1.0 + c * x;
+            if t <= 0.0 {
+                continue;
+            }
+            let v = t * t * t;
+            let x2 = x * x;
+            if u < 1.0 - 0.0331 * x2 * x2 || u.ln() < 0.5 * x2 + d * (1.0 - v + v.ln()) {
+                return d * v * boosted;
+            }
+        }
+    }
+
+    /// A standard normal from draws `draw` and `draw + 1` of this stream.
+    #[inline]
+    fn normal_at(self, draw: u64) -> f64 {
+        let u1 = 1.0 - self.unit(draw); // (0, 1]
+        let u2 = self.unit(draw + 1);
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
 }
 
 /// Maps 64 random bits to a uniform `f64` in `[0, 1)`.
@@ -120,6 +164,32 @@ mod tests {
         for k in 0..10 {
             let count = below.iter().filter(|&&v| v == k).count();
             assert!((9_000..11_000).contains(&count), "bucket {k}: {count}");
+        }
+    }
+
+    #[test]
+    fn gamma_has_its_mean_and_variance_at_every_shape() {
+        let s = RandomStream::new(5, "g");
+        let n = 100_000u64;
+        for shape in [0.3, 1.0, 2.5, 40.0, 4_096.0] {
+            let xs: Vec<f64> = (0..n).map(|i| s.gamma(i, shape)).collect();
+            assert!(
+                xs.iter().all(|&x| x > 0.0 && x.is_finite()),
+                "shape {shape}"
+            );
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
+            // Mean and variance are both `shape`; 5 standard errors of each.
+            let mean_tolerance = 5.0 * (shape / n as f64).sqrt();
+            let var_tolerance = 5.0 * shape * (2.0 / n as f64 + 6.0 / (shape * n as f64)).sqrt();
+            assert!(
+                (mean - shape).abs() < mean_tolerance,
+                "shape {shape}: mean {mean}"
+            );
+            assert!(
+                (var - shape).abs() < var_tolerance,
+                "shape {shape}: var {var}"
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 //! anomaly labels, then the `_spindle_*` metadata) through the [`StreamWriter`] trait;
 //! a row is formatted only inside a sink, and sinks format whole batches.
 
+pub mod address;
 pub mod console;
 pub mod csv_sink;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod kafka;
 pub mod parquet_sink;
 
+pub use address::{OpenOptions, SINK_ADDRESS_FORMS, SinkAddress};
 pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};

@@ -101,6 +101,13 @@ pub struct ParquetOptions {
     /// `sorting_columns` so that readers (Spindle's `replay`, DataFusion) can stream the
     /// file in that order without sorting it. The caller vouches for the order.
     pub sorted_by: Option<String>,
+    /// Spindle encodes integer, instant, double and repeated-text columns itself, a page
+    /// at a time (the default, and faster: `cargo bench -p spindle-benches --bench
+    /// stream -- serialize_medium_order` compares the two); `false` writes every column through
+    /// the parquet crate's own column writers, with the same layout (encodings,
+    /// dictionaries, codec, page limits). The two files hold the same values and
+    /// statistics; the bytes differ.
+    pub own_encoders: bool,
 }
 
 impl Default for ParquetOptions {
@@ -109,6 +116,7 @@ impl Default for ParquetOptions {
             compression: ParquetCompression::Zstd,
             row_group_rows: 256 * 1024,
             sorted_by: None,
+            own_encoders: true,
         }
     }
 }
@@ -463,14 +471,16 @@ impl ParquetSink {
                 Some(self.options.properties(&schema, &layouts)),
             )?
             .into_serialized_writer()?;
+            // Own encoders only for flat schemas: there, leaf `i` is field `i`.
             let flat = schema.fields().iter().all(|f| !f.data_type().is_nested());
+            let own = self.options.own_encoders && flat;
             let own_encoding = schema
                 .fields()
                 .iter()
                 .zip(&layouts)
                 .map(|(field, layout)| {
                     let own = OwnEncoding::of(field.data_type(), layout.delta, layout.dictionary)
-                        .filter(|_| flat)?;
+                        .filter(|_| own)?;
                     let codec = match layout.compress {
                         true => self.options.compression,
                         false => ParquetCompression::None,

@@ -57,7 +57,7 @@ fn every_value_row_groups_encodings_and_sort_order_read_back() {
     let options = ParquetOptions {
         compression: ParquetCompression::Zstd,
         row_group_rows: 3_000,
-        sorted_by: None,
+        ..ParquetOptions::default()
     }
     .sorted_by(Some("at"));
     let mut sink = ParquetSink::new(&path, options).unwrap();

@@ -260,7 +260,7 @@ proptest! {
         cuts.sort_unstable();
         let (values, floats): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
         let table = table(&values, &floats);
-        let options = ParquetOptions { compression, row_group_rows, sorted_by: None };
+        let options = ParquetOptions { compression, row_group_rows, ..ParquetOptions::default() };
         let (read, metadata) = round_trip(&table, &cuts, options);
         prop_assert_eq!(&read, &table);
         check_statistics(&table, &metadata);
@@ -361,6 +361,49 @@ fn text_table(texts: &[Option<String>]) -> RecordBatch {
     RecordBatch::try_new(schema, columns).unwrap()
 }
 
+/// Per row group and column: the statistics' bounds, null count and exactness.
+type ChunkStatistics = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>, bool, bool);
+
+fn chunk_statistics(metadata: &ParquetMetaData) -> Vec<ChunkStatistics> {
+    let chunks = metadata.row_groups().iter().flat_map(|g| g.columns());
+    chunks
+        .map(|chunk| {
+            let s = chunk.statistics().expect("every chunk has statistics");
+            (
+                s.min_bytes_opt().map(<[u8]>::to_vec),
+                s.max_bytes_opt().map(<[u8]>::to_vec),
+                s.null_count_opt(),
+                s.min_is_exact(),
+                s.max_is_exact(),
+            )
+        })
+        .collect()
+}
+
+/// Writes `table` with Spindle's encoders and with the parquet crate's; both files
+/// must read back as `table` and carry the same statistics in every row group. Returns
+/// the metadata of Spindle's file.
+fn same_as_the_crate_writes(
+    table: &RecordBatch,
+    cuts: &[usize],
+    options: ParquetOptions,
+) -> Arc<ParquetMetaData> {
+    let crate_options = ParquetOptions {
+        own_encoders: false,
+        ..options.clone()
+    };
+    let (own, own_metadata) = round_trip(table, cuts, options);
+    let (theirs, their_metadata) = round_trip(table, cuts, crate_options);
+    assert_eq!(&own, table);
+    assert_eq!(&theirs, table);
+    assert_eq!(
+        chunk_statistics(&own_metadata),
+        chunk_statistics(&their_metadata),
+        "statistics: Spindle's encoders (left), the parquet crate's (right)"
+    );
+    own_metadata
+}
+
 /// Checks every row group's statistics and page index of text column `column`
 /// (values under 64 bytes, which no writer truncates) against `table`.
 fn check_text_statistics(table: &RecordBatch, metadata: &ParquetMetaData, column: usize) {
@@ -419,12 +462,100 @@ proptest! {
         let mut cuts = cuts;
         cuts.sort_unstable();
         let table = text_table(&texts);
-        let options = ParquetOptions { compression, row_group_rows, sorted_by: None };
+        let options = ParquetOptions { compression, row_group_rows, ..ParquetOptions::default() };
         let (read, metadata) = round_trip(&table, &cuts, options);
         prop_assert_eq!(&read, &table);
         for column in 0..2 {
             check_text_statistics(&table, &metadata, column);
         }
+    }
+}
+
+/// Labels that repeat, and text longer than the 64 bytes a bound may take, in scripts
+/// whose characters take 1 to 4 bytes, so that cuts fall inside characters; some end
+/// in characters that cannot be incremented.
+fn long_text() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        3 => prop::sample::select(vec!["completed", "shipped"]).prop_map(|t| Some(t.to_string())),
+        3 => "[a-zé東😀]{40,90}".prop_map(Some),
+        1 => "[a-z]{60,70}\u{10FFFF}{0,3}\u{7F}{0,3}".prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn long_text_bounds_are_cut_as_the_parquet_crate_cuts_them(
+        texts in proptest::collection::vec(long_text(), 1..600),
+        row_group_rows in 1usize..400,
+    ) {
+        let table = text_table(&texts);
+        let options = ParquetOptions { row_group_rows, ..ParquetOptions::default() };
+        let metadata = same_as_the_crate_writes(&table, &[], options);
+        // Page bounds: at most 64 bytes (or the whole value where no cut can be made
+        // an upper bound), and still bounds of every value of the page.
+        for column in 0..2 {
+            let values = table.column(column).as_string::<i32>();
+            for_each_page(&table, &metadata, column, |group, page, range| {
+                let Some(page) = page else { return };
+                let index = &metadata.column_index().unwrap()[group][column];
+                let ColumnIndexMetaData::BYTE_ARRAY(pages) = index else {
+                    panic!("no BYTE_ARRAY page index");
+                };
+                let held = values.slice(range.start, range.len());
+                for value in held.iter().flatten() {
+                    let value = value.as_bytes();
+                    let (min, max) = (pages.min_value(page).unwrap(), pages.max_value(page).unwrap());
+                    assert!(min <= value && value <= max, "{min:?} {value:?} {max:?}");
+                    assert!(min.len() <= 64);
+                    assert!(max.len() <= 64 || max == value);
+                }
+            });
+        }
+    }
+}
+
+#[test]
+fn numbers_and_labels_have_the_statistics_the_parquet_crate_writes() {
+    let values: Vec<Option<i64>> = (0..50_000)
+        .map(|i| (i % 7 != 3).then(|| (i * 7_919) % 10_007 - 5_000))
+        .collect();
+    let floats: Vec<Option<f64>> = (0..50_000)
+        .map(|i| match i % 9 {
+            0 => None,
+            1 => Some(-0.0),
+            2 => Some(f64::NAN),
+            _ => Some((i % 1_000) as f64 / 100.0 - 3.0),
+        })
+        .collect();
+    let options = ParquetOptions {
+        row_group_rows: 20_000,
+        ..ParquetOptions::default()
+    };
+    same_as_the_crate_writes(&table(&values, &floats), &[7_000], options.clone());
+    let texts: Vec<Option<String>> = (0..30_000)
+        .map(|i| (i % 5 != 0).then(|| ["north", "south", "Zoë", "東京"][i % 4].to_string()))
+        .collect();
+    same_as_the_crate_writes(&text_table(&texts), &[100], options);
+}
+
+#[test]
+fn pages_of_long_text_stay_under_a_mebibyte() {
+    // 20,000 rows of 2 KiB (repeating, so the column gets a dictionary, which then
+    // fills): a page of the row limit would hold 40 MiB.
+    let texts: Vec<Option<String>> = (0..20_000)
+        .map(|i| Some(format!("{:04}{}", i % 1_000, "x".repeat(2_044))))
+        .collect();
+    let table = text_table(&texts);
+    let metadata = same_as_the_crate_writes(&table, &[], ParquetOptions::default());
+    let pages = &metadata.offset_index().unwrap()[0][0].page_locations;
+    assert!(pages.len() >= 40, "{} pages", pages.len());
+    for pair in pages.windows(2) {
+        // Each value takes its 2,048 bytes and a 4-byte length written plain.
+        let rows = (pair[1].first_row_index - pair[0].first_row_index) as usize;
+        assert!(rows * 2_052 <= 1 << 20, "a page of {rows} rows");
     }
 }
 

@@ -22,14 +22,31 @@ pub struct Reordered {
     pub positions: Vec<u64>,
 }
 
+/// Most buckets of the timing wheel: beyond this, a bucket holds events due in
+/// different rounds, and memory follows the events pending rather than the largest
+/// delay allowed (which may be anything up to `u64::MAX`).
+const MAX_WHEEL_BUCKETS: u64 = 1 << 16;
+
+/// A chosen event waiting for its slot.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// The slot it is emitted at.
+    due: u64,
+    /// Its in-order position.
+    position: u64,
+    /// Its row in the carry batch.
+    row: u32,
+}
+
 /// Streaming out-of-order permuter.
 pub struct OutOfOrder {
     fraction: f64,
     max_delay: u64,
     stream: RandomStream,
     next: u64,
-    /// Ring of `max_delay + 1` slots: chosen events (position, row of `carry`) due there.
-    slots: Vec<Vec<(u64, u32)>>,
+    /// Timing wheel of `min(max_delay + 1, MAX_WHEEL_BUCKETS)` buckets: a chosen event
+    /// due at slot `s` waits in bucket `s % buckets`, behind those chosen before it.
+    wheel: Vec<Vec<Pending>>,
     carry: Option<RecordBatch>,
 }
 
@@ -37,12 +54,13 @@ impl OutOfOrder {
     /// A permuter delaying about `fraction` of events by 1..=`max_delay` places.
     pub fn new(fraction: f64, max_delay: u64, seed: u64) -> Self {
         let max_delay = max_delay.max(1);
+        let buckets = max_delay.saturating_add(1).min(MAX_WHEEL_BUCKETS);
         Self {
             fraction,
             max_delay,
             stream: RandomStream::new(seed, "stream.out_of_order"),
             next: 0,
-            slots: vec![Vec::new(); max_delay as usize + 1],
+            wheel: vec![Vec::new(); buckets as usize],
             carry: None,
         }
     }
@@ -53,8 +71,8 @@ impl OutOfOrder {
             .then(|| 1 + self.stream.below2(position, 1, self.max_delay))
     }
 
-    fn slot(&self, position: u64) -> usize {
-        (position % (self.max_delay + 1)) as usize
+    fn bucket(&self, slot: u64) -> usize {
+        (slot % self.wheel.len() as u64) as usize
     }
 
     /// Takes the next chunk of in-order events and returns those that can be emitted.
@@ -74,27 +92,37 @@ impl OutOfOrder {
             let row = (carried + r) as u32;
             match self.delay_of(p) {
                 Some(d) => {
-                    let slot = self.slot(p + d);
-                    self.slots[slot].push((p, row));
+                    let due = p.saturating_add(d);
+                    let bucket = self.bucket(due);
+                    self.wheel[bucket].push(Pending {
+                        due,
+                        position: p,
+                        row,
+                    });
                 }
                 None => {
                     rows.push(row);
                     positions.push(p);
                 }
             }
-            let slot = self.slot(p);
-            for (position, row) in self.slots[slot].drain(..) {
-                rows.push(row);
-                positions.push(position);
-            }
+            let bucket = self.bucket(p);
+            // Those due now, lowest position first (the order they were chosen in).
+            self.wheel[bucket].retain(|e| {
+                let due = e.due == p;
+                if due {
+                    rows.push(e.row);
+                    positions.push(e.position);
+                }
+                !due
+            });
             self.next += 1;
         }
         // Keep what is still pending, renumbered into a compact carry batch.
         let mut keep = Vec::new();
-        for slot in &mut self.slots {
-            for entry in slot.iter_mut() {
-                keep.push(entry.1);
-                entry.1 = (keep.len() - 1) as u32;
+        for bucket in &mut self.wheel {
+            for entry in bucket.iter_mut() {
+                keep.push(entry.row);
+                entry.row = (keep.len() - 1) as u32;
             }
         }
         if !keep.is_empty() {
@@ -114,15 +142,10 @@ impl OutOfOrder {
         let Some(carry) = self.carry.take() else {
             return Ok(None);
         };
-        let mut rows = Vec::new();
-        let mut positions = Vec::new();
-        for p in self.next..self.next + self.max_delay + 1 {
-            let slot = self.slot(p);
-            for (position, row) in self.slots[slot].drain(..) {
-                rows.push(row);
-                positions.push(position);
-            }
-        }
+        let mut pending: Vec<Pending> = self.wheel.iter_mut().flat_map(|b| b.drain(..)).collect();
+        pending.sort_unstable_by_key(|e| (e.due, e.position));
+        let rows: Vec<u32> = pending.iter().map(|e| e.row).collect();
+        let positions = pending.iter().map(|e| e.position).collect();
         Ok(Some(Reordered {
             batch: take(&carry, &rows)?,
             positions,

@@ -81,6 +81,34 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The emission order is one sort: an event in order at its own slot, a late one at
+    /// slot `position + delay` after it, ties by position; this holds for delays far past
+    /// the permuter's timing wheel (where a bucket holds events due in different
+    /// rounds) and up to `u64::MAX`, which allocates nothing in proportion.
+    #[test]
+    fn is_one_sort_by_due_slot_at_any_max_delay(
+        n in 0usize..1500,
+        fraction in 0.0f64..=1.0,
+        k in prop_oneof![1u64..25, 60_000u64..200_000, Just(u64::MAX)],
+        chunk in 1usize..400,
+        seed in any::<u64>(),
+    ) {
+        let (positions, _) = permute(n, fraction, k, chunk, seed);
+        let model = OutOfOrder::new(fraction, k, seed);
+        let mut keys: Vec<(u64, bool, u64)> = (0..n as u64)
+            .map(|p| match model.delay_of(p) {
+                Some(d) => (p.saturating_add(d), true, p),
+                None => (p, false, p),
+            })
+            .collect();
+        keys.sort_unstable();
+        prop_assert_eq!(positions, keys.iter().map(|k| k.2).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn moves_about_the_requested_share() {
     let n = 200_000;

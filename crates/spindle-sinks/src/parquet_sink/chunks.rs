@@ -25,15 +25,26 @@ use bytes::Bytes;
 use parquet::basic::{BoundaryOrder, Encoding};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
-use parquet::data_type::ByteArray;
 use parquet::file::metadata::{ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder};
-use parquet::file::statistics::Statistics;
+use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 /// Rows per data page: the parquet crate's default page row limit, so readers skip
 /// pages of the same size in every column.
-const PAGE_ROWS: usize = 20_000;
+const PAGE_ROWS: usize = parquet::file::properties::DEFAULT_DATA_PAGE_ROW_COUNT_LIMIT;
+
+/// Most bytes of values in a data page (before the codec): the parquet crate's default
+/// page size limit. Only text can reach it within [`PAGE_ROWS`] rows; a page of long
+/// text closes early, and a single value larger than this gets a page of its own.
+const PAGE_BYTES: usize = parquet::file::properties::DEFAULT_PAGE_SIZE;
+
+/// Most bytes of a text bound in statistics and the page index: the parquet crate's
+/// default, so that long text does not fill the footer and the index with copies of
+/// itself. A cut minimum is a prefix (still a lower bound); a cut maximum is a prefix
+/// with its last character incremented (still an upper bound); both are then marked
+/// inexact in the statistics.
+const TEXT_BOUND_BYTES: usize = 64;
 
 /// The encodings Spindle writes itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,8 +143,21 @@ pub(super) trait PageValues {
     /// Encodings the chunk's pages may use (levels included).
     fn encodings(&self) -> Vec<Encoding>;
 
-    /// `bound` as the page index stores it.
-    fn index_bytes(bound: &Self::Bound) -> Vec<u8>;
+    /// Bytes the page being filled takes written plain: how [`PAGE_BYTES`] is kept.
+    /// Fixed-width values never reach it within [`PAGE_ROWS`] rows, which is what the
+    /// default says.
+    fn page_bytes(&self) -> usize {
+        0
+    }
+
+    /// How many of the first `rows` rows of `array` fit in `budget` more bytes of
+    /// page (see [`PageValues::page_bytes`]).
+    fn rows_within(array: &ArrayRef, rows: usize, _budget: usize) -> usize {
+        rows.min(array.len())
+    }
+
+    /// A page's smallest and largest value as the page index stores them.
+    fn index_bounds(min: &Self::Bound, max: &Self::Bound) -> (Vec<u8>, Vec<u8>);
 
     /// Chunk statistics.
     fn statistics(range: Option<(Self::Bound, Self::Bound)>, nulls: u64) -> Statistics;
@@ -212,14 +236,21 @@ impl<E: PageValues> ChunkWriter<E> {
         }
     }
 
-    /// Appends the rows of `array`, closing pages as they fill.
+    /// Appends the rows of `array`, closing pages as they fill ([`PAGE_ROWS`] rows or
+    /// [`PAGE_BYTES`] bytes).
     fn write(&mut self, array: &ArrayRef) -> Result<()> {
         let mut offset = 0;
         while offset < array.len() {
-            let take = (PAGE_ROWS - self.rows_in_page).min(array.len() - offset);
-            self.append(&array.slice(offset, take));
-            offset += take;
-            if self.rows_in_page == PAGE_ROWS {
+            let rest = array.slice(offset, array.len() - offset);
+            let budget = PAGE_BYTES.saturating_sub(self.encoding.page_bytes());
+            let take = E::rows_within(&rest, PAGE_ROWS - self.rows_in_page, budget);
+            // A value too large for any page gets one of its own.
+            let take = take.max(usize::from(self.rows_in_page == 0));
+            if take > 0 {
+                self.append(&rest.slice(0, take));
+                offset += take;
+            }
+            if self.rows_in_page == PAGE_ROWS || take == 0 {
                 self.close_page()?;
             }
         }
@@ -282,12 +313,8 @@ impl<E: PageValues> ChunkWriter<E> {
             // Values none of which can be ordered (all NaN): no page has bounds then.
             None => self.column_index.to_invalid(),
             Some((min, max)) => {
-                self.column_index.append(
-                    false,
-                    E::index_bytes(&min),
-                    E::index_bytes(&max),
-                    page_nulls,
-                );
+                let (low, high) = E::index_bounds(&min, &max);
+                self.column_index.append(false, low, high, page_nulls);
                 if let Some((last_min, last_max)) = &self.last_page_range {
                     self.ascending &= *last_min <= min && *last_max <= max;
                     self.descending &= *last_min >= min && *last_max >= max;
@@ -479,8 +506,8 @@ impl PageValues for DeltaValues {
         (self.count > 0).then_some((self.low, self.high))
     }
 
-    fn index_bytes(bound: &i64) -> Vec<u8> {
-        bound.to_le_bytes().to_vec()
+    fn index_bounds(min: &i64, max: &i64) -> (Vec<u8>, Vec<u8>) {
+        (min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec())
     }
 
     fn statistics(range: Option<(i64, i64)>, nulls: u64) -> Statistics {
@@ -733,8 +760,8 @@ impl PageValues for FloatDictionary {
         vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY]
     }
 
-    fn index_bytes(bound: &f64) -> Vec<u8> {
-        bound.to_le_bytes().to_vec()
+    fn index_bounds(min: &f64, max: &f64) -> (Vec<u8>, Vec<u8>) {
+        (min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec())
     }
 
     fn statistics(range: Option<(f64, f64)>, nulls: u64) -> Statistics {
@@ -760,6 +787,8 @@ pub(super) struct TextDictionary {
     /// compared with: bounds are found comparing each distinct value once a page.
     bounds_page: Vec<u32>,
     pages: u32,
+    /// Bytes the page being filled takes written plain (see [`PageValues::page_bytes`]).
+    page_text_bytes: usize,
 }
 
 /// Distinct value `index` of a dictionary held as `bytes` cut at `ends`.
@@ -847,6 +876,8 @@ impl PageValues for TextDictionary {
 
     fn take(&mut self, array: &ArrayRef, _nulls: Option<&NullBuffer>) {
         self.page.arrays.push(array.clone());
+        let offsets = array.as_string::<i32>().value_offsets();
+        self.page_text_bytes += (offsets[array.len()] - offsets[0]) as usize + 4 * array.len();
         for value in array.as_string::<i32>().iter().flatten() {
             let index = match self.page.plain {
                 true => None,
@@ -889,6 +920,7 @@ impl PageValues for TextDictionary {
     }
 
     fn encode(&mut self, out: &mut Vec<u8>) -> Encoding {
+        self.page_text_bytes = 0;
         self.page.encode(self.ends.len(), out, |arrays, out| {
             for value in text_values(arrays) {
                 out.extend_from_slice(&(value.len() as u32).to_le_bytes());
@@ -914,15 +946,81 @@ impl PageValues for TextDictionary {
         vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY]
     }
 
-    fn index_bytes(bound: &Vec<u8>) -> Vec<u8> {
-        bound.clone()
+    fn page_bytes(&self) -> usize {
+        self.page_text_bytes
+    }
+
+    /// Plain text takes each value's bytes and a 4-byte length.
+    fn rows_within(array: &ArrayRef, rows: usize, budget: usize) -> usize {
+        let offsets = array.as_string::<i32>().value_offsets();
+        let bytes = |k: usize| (offsets[k] - offsets[0]) as usize + 4 * k;
+        // The most rows, up to `rows`, whose bytes fit: `bytes` only grows with `k`.
+        let (mut low, mut high) = (0, rows.min(array.len()));
+        while low < high {
+            let mid = (low + high).div_ceil(2);
+            if bytes(mid) <= budget {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        low
+    }
+
+    fn index_bounds(min: &Vec<u8>, max: &Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+        (text_lower_bound(min).0, text_upper_bound(max).0)
     }
 
     fn statistics(range: Option<(Vec<u8>, Vec<u8>)>, nulls: u64) -> Statistics {
-        let (min, max) = range.unzip();
-        let (min, max) = (min.map(ByteArray::from), max.map(ByteArray::from));
-        Statistics::byte_array(min, max, None, Some(nulls), false)
+        let Some((min, max)) = range else {
+            return Statistics::byte_array(None, None, None, Some(nulls), false);
+        };
+        let (min, min_cut) = text_lower_bound(&min);
+        let (max, max_cut) = text_upper_bound(&max);
+        Statistics::ByteArray(
+            ValueStatistics::new(Some(min.into()), Some(max.into()), None, Some(nulls), false)
+                .with_min_is_exact(!min_cut)
+                .with_max_is_exact(!max_cut),
+        )
     }
+}
+
+/// `value` (UTF-8) cut to at most [`TEXT_BOUND_BYTES`] on a character boundary, still
+/// a lower bound of it; `true` when cut.
+fn text_lower_bound(value: &[u8]) -> (Vec<u8>, bool) {
+    if value.len() <= TEXT_BOUND_BYTES {
+        return (value.to_vec(), false);
+    }
+    let text = std::str::from_utf8(value).expect("text columns hold UTF-8");
+    match (1..=TEXT_BOUND_BYTES).rfind(|&at| text.is_char_boundary(at)) {
+        Some(at) => (value[..at].to_vec(), true),
+        None => (value.to_vec(), false),
+    }
+}
+
+/// `value` (UTF-8) cut to at most [`TEXT_BOUND_BYTES`] on a character boundary with
+/// its last character that can be incremented (to one of the same length) incremented,
+/// so that it is still an upper bound of `value`; `true` when cut. Left whole where no
+/// character can be (as the parquet crate does).
+fn text_upper_bound(value: &[u8]) -> (Vec<u8>, bool) {
+    if value.len() <= TEXT_BOUND_BYTES {
+        return (value.to_vec(), false);
+    }
+    let text = std::str::from_utf8(value).expect("text columns hold UTF-8");
+    let at = (TEXT_BOUND_BYTES.saturating_sub(3)..=TEXT_BOUND_BYTES)
+        .rfind(|&at| text.is_char_boundary(at))
+        .expect("a character is at most 4 bytes");
+    let prefix = &text[..at];
+    for (index, c) in prefix.char_indices().rev() {
+        let next = char::from_u32(c as u32 + 1).filter(|n| n.len_utf8() == c.len_utf8());
+        if let Some(next) = next {
+            let mut bound = prefix.as_bytes()[..index].to_vec();
+            let mut buf = [0; 4];
+            bound.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
+            return (bound, true);
+        }
+    }
+    (value.to_vec(), false)
 }
 
 /// Definition levels (bit width 1) of `rows` rows in the RLE / bit-packing hybrid: one
