@@ -504,6 +504,42 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(first.contains("\"order_line_id\": 1,"));
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+
+    // In a fan-out, the console stops and the other sinks carry on to the end.
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spindle"))
+        .args([
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--scale",
+            "medium",
+            "--quiet",
+            "--sink",
+            "console",
+            "--sink",
+            &format!("file:{}", events.display()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"order_id\": "), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let report = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("CLOSED") && report.contains("SUCCESS"),
+        "{report}"
+    );
+    let lines = std::fs::read_to_string(&events).unwrap().lines().count();
+    assert_eq!(lines, 500_000, "the file sink took every event");
 }
 
 #[test]

@@ -168,3 +168,89 @@ fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
         std::fs::read(&second_jsonl).unwrap()
     );
 }
+
+/// A sink with a bug: it panics on its second batch.
+struct Buggy(u64);
+impl StreamWriter for Buggy {
+    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
+        assert!(self.0 == 0, "index out of bounds in a sink");
+        self.0 += batch.num_rows() as u64;
+        Ok(())
+    }
+    fn close(&mut self) -> spindle_sinks::Result<()> {
+        Ok(())
+    }
+    fn delivered(&self) -> u64 {
+        self.0
+    }
+    fn describe(&self) -> String {
+        "buggy".into()
+    }
+}
+
+#[test]
+fn a_sink_that_panics_is_a_failure_naming_it_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("e.jsonl");
+    let mut writer = StreamingMultiWriter::new();
+    writer
+        .add_sink(
+            "file",
+            Box::new(FileSink::new(&jsonl, FileMode::Overwrite).unwrap()),
+        )
+        .add_sink("buggy", Box::new(Buggy(0)));
+    let fan = FanOut::new(writer);
+    let report = fan.report();
+    let mut s = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(fan))
+        .unwrap();
+    assert_eq!(s.stream("order", None).unwrap().events_sent, 5_000);
+    s.close().unwrap();
+    let multi = report.lock().unwrap().clone().unwrap();
+    assert!(multi.partial_failure(), "{}", multi.summary());
+    let buggy = multi.sinks.iter().find(|s| s.name == "buggy").unwrap();
+    assert!(
+        buggy.errors[0].contains("the thread of sink buggy stopped on a bug")
+            && buggy.errors[0].contains("index out of bounds in a sink"),
+        "{:?}",
+        buggy.errors
+    );
+    assert_eq!(
+        std::fs::read_to_string(&jsonl).unwrap().lines().count(),
+        5_000
+    );
+}
+
+#[test]
+fn a_sink_removed_while_streaming_has_written_what_it_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (early, late) = (
+        dir.path().join("early.jsonl"),
+        dir.path().join("late.jsonl"),
+    );
+    let mut writer = StreamingMultiWriter::new();
+    writer
+        .add_sink(
+            "early",
+            Box::new(FileSink::new(&early, FileMode::Overwrite).unwrap()),
+        )
+        .add_sink(
+            "late",
+            Box::new(FileSink::new(&late, FileMode::Overwrite).unwrap()),
+        );
+    let batch = spindle_gen::Spindle::generate(&RetailDomain::new(), Scale::Small, 42)
+        .unwrap()
+        .table("store")
+        .unwrap()
+        .clone();
+    writer.send(&batch).unwrap();
+    let mut removed = writer.remove_sink("early").expect("a sink called early");
+    removed.close().unwrap();
+    writer.send(&batch).unwrap();
+    let result = writer.finish();
+    assert_eq!(writer.names(), vec!["late"]);
+    assert_eq!(result.sinks.len(), 1);
+    assert_eq!(result.sinks[0].events_sent, 2 * batch.num_rows() as u64);
+    let lines = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
+    assert_eq!((lines(&early), lines(&late)), (150, 300));
+    assert!(writer.remove_sink("early").is_none());
+}

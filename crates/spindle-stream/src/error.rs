@@ -43,6 +43,24 @@ pub enum Error {
     /// An Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),
+    /// A thread of the run (the one producing chunks, a sink's) panicked: the run is
+    /// incomplete, whatever was sent before.
+    #[error("{thread} stopped on a bug (a panic: {message}); the output is incomplete")]
+    Panicked {
+        /// Which thread.
+        thread: String,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// The message of a caught panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 impl Error {

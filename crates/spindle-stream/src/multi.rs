@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use arrow_array::RecordBatch;
 use spindle_sinks::{JsonLines, StreamWriter};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,12 +32,23 @@ pub struct SinkResult {
     pub elapsed_seconds: f64,
     /// What went wrong, if anything.
     pub errors: Vec<String>,
+    /// Its reader went away (`--sink console` piped into `head`): it took no more
+    /// events, and that is not a failure, as for a single console sink.
+    pub reader_closed: bool,
 }
 
 impl SinkResult {
     /// No errors.
     pub fn success(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    fn status(&self) -> &'static str {
+        match (self.success(), self.reader_closed) {
+            (false, _) => "FAIL",
+            (true, true) => "CLOSED",
+            (true, false) => "OK",
+        }
     }
 }
 
@@ -95,7 +107,7 @@ impl StreamingMultiWriteResult {
             lines.push(format!(
                 "{:<22} {:<10} {:>10} {:>8} {:>7}",
                 s.name,
-                if s.success() { "OK" } else { "FAIL" },
+                s.status(),
                 spindle_gen::thousands(s.events_sent),
                 s.tables_processed,
                 s.errors.len()
@@ -172,7 +184,10 @@ impl Delivery {
 
 struct Shared {
     delivered: AtomicU64,
+    /// The sink failed.
     failed: AtomicBool,
+    /// The sink takes no more events: it failed, or its reader went away.
+    stopped: AtomicBool,
     result: Mutex<SinkResult>,
 }
 
@@ -180,7 +195,8 @@ struct Worker {
     name: String,
     sender: Option<SyncSender<Message>>,
     shared: Arc<Shared>,
-    handle: Option<JoinHandle<Box<dyn StreamWriter>>>,
+    /// Hands the sink back when its channel closes; `None` if it panicked.
+    handle: Option<JoinHandle<Option<Box<dyn StreamWriter>>>>,
 }
 
 /// Sends every batch to several named sinks at once.
@@ -228,10 +244,18 @@ impl StreamingMultiWriter {
         self
     }
 
-    /// Removes the sink called `name` (before streaming starts) and hands it back.
+    /// Removes the sink called `name` and hands it back, still open: before streaming
+    /// starts, as it was added; once started, when it has written every batch it was
+    /// sent, and without a place in the final report. `None` if there is no such sink,
+    /// or if its thread panicked.
     pub fn remove_sink(&mut self, name: &str) -> Option<Box<dyn StreamWriter>> {
-        let at = self.pending.iter().position(|(n, _)| n == name)?;
-        Some(self.pending.remove(at).1)
+        if let Some(at) = self.pending.iter().position(|(n, _)| n == name) {
+            return Some(self.pending.remove(at).1);
+        }
+        let at = self.workers.iter().position(|w| w.name == name)?;
+        let mut worker = self.workers.remove(at);
+        worker.sender = None; // the worker writes what it holds, then hands the sink back
+        worker.handle.take()?.join().ok().flatten()
     }
 
     /// The sinks' names, in order.
@@ -256,6 +280,7 @@ impl StreamingMultiWriter {
             let shared = Arc::new(Shared {
                 delivered: AtomicU64::new(0),
                 failed: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
                 result: Mutex::new(SinkResult {
                     name: name.clone(),
                     ..Default::default()
@@ -263,11 +288,12 @@ impl StreamingMultiWriter {
             });
             let state = shared.clone();
             let gate = running.clone();
+            let thread = format!("the thread of sink {name}");
             let handle = std::thread::spawn(move || {
                 let mut tables = std::collections::BTreeSet::new();
                 let json_lines = sink.writes_json_lines();
                 for message in receiver {
-                    let (outcome, answer) = match message {
+                    let (work, answer) = match message {
                         Message::Batches(delivery) => {
                             let _turn = gate.acquire();
                             for batch in &delivery.batches {
@@ -275,37 +301,56 @@ impl StreamingMultiWriter {
                                     tables.insert(t);
                                 }
                             }
-                            let sent = if json_lines {
-                                delivery
-                                    .json_lines()
-                                    .and_then(|l| sink.send_json_lines(&delivery.batches, &l))
-                            } else {
-                                sink.send_batches(&delivery.batches)
-                            };
-                            (sent, None)
+                            (Some(delivery), None)
                         }
-                        Message::Flush(done) => (sink.flush(), Some(done)),
+                        Message::Flush(done) => (None, Some(done)),
                     };
-                    // The counts are final before a flush is answered.
-                    state.delivered.store(sink.delivered(), Ordering::Relaxed);
+                    // A sink's bug (a panic) fails that sink, not the run.
+                    let outcome = catch_unwind(AssertUnwindSafe(|| match &work {
+                        Some(delivery) if json_lines => delivery
+                            .json_lines()
+                            .and_then(|l| sink.send_json_lines(&delivery.batches, &l)),
+                        Some(delivery) => sink.send_batches(&delivery.batches),
+                        None => sink.flush(),
+                    }));
                     let mut result = state.result.lock().expect("result lock");
-                    result.events_sent = sink.delivered();
+                    let panicked = outcome.is_err();
+                    if !panicked {
+                        // The counts are final before a flush is answered.
+                        state.delivered.store(sink.delivered(), Ordering::Relaxed);
+                        result.events_sent = sink.delivered();
+                    }
                     result.tables_processed = tables.len() as u64;
                     result.elapsed_seconds = started.elapsed().as_secs_f64();
-                    let failed = outcome.is_err();
-                    if let Err(e) = outcome {
-                        result.errors.push(e.to_string());
-                        state.failed.store(true, Ordering::Relaxed);
+                    let stopped = !matches!(outcome, Ok(Ok(())));
+                    match outcome {
+                        Ok(Ok(())) => {}
+                        Ok(Err(spindle_sinks::Error::Closed(_))) => result.reader_closed = true,
+                        Ok(Err(e)) => result.errors.push(e.to_string()),
+                        Err(panic) => result.errors.push(
+                            Error::Panicked {
+                                thread: thread.clone(),
+                                message: crate::error::panic_message(panic.as_ref()),
+                            }
+                            .to_string(),
+                        ),
                     }
+                    state
+                        .failed
+                        .store(!result.errors.is_empty(), Ordering::Relaxed);
+                    state.stopped.store(stopped, Ordering::Relaxed);
                     drop(result);
                     if let Some(done) = answer {
                         let _ = done.send(());
                     }
-                    if failed {
+                    if panicked {
+                        return None; // a sink in an unknown state is not closed
+                    }
+                    if stopped {
                         break; // the receiver is dropped: the fan-out stops sending here
                     }
                 }
-                sink
+                Some(sink)
             });
             self.workers.push(Worker {
                 name,
@@ -430,12 +475,16 @@ impl StreamingMultiWriter {
         let mut sinks = Vec::new();
         for w in &mut self.workers {
             w.sender = None;
-            let sink = w
-                .handle
-                .take()
-                .map(|h| h.join().expect("sink worker does not panic"));
+            let joined = w.handle.take().map(JoinHandle::join);
             let mut r = w.shared.result.lock().expect("result lock").clone();
-            if let Some(mut sink) = sink {
+            if let Some(Err(panic)) = &joined {
+                let panicked = Error::Panicked {
+                    thread: format!("the thread of sink {}", w.name),
+                    message: crate::error::panic_message(panic.as_ref()),
+                };
+                r.errors.push(panicked.to_string());
+            }
+            if let Some(Ok(Some(mut sink))) = joined {
                 if let Err(e) = sink.close() {
                     r.errors.push(e.to_string());
                 }
@@ -511,7 +560,7 @@ impl StreamWriter for FanOut {
             return r
                 .sinks
                 .iter()
-                .filter(|s| s.success())
+                .filter(|s| s.success() && !s.reader_closed)
                 .map(|s| s.events_sent)
                 .min()
                 .unwrap_or(0);
@@ -520,7 +569,7 @@ impl StreamWriter for FanOut {
             .writer
             .workers
             .iter()
-            .filter(|w| !w.shared.failed.load(Ordering::Relaxed))
+            .filter(|w| !w.shared.stopped.load(Ordering::Relaxed))
             .map(|w| w.shared.delivered.load(Ordering::Relaxed))
             .collect();
         healthy.into_iter().min().unwrap_or(0)

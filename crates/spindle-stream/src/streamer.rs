@@ -507,29 +507,44 @@ impl Run<'_> {
 }
 
 /// Pulls an iterator on its own thread, one item ahead, so producing the next chunk
-/// (generation, sorting) overlaps with emitting this one.
+/// (generation, sorting) overlaps with emitting this one. If that thread panics, the
+/// last item is an error saying so: a run never ends early as if it were complete.
 struct Prefetch {
     receiver: std::sync::mpsc::Receiver<Chunk>,
+    producer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Prefetch {
     fn new(inner: Box<dyn Iterator<Item = Chunk> + Send>) -> Self {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        std::thread::spawn(move || {
+        let producer = std::thread::spawn(move || {
             for item in inner {
                 if sender.send(item).is_err() {
                     break; // the run stopped early
                 }
             }
         });
-        Self { receiver }
+        Self {
+            receiver,
+            producer: Some(producer),
+        }
     }
 }
 
 impl Iterator for Prefetch {
     type Item = Chunk;
     fn next(&mut self) -> Option<Chunk> {
-        self.receiver.recv().ok()
+        if let Ok(item) = self.receiver.recv() {
+            return Some(item);
+        }
+        // The producer is done: finished, or dead.
+        match self.producer.take()?.join() {
+            Ok(()) => None,
+            Err(panic) => Some(Err(Error::Panicked {
+                thread: "the thread producing the table's chunks".into(),
+                message: crate::error::panic_message(panic.as_ref()),
+            })),
+        }
     }
 }
 
