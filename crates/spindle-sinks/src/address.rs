@@ -239,6 +239,23 @@ impl fmt::Display for SinkAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text is an address or an error naming what is allowed; never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(
+            text in prop_oneof![
+                "\\PC{0,60}",
+                "(kafka://|eventhub:|file:|parquet:|console|jsonl:)[a-z0-9:/?&=,._-]{0,40}",
+            ],
+        ) {
+            match text.parse::<SinkAddress>() {
+                Ok(address) => prop_assert!(!address.to_string().is_empty()),
+                Err(e) => prop_assert!(e.to_string().starts_with("invalid sink: ")),
+            }
+        }
+    }
 
     #[test]
     fn every_form_parses_and_prints_back() {

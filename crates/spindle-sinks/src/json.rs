@@ -219,22 +219,6 @@ impl JsonEncoder {
         Self::new(JsonLayout::default())
     }
 
-    /// Appends rows `rows` of `batch` to `out`, each object followed by a newline.
-    ///
-    /// # Errors
-    /// A column of a type JSON lines cannot carry (lists, structs, binary, ...).
-    pub fn encode_rows(
-        &self,
-        batch: &RecordBatch,
-        rows: Range<usize>,
-        out: &mut Vec<u8>,
-    ) -> Result<()> {
-        let leads = self.leads(&batch.schema());
-        let fields = self.fields(batch, &leads)?;
-        self.encode_columns(&fields, rows, out);
-        Ok(())
-    }
-
     /// The text before each column's value: separator, indentation and key.
     fn leads(&self, schema: &arrow_schema::Schema) -> Vec<Vec<u8>> {
         schema

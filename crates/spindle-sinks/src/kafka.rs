@@ -278,7 +278,7 @@ impl KafkaSink {
         let keys = keys.as_ref().map(|k| k.as_string::<i32>());
         let table = crate::table_of(batch);
         let labels = batch
-            .column_by_name("_spindle_anomaly_type")
+            .column_by_name(crate::event::ANOMALY_TYPE)
             .and_then(|c| c.as_string_opt::<i32>().cloned());
         let producer = self.producer()?;
         let mut sent = 0;
@@ -292,13 +292,13 @@ impl KafkaSink {
                 let mut h = OwnedHeaders::new();
                 if let Some(t) = &table {
                     h = h.insert(Header {
-                        key: "_spindle_table",
+                        key: crate::event::TABLE,
                         value: Some(t.as_str()),
                     });
                 }
                 if let Some(l) = labels.as_ref().filter(|l| l.is_valid(row)) {
                     h = h.insert(Header {
-                        key: "_spindle_anomaly_type",
+                        key: crate::event::ANOMALY_TYPE,
                         value: Some(l.value(row)),
                     });
                 }

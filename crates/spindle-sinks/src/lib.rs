@@ -8,6 +8,7 @@ pub mod address;
 pub mod console;
 pub mod csv_sink;
 pub mod error;
+pub mod event;
 pub mod file;
 pub mod json;
 #[cfg(feature = "kafka")]
@@ -18,6 +19,7 @@ pub use address::{OpenOptions, SINK_ADDRESS_FORMS, SinkAddress};
 pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
+pub use event::table_of;
 pub use file::{FileMode, FileSink};
 pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines};
 #[cfg(feature = "kafka")]
@@ -60,14 +62,6 @@ pub trait StreamWriter: Send {
         self.send_batches(batches)
     }
 
-    /// Sends row `row` of `batch` as one event.
-    ///
-    /// # Errors
-    /// As [`StreamWriter::send_batch`].
-    fn send(&mut self, batch: &RecordBatch, row: usize) -> Result<()> {
-        self.send_batch(&batch.slice(row, 1))
-    }
-
     /// Pushes buffered events to the destination.
     ///
     /// # Errors
@@ -95,9 +89,6 @@ impl<W: StreamWriter + ?Sized> StreamWriter for Box<W> {
     }
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         (**self).send_batches(batches)
-    }
-    fn send(&mut self, batch: &RecordBatch, row: usize) -> Result<()> {
-        (**self).send(batch, row)
     }
     fn writes_json_lines(&self) -> bool {
         (**self).writes_json_lines()
@@ -139,15 +130,6 @@ pub(crate) fn regroup(batches: &[RecordBatch], first: usize, size: usize) -> Vec
         groups.push(current);
     }
     groups
-}
-
-/// The `_spindle_table` value of the first row of `batch`, if the column is there.
-pub fn table_of(batch: &RecordBatch) -> Option<String> {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    let column = batch.column_by_name("_spindle_table")?;
-    let strings = column.as_string_opt::<i32>()?;
-    (!strings.is_empty() && strings.is_valid(0)).then(|| strings.value(0).to_string())
 }
 
 #[cfg(test)]

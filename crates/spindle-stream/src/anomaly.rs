@@ -18,10 +18,7 @@ use spindle_gen::rng::RandomStream;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Name of the boolean label column.
-pub const IS_ANOMALY: &str = "_spindle_is_anomaly";
-/// Name of the label column holding `kind:name`, null for normal rows.
-pub const ANOMALY_TYPE: &str = "_spindle_anomaly_type";
+pub use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};
 
 /// A literal value used by [`ContextualAnomaly`].
 #[derive(Clone, Debug, PartialEq)]

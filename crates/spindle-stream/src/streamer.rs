@@ -29,12 +29,9 @@ use std::time::Instant;
 /// Rows per chunk when a gathered table is cut up again for streaming.
 pub const STREAM_CHUNK_ROWS: usize = 65_536;
 
-/// Metadata column: the table's name.
-pub const META_TABLE: &str = "_spindle_table";
-/// Metadata column: the row's position in the table before sorting.
-pub const META_SEQ: &str = "_spindle_seq";
-/// Metadata column: the event time, a copy of the timestamp column.
-pub const META_EVENT_TIME: &str = "_spindle_event_time";
+pub use spindle_sinks::event::{
+    EVENT_TIME as META_EVENT_TIME, SEQ as META_SEQ, TABLE as META_TABLE,
+};
 
 /// A table to stream: its batches in table order.
 pub struct TableSource {

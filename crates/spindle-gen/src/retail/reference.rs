@@ -18,8 +18,8 @@ pub struct ZipRecord {
     pub lng: f64,
 }
 
-static ZIP_ZST: &[u8] = include_bytes!("../../../../data/us_zip_locations.csv.zst");
-static CATEGORIES_CSV: &str = include_str!("../../../../data/product_categories.csv");
+static ZIP_ZST: &[u8] = include_bytes!("../../data/us_zip_locations.csv.zst");
+static CATEGORIES_CSV: &str = include_str!("../../data/product_categories.csv");
 
 /// All ZIP records, parsed once.
 pub fn zip_records() -> &'static [ZipRecord] {

@@ -1,0 +1,27 @@
+//! The event contract: the columns Spindle adds to a table's rows to make them events,
+//! after the payload columns and in this order. Defined here, where the sinks read
+//! them (Kafka keys and headers, fan-out table counts), and used by the streamer that
+//! writes them.
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
+
+/// Anomaly label: whether the row was corrupted (boolean; present when anomalies
+/// were injected and labels are kept).
+pub const IS_ANOMALY: &str = "_spindle_is_anomaly";
+/// Anomaly label: `kind:name` of the anomaly, null for normal rows.
+pub const ANOMALY_TYPE: &str = "_spindle_anomaly_type";
+/// Metadata: the table's name.
+pub const TABLE: &str = "_spindle_table";
+/// Metadata: the row's position in the table before sorting.
+pub const SEQ: &str = "_spindle_seq";
+/// Metadata: the event time, a copy of the timestamp column (absent for tables
+/// without one).
+pub const EVENT_TIME: &str = "_spindle_event_time";
+
+/// The [`TABLE`] value of the first row of `batch`, if the column is there.
+pub fn table_of(batch: &RecordBatch) -> Option<String> {
+    let column = batch.column_by_name(TABLE)?;
+    let strings = column.as_string_opt::<i32>()?;
+    (!strings.is_empty() && strings.is_valid(0)).then(|| strings.value(0).to_string())
+}
