@@ -173,7 +173,11 @@ fn value(v: &toml::Value) -> Result<Value> {
         toml::Value::Integer(i) => Value::Int(*i),
         toml::Value::Float(f) => Value::Float(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
-        other => bail!("anomaly values must be strings, numbers or booleans, not {other}"),
+        // TOML has no null: an empty inline table stands for one.
+        toml::Value::Table(t) if t.is_empty() => Value::Null,
+        other => {
+            bail!("anomaly values must be strings, numbers, booleans or {{}} (null), not {other}")
+        }
     })
 }
 

@@ -7,6 +7,7 @@ mod args;
 mod config_file;
 mod generate;
 mod progress;
+#[cfg(feature = "sql")]
 mod replay;
 mod stream;
 
@@ -21,8 +22,15 @@ fn main() -> ExitCode {
         args::Command::Validate(a) => generate::validate(&a),
         args::Command::Generate(a) => generate::run(&a),
         args::Command::Stream(a) => stream::run(*a),
+        #[cfg(feature = "sql")]
         args::Command::Replay(a) => replay::run(*a),
+        #[cfg(feature = "sql")]
         args::Command::Sql(a) => replay::sql(a),
+        #[cfg(not(feature = "sql"))]
+        args::Command::Replay(_) | args::Command::Sql(_) => Err(anyhow::anyhow!(
+            "this spindle was built without SQL (DataFusion); build it with the default \
+             features: cargo build --release -p spindle-cli"
+        )),
     };
     match outcome {
         Ok(code) => code,

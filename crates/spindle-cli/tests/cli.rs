@@ -412,6 +412,14 @@ condition_column = "status"
 normal_values = ["returned"]
 anomalous_values = ["delivered", "completed"]
 fraction = 0.25
+[[anomaly]]
+kind = "contextual"
+name = "null_address"
+column = "shipping_address_id"
+condition_column = "status"
+normal_values = ["shipped"]
+anomalous_values = [{{}}]
+fraction = 0.5
 "#,
             events.display()
         ),
@@ -422,6 +430,12 @@ fraction = 0.25
     let body = std::fs::read_to_string(&events).unwrap();
     assert_eq!(body.lines().count(), 300);
     assert!(body.contains("\"_spindle_anomaly_type\": \"point:extreme_total\""));
+    assert!(
+        body.lines()
+            .any(|l| l.contains("\"shipping_address_id\": null")
+                && l.contains("\"contextual:null_address\"")),
+        "a null written by the anomaly"
+    );
 
     std::fs::write(&config, "table = \"order\"\nmax_event = 3\n").unwrap();
     let o = spindle(&["stream", "--config", config.to_str().unwrap()]);

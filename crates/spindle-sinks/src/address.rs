@@ -192,6 +192,7 @@ impl SinkAddress {
 }
 
 /// `key=value&...` of an address, each key checked against `allowed`.
+#[cfg(feature = "kafka")]
 fn query<'a>(
     text: &'a str,
     sink: &str,

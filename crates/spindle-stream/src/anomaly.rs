@@ -31,6 +31,10 @@ pub enum Value {
     Text(String),
     /// A boolean.
     Bool(bool),
+    /// No value: as an anomalous value it writes a null (the seed's "NULL shipping
+    /// address"), making the column nullable in every batch; as a normal value it makes
+    /// rows whose condition column is null eligible.
+    Null,
 }
 
 impl From<&str> for Value {
@@ -277,6 +281,9 @@ struct Edit {
     column: usize,
     /// New type of the column, when it changes (integer to float for point anomalies).
     new_type: Option<DataType>,
+    /// The anomaly may write nulls: the column is nullable in every batch, whether this
+    /// one got a null or not, so that the schema never changes along a stream.
+    nullable: bool,
     rows: Vec<u32>,
     values: ArrayRef,
 }
@@ -420,6 +427,9 @@ impl AnomalyRegistry {
                 current = arrow_cast::cast(&current, t)?;
                 fields[edit.column] = fields[edit.column].clone().with_data_type(t.clone());
             }
+            if edit.nullable {
+                fields[edit.column] = fields[edit.column].clone().with_nullable(true);
+            }
             columns[edit.column] = replace_rows(&current, &edit.rows, &edit.values)?;
             for &r in &edit.rows {
                 label[r as usize] = Some(k as u16);
@@ -452,6 +462,7 @@ impl AnomalyRegistry {
             Value::Int(i) => Arc::new(arrow_array::Int64Array::from(vec![*i])),
             Value::Float(f) => Arc::new(Float64Array::from(vec![*f])),
             Value::Bool(b) => Arc::new(BooleanArray::from(vec![*b])),
+            Value::Null => return Some(arrow_array::new_null_array(t, 1)),
         };
         let text_into_non_text = matches!(value, Value::Text(_)) && !is_text(t);
         let number_into_bool = !matches!(value, Value::Bool(_)) && *t == DataType::Boolean;
@@ -534,6 +545,7 @@ fn point_edit(p: &PointAnomaly, batch: &RecordBatch, stream: RandomStream) -> Re
     Ok(Edit {
         column: index,
         new_type: (*original != DataType::Float64).then_some(DataType::Float64),
+        nullable: false,
         rows: rows.iter().map(|&r| r as u32).collect(),
         values: Arc::new(Float64Array::from(new)),
     })
@@ -542,20 +554,25 @@ fn point_edit(p: &PointAnomaly, batch: &RecordBatch, stream: RandomStream) -> Re
 /// Rows of `array` whose value is one of `values`.
 fn eligible_rows(array: &ArrayRef, values: &[Value]) -> Result<Vec<u64>> {
     let t = array.data_type();
+    let nulls_wanted = values.contains(&Value::Null);
+    let null_row = |i: usize| nulls_wanted && array.is_null(i);
     if is_text(t) {
         let strings = arrow_cast::cast(array, &DataType::Utf8)?;
         let strings = strings.as_string::<i32>();
         let wanted: Vec<String> = values
             .iter()
-            .map(|v| match v {
-                Value::Text(s) => s.clone(),
-                Value::Int(i) => i.to_string(),
-                Value::Float(f) => f.to_string(),
-                Value::Bool(b) => b.to_string(),
+            .filter_map(|v| match v {
+                Value::Text(s) => Some(s.clone()),
+                Value::Int(i) => Some(i.to_string()),
+                Value::Float(f) => Some(f.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                Value::Null => None,
             })
             .collect();
         return Ok((0..strings.len())
-            .filter(|&i| strings.is_valid(i) && wanted.iter().any(|w| w == strings.value(i)))
+            .filter(|&i| {
+                null_row(i) || (strings.is_valid(i) && wanted.iter().any(|w| w == strings.value(i)))
+            })
             .map(|i| i as u64)
             .collect());
     }
@@ -569,7 +586,7 @@ fn eligible_rows(array: &ArrayRef, values: &[Value]) -> Result<Vec<u64>> {
             })
             .collect();
         return Ok((0..b.len())
-            .filter(|&i| b.is_valid(i) && wanted.contains(&b.value(i)))
+            .filter(|&i| null_row(i) || (b.is_valid(i) && wanted.contains(&b.value(i))))
             .map(|i| i as u64)
             .collect());
     }
@@ -582,11 +599,11 @@ fn eligible_rows(array: &ArrayRef, values: &[Value]) -> Result<Vec<u64>> {
             Value::Int(i) => Some(*i as f64),
             Value::Float(f) => Some(*f),
             Value::Text(s) => s.parse().ok(),
-            Value::Bool(_) => None,
+            Value::Bool(_) | Value::Null => None,
         })
         .collect();
     Ok((0..numbers.len())
-        .filter(|&i| numbers.is_valid(i) && wanted.contains(&numbers.value(i)))
+        .filter(|&i| null_row(i) || (numbers.is_valid(i) && wanted.contains(&numbers.value(i))))
         .map(|i| i as u64)
         .collect())
 }
@@ -628,6 +645,7 @@ fn contextual_edit(
     Ok(Edit {
         column: index,
         new_type: None,
+        nullable: c.anomalous_values.contains(&Value::Null),
         rows,
         values,
     })
@@ -740,6 +758,7 @@ fn collective_edit(
     Ok(Edit {
         column: index,
         new_type: None,
+        nullable: false,
         rows: edits.iter().map(|e| e.0).collect(),
         values,
     })

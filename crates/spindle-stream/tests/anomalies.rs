@@ -125,6 +125,66 @@ fn contextual_anomalies_only_touch_rows_whose_condition_held() {
 }
 
 #[test]
+fn a_contextual_anomaly_can_write_nulls_into_a_non_null_column() {
+    // The seed's example: a NULL shipping address on orders that were shipped.
+    let orders = medium_orders();
+    let column = orders.schema().index_of("shipping_address_id").unwrap();
+    assert!(!orders.schema().field(column).is_nullable());
+    let registry = AnomalyRegistry::new(vec![
+        ContextualAnomaly::new(
+            "null_address",
+            "shipping_address_id",
+            "status",
+            vec![Value::from("shipped")],
+            vec![Value::Null],
+        )
+        .fraction(0.1)
+        .into(),
+    ]);
+    let status = orders.column_by_name("status").unwrap().as_string::<i32>();
+    let shipped = status.iter().filter(|s| *s == Some("shipped")).count() as u64;
+    // Each slice is its own batch; the column is nullable in every one, nulls or not.
+    for (at, len) in [(0, orders.num_rows()), (0, 1)] {
+        let out = registry.inject(&orders.slice(at, len), "order", 3).unwrap();
+        assert!(out.batch.schema().field(column).is_nullable());
+    }
+    let out = registry.inject(&orders, "order", 3).unwrap();
+    assert_eq!(out.labelled, pick_count(shipped, 0.1));
+    let after = out.batch.column(column);
+    let (flags, _) = labels(&out.batch);
+    for i in 0..orders.num_rows() {
+        assert_eq!(
+            after.is_null(i),
+            flags[i],
+            "row {i}: null exactly where labelled"
+        );
+        if flags[i] {
+            assert_eq!(status.value(i), "shipped");
+        }
+    }
+    // And rows whose condition column is null are eligible where null is a normal value.
+    let again = AnomalyRegistry::new(vec![
+        ContextualAnomaly::new(
+            "null_to_zero",
+            "shipping_address_id",
+            "shipping_address_id",
+            vec![Value::Null],
+            vec![Value::Int(0)],
+        )
+        .fraction(1.0)
+        .into(),
+    ]);
+    let nulls = after.null_count() as u64;
+    let cleaned = out
+        .batch
+        .project(&(0..orders.num_columns()).collect::<Vec<_>>())
+        .unwrap();
+    let fixed = again.inject(&cleaned, "order", 4).unwrap();
+    assert_eq!(fixed.labelled, nulls);
+    assert_eq!(fixed.batch.column(column).null_count(), 0);
+}
+
+#[test]
 fn collective_anomalies_squeeze_whole_groups_into_their_window() {
     let orders = medium_orders();
     let customers = orders
