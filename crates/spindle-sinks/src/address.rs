@@ -126,7 +126,7 @@ impl SinkAddress {
     #[cfg(not(feature = "kafka"))]
     fn kafka(text: &str, _rest: &str) -> Result<Self> {
         Err(invalid(format!(
-            "'{text}': this build has no Kafka support (spindle-sinks' `kafka` feature)"
+            "'{text}': this build has no Kafka support; build with the `kafka` feature (spindle-cli's default features include it)"
         )))
     }
 
@@ -158,7 +158,7 @@ impl SinkAddress {
     #[cfg(not(feature = "kafka"))]
     fn event_hub(_rest: &str) -> Result<Self> {
         Err(invalid(
-            "eventhub: this build has no Kafka support (spindle-sinks' `kafka` feature)".into(),
+            "eventhub: this build has no Kafka support; build with the `kafka` feature (spindle-cli's default features include it)".into(),
         ))
     }
 
