@@ -1,0 +1,199 @@
+//! The registry: anomalies checked against a table, their edits computed in parallel
+//! and applied in order, and the label columns.
+
+use super::kernels::{self, Edit};
+use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
+use crate::error::{Error, Result};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
+use spindle_gen::rng::RandomStream;
+use std::sync::Arc;
+
+/// The result of [`AnomalyRegistry::inject`].
+#[derive(Debug)]
+pub struct Injected {
+    /// The input with values changed and the two label columns appended.
+    pub batch: RecordBatch,
+    /// Rows labelled anomalous.
+    pub labelled: u64,
+}
+
+/// An ordered set of anomalies applied together.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AnomalyRegistry {
+    anomalies: Vec<Anomaly>,
+}
+
+impl AnomalyRegistry {
+    /// A registry of `anomalies`, applied in this order.
+    pub fn new(anomalies: Vec<Anomaly>) -> Self {
+        Self { anomalies }
+    }
+
+    /// Adds an anomaly; returns `self` for chaining.
+    pub fn add(&mut self, anomaly: impl Into<Anomaly>) -> &mut Self {
+        self.anomalies.push(anomaly.into());
+        self
+    }
+
+    /// How many anomalies are registered.
+    pub fn len(&self) -> usize {
+        self.anomalies.len()
+    }
+
+    /// Whether none are registered.
+    pub fn is_empty(&self) -> bool {
+        self.anomalies.is_empty()
+    }
+
+    /// The anomalies in order.
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
+    }
+
+    /// Checks every anomaly against `schema` of `table` without injecting anything.
+    ///
+    /// # Errors
+    /// A missing column, a column of the wrong type, or a bad setting.
+    pub fn check(&self, table: &str, schema: &Schema) -> Result<()> {
+        for a in &self.anomalies {
+            a.validate()?;
+            let find = |what: &str, name: &str| {
+                schema
+                    .index_of(name)
+                    .map_err(|_| Error::column(what, name, "does not exist", table, schema))
+            };
+            match a {
+                Anomaly::Point(p) => {
+                    let i = find("point anomaly column", &p.column)?;
+                    let t = schema.field(i).data_type();
+                    if !(t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..)))
+                    {
+                        return Err(Error::column(
+                            "point anomaly column",
+                            &p.column,
+                            format!("is {t}, not a number"),
+                            table,
+                            schema,
+                        ));
+                    }
+                }
+                Anomaly::Contextual(c) => {
+                    let i = find("contextual anomaly column", &c.column)?;
+                    find("contextual condition column", &c.condition_column)?;
+                    let t = schema.field(i).data_type();
+                    for v in &c.anomalous_values {
+                        if kernels::literal(v, t).is_none() {
+                            return Err(Error::column(
+                                "contextual anomaly column",
+                                &c.column,
+                                format!("is {t}, which cannot hold the anomalous value {v:?}"),
+                                table,
+                                schema,
+                            ));
+                        }
+                    }
+                }
+                Anomaly::Collective(c) => {
+                    find("collective group column", &c.group_column)?;
+                    let i = find("collective timestamp column", &c.timestamp_column)?;
+                    let t = schema.field(i).data_type();
+                    if !matches!(t, DataType::Timestamp(..)) {
+                        return Err(Error::column(
+                            "collective timestamp column",
+                            &c.timestamp_column,
+                            format!("is {t}, not a timestamp"),
+                            table,
+                            schema,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Injects every anomaly into `batch` (rows of `table`) and appends the labels.
+    ///
+    /// # Errors
+    /// As [`AnomalyRegistry::check`], and Arrow errors.
+    pub fn inject(&self, batch: &RecordBatch, table: &str, seed: u64) -> Result<Injected> {
+        self.check(table, &batch.schema())?;
+        let edits: Vec<Edit> = self
+            .anomalies
+            .par_iter()
+            .enumerate()
+            .map(|(k, a)| {
+                let stream = RandomStream::new(seed, &format!("anomaly.{k}.{}", a.anomaly_type()));
+                match a {
+                    Anomaly::Point(p) => kernels::point_edit(p, batch, stream),
+                    Anomaly::Contextual(c) => kernels::contextual_edit(c, batch, stream),
+                    Anomaly::Collective(c) => kernels::collective_edit(c, batch, stream),
+                }
+            })
+            .collect::<Result<_>>()?;
+
+        let n = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut label: Vec<Option<u16>> = vec![None; n];
+        for (k, edit) in edits.iter().enumerate() {
+            let mut current = columns[edit.column].clone();
+            if let Some(t) = &edit.new_type {
+                current = arrow_cast::cast(&current, t)?;
+                fields[edit.column] = fields[edit.column].clone().with_data_type(t.clone());
+            }
+            if edit.nullable {
+                fields[edit.column] = fields[edit.column].clone().with_nullable(true);
+            }
+            columns[edit.column] = replace_rows(&current, &edit.rows, &edit.values)?;
+            for &r in &edit.rows {
+                label[r as usize] = Some(k as u16);
+            }
+        }
+        let names: Vec<String> = self.anomalies.iter().map(Anomaly::anomaly_type).collect();
+        let labelled = label.iter().filter(|l| l.is_some()).count() as u64;
+        columns.push(Arc::new(BooleanArray::from_iter(
+            label.iter().map(|l| Some(l.is_some())),
+        )));
+        columns.push(Arc::new(StringArray::from_iter(
+            label.iter().map(|l| l.map(|k| names[k as usize].as_str())),
+        )));
+        fields.push(Field::new(IS_ANOMALY, DataType::Boolean, false));
+        fields.push(Field::new(ANOMALY_TYPE, DataType::Utf8, true));
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            batch.schema().metadata().clone(),
+        ));
+        Ok(Injected {
+            batch: RecordBatch::try_new(schema, columns)?,
+            labelled,
+        })
+    }
+}
+
+/// `array` with `rows` (ascending) replaced by `values`, by one `interleave`.
+fn replace_rows(array: &ArrayRef, rows: &[u32], values: &ArrayRef) -> Result<ArrayRef> {
+    if rows.is_empty() {
+        return Ok(array.clone());
+    }
+    let values = if values.data_type() == array.data_type() {
+        values.clone()
+    } else {
+        arrow_cast::cast(values, array.data_type())?
+    };
+    let mut indices: Vec<(usize, usize)> = (0..array.len()).map(|i| (0, i)).collect();
+    for (k, &r) in rows.iter().enumerate() {
+        indices[r as usize] = (1, k);
+    }
+    Ok(arrow_select::interleave::interleave(
+        &[array.as_ref(), values.as_ref()],
+        &indices,
+    )?)
+}
