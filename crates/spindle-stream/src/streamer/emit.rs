@@ -1,0 +1,131 @@
+//! The emission side of a stream: each ordered batch counted, cut to `max_events`,
+//! sent as fast as the sink takes it or paced in real time.
+
+use crate::anomaly::{ANOMALY_TYPE, IS_ANOMALY};
+use crate::config::StreamConfig;
+use crate::error::Result;
+use crate::ooo::count_late;
+use crate::pacer::Pacer;
+use crate::result::StopReason;
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use spindle_sinks::StreamWriter;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Whether emission goes on after a batch (a stop: `max_events`, the duration, the
+/// stop flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// The state of one run's emission stage.
+pub(super) struct Run<'a> {
+    pub(super) config: &'a StreamConfig,
+    pub(super) sink: &'a mut dyn StreamWriter,
+    pub(super) stop: &'a AtomicBool,
+    pub(super) progress: &'a mut Option<Box<dyn FnMut(u64) + Send>>,
+    pub(super) pacer: Option<Pacer>,
+    pub(super) started: Instant,
+    pub(super) emitted: u64,
+    pub(super) anomalies: u64,
+    pub(super) late: u64,
+    pub(super) running_max: Option<u64>,
+    pub(super) reason: StopReason,
+}
+
+impl Run<'_> {
+    pub(super) fn emit(&mut self, batch: RecordBatch, positions: Option<&[u64]>) -> Result<Flow> {
+        if self.stop.load(Ordering::Relaxed) {
+            self.reason = StopReason::Interrupted;
+            return Ok(Flow::Stop);
+        }
+        let mut batch = batch;
+        let mut limited = false;
+        if let Some(max) = self.config.max_events {
+            let room = max.saturating_sub(self.emitted) as usize;
+            if batch.num_rows() >= room {
+                batch = batch.slice(0, room);
+                limited = true;
+            }
+        }
+        if let Ok(schema_index) = batch.schema().index_of(IS_ANOMALY) {
+            let labels = batch.column(schema_index).as_boolean();
+            self.anomalies += labels.true_count() as u64;
+            if !self.config.label_anomalies {
+                let keep: Vec<usize> = (0..batch.num_columns())
+                    .filter(|&i| {
+                        let name = batch.schema().field(i).name().clone();
+                        name != IS_ANOMALY && name != ANOMALY_TYPE
+                    })
+                    .collect();
+                batch = batch.project(&keep)?;
+            }
+        }
+        let flow = match self.pacer.as_mut() {
+            Some(pacer) => {
+                let outcome = pacer.emit(
+                    &batch,
+                    positions,
+                    self.sink,
+                    self.stop,
+                    self.progress,
+                    self.emitted,
+                )?;
+                self.count_late(positions, outcome.sent as usize);
+                self.emitted += outcome.sent;
+                match outcome.stopped {
+                    Some(reason) => {
+                        self.reason = reason;
+                        Flow::Stop
+                    }
+                    None => Flow::Continue,
+                }
+            }
+            None => self.send_fast(&batch, positions)?,
+        };
+        if flow == Flow::Continue && limited {
+            self.reason = StopReason::MaxEvents;
+            return Ok(Flow::Stop);
+        }
+        Ok(flow)
+    }
+
+    fn count_late(&mut self, positions: Option<&[u64]>, sent: usize) {
+        if let Some(p) = positions {
+            self.late += count_late(&p[..sent.min(p.len())], &mut self.running_max);
+        }
+    }
+
+    fn send_fast(&mut self, batch: &RecordBatch, positions: Option<&[u64]>) -> Result<Flow> {
+        let size = self.config.batch_size;
+        let slices: Vec<RecordBatch> = (0..batch.num_rows())
+            .step_by(size)
+            .map(|at| batch.slice(at, size.min(batch.num_rows() - at)))
+            .collect();
+        match self.sink.send_batches(&slices) {
+            Ok(()) => {}
+            Err(spindle_sinks::Error::Closed(_)) => {
+                self.reason = StopReason::ReaderClosed;
+                return Ok(Flow::Stop);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.count_late(positions, batch.num_rows());
+        self.emitted += batch.num_rows() as u64;
+        if let Some(progress) = self.progress.as_mut() {
+            progress(self.emitted);
+        }
+        if self
+            .config
+            .duration_seconds
+            .is_some_and(|d| self.started.elapsed().as_secs_f64() >= d)
+        {
+            self.reason = StopReason::Duration;
+            return Ok(Flow::Stop);
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,348 @@
+//! [`SpindleStreamer`]: a table in, an ordered stream of labelled events out.
+//!
+//! The stages, all on Arrow batches:
+//! 1. the table's rows in event-time order: generated tables that come in that order
+//!    (`order` by `order_date`) stream chunk by chunk; other tables, and any table with
+//!    anomalies, are gathered whole, injected, and stably sorted (this is the memory
+//!    cost: the whole table);
+//! 2. metadata columns `_spindle_table`, `_spindle_seq` (row position before sorting)
+//!    and `_spindle_event_time`;
+//! 3. the out-of-order permutation, then `max_events`;
+//! 4. emission, as fast as the sink takes it or paced in real time.
+
+mod emit;
+mod metadata;
+mod source;
+
+pub use metadata::{META_EVENT_TIME, META_SEQ, META_TABLE, with_metadata};
+pub use source::{TableSource, event_time_column};
+
+use crate::anomaly::AnomalyRegistry;
+use crate::config::StreamConfig;
+use crate::error::{Error, Result};
+use crate::ooo::OutOfOrder;
+use crate::pacer::Pacer;
+use crate::result::{StopReason, StreamResult};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use emit::{Flow, Run};
+use source::{Prefetch, ordered_chunks};
+use spindle_gen::{Domain, DomainPlan, Scale};
+use spindle_sinks::StreamWriter;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// Rows per chunk when a gathered table is cut up again for streaming.
+pub const STREAM_CHUNK_ROWS: usize = 65_536;
+
+enum Tables {
+    Domain(Arc<dyn DomainPlan>),
+    Memory(Vec<(String, SchemaRef, Vec<RecordBatch>)>),
+}
+
+/// Streams tables through a sink as events.
+///
+/// # Examples
+/// ```
+/// use spindle_gen::{RetailDomain, Scale};
+/// use spindle_sinks::{ConsoleSink, StreamWriter};
+/// use spindle_stream::{SpindleStreamer, StreamConfig};
+///
+/// let sink = ConsoleSink::new(Box::new(std::io::sink()), "null");
+/// let mut streamer = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::FabricDemo, 42, Box::new(sink))
+///     .unwrap()
+///     .with_config(StreamConfig { max_events: Some(500), out_of_order_fraction: 0.05, ..Default::default() });
+/// let result = streamer.stream("order", None).unwrap();
+/// assert_eq!(result.events_sent, 500);
+/// ```
+pub struct SpindleStreamer {
+    tables: Tables,
+    sink: Box<dyn StreamWriter>,
+    config: StreamConfig,
+    anomalies: AnomalyRegistry,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    progress: Option<Box<dyn FnMut(u64) + Send>>,
+    pacer_options: crate::pacer::PacerOptions,
+}
+
+impl SpindleStreamer {
+    fn with_tables(tables: Tables, seed: u64, sink: Box<dyn StreamWriter>) -> Self {
+        Self {
+            tables,
+            sink,
+            config: StreamConfig::default(),
+            anomalies: AnomalyRegistry::default(),
+            seed,
+            stop: Arc::new(AtomicBool::new(false)),
+            progress: None,
+            pacer_options: Default::default(),
+        }
+    }
+
+    /// Streams tables generated from `domain` at `scale` with `seed`.
+    ///
+    /// # Errors
+    /// Invalid counts.
+    pub fn from_domain(
+        domain: &dyn Domain,
+        scale: Scale,
+        seed: u64,
+        sink: Box<dyn StreamWriter>,
+    ) -> Result<Self> {
+        Ok(Self::from_plan(domain.plan(scale, seed)?, sink))
+    }
+
+    /// Streams tables of an already planned domain.
+    pub fn from_plan(plan: Arc<dyn DomainPlan>, sink: Box<dyn StreamWriter>) -> Self {
+        let seed = plan.seed();
+        Self::with_tables(Tables::Domain(plan), seed, sink)
+    }
+
+    /// A streamer with no tables of its own, for [`SpindleStreamer::stream_source`]
+    /// (e.g. a SQL query's result); seed 42 unless set.
+    pub fn for_sources(sink: Box<dyn StreamWriter>) -> Self {
+        Self::with_tables(Tables::Memory(Vec::new()), 42, sink)
+    }
+
+    /// Streams tables the caller already has, as `(name, batches)`; seed 42 unless set.
+    ///
+    /// # Errors
+    /// A table with no batches (its schema is unknown) or batches of differing schemas.
+    pub fn from_tables(
+        tables: Vec<(String, Vec<RecordBatch>)>,
+        sink: Box<dyn StreamWriter>,
+    ) -> Result<Self> {
+        let tables = tables
+            .into_iter()
+            .map(|(name, batches)| {
+                let schema = batches.first().map(RecordBatch::schema).ok_or_else(|| {
+                    Error::invalid("tables", format!("table '{name}' has no batches"))
+                })?;
+                if batches
+                    .iter()
+                    .any(|b| b.schema().fields() != schema.fields())
+                {
+                    return Err(Error::invalid(
+                        "tables",
+                        format!("batches of table '{name}' differ in schema"),
+                    ));
+                }
+                Ok((name, schema, batches))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::with_tables(Tables::Memory(tables), 42, sink))
+    }
+
+    /// Uses `config` (checked when a stream starts).
+    pub fn with_config(mut self, config: StreamConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Injects `anomalies` into every table streamed.
+    pub fn with_anomalies(mut self, anomalies: AnomalyRegistry) -> Self {
+        self.anomalies = anomalies;
+        self
+    }
+
+    /// Seeds the out-of-order and anomaly draws.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Realtime pacing options beyond [`StreamConfig`].
+    pub fn with_pacer_options(mut self, options: crate::pacer::PacerOptions) -> Self {
+        self.pacer_options = options;
+        self
+    }
+
+    /// A flag that, once set, ends the run after the events already sent are flushed.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Calls `progress(events_sent)` after every send.
+    pub fn with_progress(mut self, progress: impl FnMut(u64) + Send + 'static) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// The sink.
+    pub fn sink_mut(&mut self) -> &mut dyn StreamWriter {
+        self.sink.as_mut()
+    }
+
+    /// Closes the sink.
+    ///
+    /// # Errors
+    /// The sink failed to flush.
+    pub fn close(&mut self) -> Result<()> {
+        Ok(self.sink.close()?)
+    }
+
+    /// The tables available, in generation order.
+    pub fn table_names(&self) -> Vec<String> {
+        match &self.tables {
+            Tables::Domain(plan) => plan
+                .domain()
+                .table_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            Tables::Memory(t) => t.iter().map(|(n, _, _)| n.clone()).collect(),
+        }
+    }
+
+    fn source(&self, table: &str) -> Result<TableSource> {
+        match &self.tables {
+            Tables::Domain(plan) => TableSource::generated(plan.clone(), table),
+            Tables::Memory(tables) => tables
+                .iter()
+                .find(|(n, _, _)| n == table)
+                .map(|(n, schema, batches)| {
+                    TableSource::from_batches(n, schema.clone(), batches.clone())
+                })
+                .ok_or_else(|| Error::UnknownTable {
+                    name: table.to_string(),
+                    allowed: self.table_names().join(", "),
+                }),
+        }
+    }
+
+    /// Streams every row of `table`. Event time is `timestamp_column`, or the table's
+    /// first timestamp column; a table with neither keeps table order.
+    ///
+    /// # Errors
+    /// An unknown table or column, invalid settings, a sink failure.
+    pub fn stream(&mut self, table: &str, timestamp_column: Option<&str>) -> Result<StreamResult> {
+        let source = self.source(table)?;
+        self.stream_source(source, timestamp_column)
+    }
+
+    /// Streams every table in generation order; `timestamp_column` applies to the tables
+    /// that have it.
+    ///
+    /// # Errors
+    /// As [`SpindleStreamer::stream`]; stops at the first failure.
+    pub fn stream_all(&mut self, timestamp_column: Option<&str>) -> Result<Vec<StreamResult>> {
+        let mut results = Vec::new();
+        for table in self.table_names() {
+            let source = self.source(&table)?;
+            let column = timestamp_column.filter(|c| source.schema.index_of(c).is_ok());
+            let result = self.stream_source(source, column)?;
+            let stop = result.stop_reason;
+            results.push(result);
+            if matches!(stop, StopReason::Interrupted | StopReason::ReaderClosed) {
+                break;
+            }
+        }
+        Ok(results)
+    }
+
+    /// Streams any [`TableSource`] (generated, in memory, or a query's result).
+    ///
+    /// # Errors
+    /// As [`SpindleStreamer::stream`].
+    pub fn stream_source(
+        &mut self,
+        source: TableSource,
+        timestamp_column: Option<&str>,
+    ) -> Result<StreamResult> {
+        self.config.validate()?;
+        self.pacer_options.validate()?;
+        let table = source.name.clone();
+        let event_time = event_time_column(&table, &source.schema, timestamp_column)?;
+        if !self.anomalies.is_empty() {
+            self.anomalies.check(&table, &source.schema)?;
+        }
+        let started = Instant::now();
+        let delivered_before = self.sink.delivered();
+        let mut run = Run {
+            config: &self.config,
+            sink: self.sink.as_mut(),
+            stop: &self.stop,
+            progress: &mut self.progress,
+            pacer: self.config.realtime.then(|| {
+                Pacer::new(
+                    &self.config,
+                    &self.pacer_options,
+                    self.seed,
+                    event_time.clone(),
+                )
+            }),
+            started,
+            emitted: 0,
+            anomalies: 0,
+            late: 0,
+            running_max: None,
+            reason: StopReason::Completed,
+        };
+        let mut ooo = (self.config.out_of_order_fraction > 0.0).then(|| {
+            OutOfOrder::new(
+                self.config.out_of_order_fraction,
+                self.config.out_of_order_max_delay_slots,
+                self.seed,
+            )
+        });
+        let chunks = Prefetch::new(ordered_chunks(
+            source,
+            event_time.as_deref(),
+            &self.anomalies,
+            self.seed,
+        )?);
+        let mut flow = Flow::Continue;
+        for chunk in chunks {
+            let (payload, seq) = chunk?;
+            let events = with_metadata(&payload, seq, &table, event_time.as_deref())?;
+            flow = match ooo.as_mut() {
+                Some(o) => {
+                    let r = o.push(&events)?;
+                    run.emit(r.batch, Some(&r.positions))?
+                }
+                None => run.emit(events, None)?,
+            };
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        if flow == Flow::Continue {
+            if let Some(rest) = ooo.as_mut().map(OutOfOrder::finish).transpose()?.flatten() {
+                run.emit(rest.batch, Some(&rest.positions))?;
+            }
+        }
+        let reason = run.reason;
+        let (anomalies, late) = (run.anomalies, run.late);
+        let lateness = run
+            .pacer
+            .as_ref()
+            .and_then(|p| crate::result::Lateness::of(p.lateness()));
+        let run_started = run.pacer.as_ref().and_then(Pacer::started);
+        match self.sink.flush() {
+            Err(spindle_sinks::Error::Closed(_)) | Ok(()) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // A realtime run is timed from its first emission (as the reference times its
+        // emit loop); a fast run from the start, preparation included.
+        let elapsed = run_started
+            .map_or_else(|| started.elapsed(), |s| s.elapsed())
+            .as_secs_f64();
+        let sent = self.sink.delivered() - delivered_before;
+        Ok(StreamResult {
+            table,
+            events_sent: sent,
+            anomaly_count: anomalies,
+            out_of_order_count: late,
+            elapsed_seconds: elapsed,
+            events_per_second_actual: if elapsed > 0.0 {
+                sent as f64 / elapsed
+            } else {
+                0.0
+            },
+            stop_reason: reason,
+            lateness,
+        })
+    }
+}
