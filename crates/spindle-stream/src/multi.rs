@@ -189,6 +189,9 @@ struct Shared {
     /// The sink takes no more events: it failed, or its reader went away.
     stopped: AtomicBool,
     result: Mutex<SinkResult>,
+    /// The sink's failure as it returned it, kind and all, until the fan-out hands it
+    /// on (with `stop_on_sink_error`).
+    error: Mutex<Option<spindle_sinks::Error>>,
 }
 
 struct Worker {
@@ -281,6 +284,7 @@ impl StreamingMultiWriter {
                 delivered: AtomicU64::new(0),
                 failed: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
+                error: Mutex::new(None),
                 result: Mutex::new(SinkResult {
                     name: name.clone(),
                     ..Default::default()
@@ -326,7 +330,10 @@ impl StreamingMultiWriter {
                     match outcome {
                         Ok(Ok(())) => {}
                         Ok(Err(spindle_sinks::Error::Closed(_))) => result.reader_closed = true,
-                        Ok(Err(e)) => result.errors.push(e.to_string()),
+                        Ok(Err(e)) => {
+                            result.errors.push(e.to_string());
+                            state.error.lock().expect("error lock").get_or_insert(e);
+                        }
                         Err(panic) => result.errors.push(
                             Error::Panicked {
                                 thread: thread.clone(),
@@ -406,7 +413,18 @@ impl StreamingMultiWriter {
         Ok(())
     }
 
+    /// The first failure, as its sink returned it where it can be handed on, else its
+    /// text (a panic).
     fn first_error(&self) -> Error {
+        let original = self.workers.iter().find_map(|w| {
+            let stopped = w.shared.failed.load(Ordering::Relaxed);
+            stopped
+                .then(|| w.shared.error.lock().expect("error lock").take())
+                .flatten()
+        });
+        if let Some(e) = original {
+            return Error::Sink(e);
+        }
         let message = self
             .workers
             .iter()
@@ -501,10 +519,14 @@ impl StreamingMultiWriter {
     }
 }
 
+/// A fan-out error as a sink error: a sink's own error as it is, anything else as text.
 fn sink_error(e: Error) -> spindle_sinks::Error {
-    spindle_sinks::Error::Invalid {
-        field: "sink",
-        message: e.to_string(),
+    match e {
+        Error::Sink(e) => e,
+        other => spindle_sinks::Error::Invalid {
+            field: "sink",
+            message: other.to_string(),
+        },
     }
 }
 

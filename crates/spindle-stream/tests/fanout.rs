@@ -254,3 +254,47 @@ fn a_sink_removed_while_streaming_has_written_what_it_was_sent() {
     assert_eq!((lines(&early), lines(&late)), (150, 300));
     assert!(writer.remove_sink("early").is_none());
 }
+
+/// A sink whose disk is full from its second batch on.
+struct DiskFull(u64);
+impl StreamWriter for DiskFull {
+    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
+        if self.0 > 0 {
+            let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+            return Err(spindle_sinks::Error::io("/data/events.jsonl", full));
+        }
+        self.0 += batch.num_rows() as u64;
+        Ok(())
+    }
+    fn close(&mut self) -> spindle_sinks::Result<()> {
+        Ok(())
+    }
+    fn delivered(&self) -> u64 {
+        self.0
+    }
+    fn describe(&self) -> String {
+        "disk-full".into()
+    }
+}
+
+#[test]
+fn stopping_on_a_sink_error_hands_on_that_error_as_it_was() {
+    let mut writer = StreamingMultiWriter::new();
+    writer.stop_on_sink_error = true;
+    writer.add_sink("full", Box::new(DiskFull(0)));
+    let mut s = SpindleStreamer::from_domain(
+        &RetailDomain::new(),
+        Scale::Small,
+        42,
+        Box::new(FanOut::new(writer)),
+    )
+    .unwrap();
+    let err = s.stream("order", None).unwrap_err();
+    match err {
+        spindle_stream::Error::Sink(spindle_sinks::Error::Io { path, source }) => {
+            assert_eq!(path, std::path::Path::new("/data/events.jsonl"));
+            assert_eq!(source.raw_os_error(), Some(28));
+        }
+        other => panic!("the kind is lost: {other:?}"),
+    }
+}
