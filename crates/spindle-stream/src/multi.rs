@@ -390,9 +390,7 @@ impl StreamingMultiWriter {
     /// Hands `batches`, as they are, to every healthy sink.
     fn send_slices(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
         self.start();
-        if self.stop_on_sink_error && self.any_failed() {
-            return Err(self.first_error());
-        }
+        self.check_stop()?;
         for batch in &batches {
             self.events += batch.num_rows() as u64;
             if let Some(t) = spindle_sinks::table_of(batch) {
@@ -411,6 +409,14 @@ impl StreamingMultiWriter {
             }
         }
         Ok(())
+    }
+
+    /// With `stop_on_sink_error`, the first sink failure so far.
+    fn check_stop(&self) -> Result<()> {
+        match self.stop_on_sink_error && self.any_failed() {
+            true => Err(self.first_error()),
+            false => Ok(()),
+        }
     }
 
     /// The first failure, as its sink returned it where it can be handed on, else its
@@ -564,9 +570,11 @@ impl StreamWriter for FanOut {
             .map_err(sink_error)
     }
 
+    /// Waits for every sink; with `stop_on_sink_error`, fails with the first sink
+    /// failure, even one that came after the last batch was handed over.
     fn flush(&mut self) -> spindle_sinks::Result<()> {
         self.writer.flush_all();
-        Ok(())
+        self.writer.check_stop().map_err(sink_error)
     }
 
     fn close(&mut self) -> spindle_sinks::Result<()> {
