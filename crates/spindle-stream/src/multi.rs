@@ -459,14 +459,35 @@ impl StreamingMultiWriter {
         }
     }
 
-    /// Streams `(table, batch)` pairs to every sink, then closes them all.
+    /// Streams `(table, batch)` pairs to every sink, then closes them all. A batch of
+    /// table rows is made events as a streamer makes them: `_spindle_table`,
+    /// `_spindle_seq` counted per table across its batches, and `_spindle_event_time`
+    /// from the table's first timestamp column; a batch that is events already (it has
+    /// `_spindle_table`) goes as it is.
     pub fn stream(
         &mut self,
         batches: impl IntoIterator<Item = Result<(String, RecordBatch)>>,
     ) -> StreamingMultiWriteResult {
         let mut source_error = None;
+        let mut next_seq: std::collections::HashMap<String, i64> = Default::default();
         for item in batches {
-            let sent = item.and_then(|(_, batch)| self.send(&batch));
+            let sent = item.and_then(|(table, batch)| {
+                let schema = batch.schema();
+                if schema
+                    .column_with_name(crate::streamer::META_TABLE)
+                    .is_some()
+                {
+                    return self.send(&batch);
+                }
+                let seq = next_seq.entry(table.clone()).or_insert(0);
+                let rows = batch.num_rows() as i64;
+                let seqs = arrow_array::Int64Array::from_iter_values(*seq..*seq + rows);
+                *seq += rows;
+                let event_time = crate::streamer::event_time_column(&table, &schema, None)?;
+                let events =
+                    crate::streamer::with_metadata(&batch, seqs, &table, event_time.as_deref())?;
+                self.send(&events)
+            });
             if let Err(e) = sent {
                 source_error = Some(e.to_string());
                 break;

@@ -298,3 +298,49 @@ fn stopping_on_a_sink_error_hands_on_that_error_as_it_was() {
         other => panic!("the kind is lost: {other:?}"),
     }
 }
+
+#[test]
+fn stream_makes_table_rows_events_with_their_table_and_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.jsonl");
+    let tables = spindle_gen::Spindle::generate(&RetailDomain::new(), Scale::Small, 42).unwrap();
+    let order = tables.table("order").unwrap().clone();
+    let store = tables.table("store").unwrap().clone();
+    let mut writer = StreamingMultiWriter::new();
+    writer.add_sink(
+        "file",
+        Box::new(FileSink::new(&path, FileMode::Overwrite).unwrap()),
+    );
+    let pairs = vec![
+        Ok(("order".to_string(), order.slice(0, 60))),
+        Ok(("store".to_string(), store.slice(0, 5))),
+        Ok(("order".to_string(), order.slice(60, 40))),
+    ];
+    let result = writer.stream(pairs);
+    assert!(result.success(), "{}", result.summary());
+    assert_eq!(result.total_events, 105);
+    assert_eq!(result.total_tables, 2);
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let orders: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["_spindle_table"] == "order")
+        .collect();
+    assert_eq!(orders.len(), 100);
+    for (i, e) in orders.iter().enumerate() {
+        assert_eq!(
+            e["_spindle_seq"], i as i64,
+            "sequence counted across batches"
+        );
+        assert_eq!(e["_spindle_event_time"], e["order_date"]);
+    }
+    let stores: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["_spindle_table"] == "store")
+        .collect();
+    assert_eq!(stores.len(), 5);
+    assert_eq!(stores[4]["_spindle_seq"], 4);
+}
