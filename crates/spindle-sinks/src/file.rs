@@ -2,7 +2,7 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
-use crate::json::{BufferPool, JsonEncoder, JsonLines};
+use crate::json::{BufferPool, JsonEncoder, JsonLines, SharedEvents};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use std::fs::{File, OpenOptions};
@@ -241,12 +241,8 @@ impl StreamWriter for FileSink {
         Ok(())
     }
 
-    fn writes_json_lines(&self) -> bool {
-        true
-    }
-
-    fn send_json_lines(&mut self, _: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
-        self.hand_over(Job::Lines(lines.clone()))
+    fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
+        self.hand_over(Job::Lines(events.json_lines()?))
     }
 
     fn flush(&mut self) -> Result<()> {

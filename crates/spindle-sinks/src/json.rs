@@ -447,6 +447,47 @@ impl JsonLines {
     }
 }
 
+/// Event batches on their way to several sinks, with their JSON lines encoded once, by
+/// the first sink that asks, and shared with every other JSON-lines sink.
+#[derive(Debug)]
+pub struct SharedEvents {
+    batches: Vec<RecordBatch>,
+    json_lines: std::sync::OnceLock<std::result::Result<Arc<JsonLines>, String>>,
+}
+
+impl SharedEvents {
+    /// `batches`, not yet encoded.
+    pub fn new(batches: Vec<RecordBatch>) -> Self {
+        Self {
+            batches,
+            json_lines: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The events as Arrow batches.
+    pub fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+
+    /// The events as compact JSON lines, encoded on the first call.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry (every caller gets the message).
+    pub fn json_lines(&self) -> Result<Arc<JsonLines>> {
+        self.json_lines
+            .get_or_init(|| {
+                JsonLines::encode(&self.batches)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|message| Error::Invalid {
+                field: "events",
+                message,
+            })
+    }
+}
+
 /// Writes `s` as a JSON string with Python's `ensure_ascii` escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');

@@ -8,7 +8,7 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
-use crate::json::JsonLines;
+use crate::json::{JsonLines, SharedEvents};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
@@ -17,8 +17,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Settings of a [`KafkaSink`].
@@ -343,13 +343,10 @@ impl StreamWriter for KafkaSink {
         self.produce_all(batches, &lines)
     }
 
-    fn writes_json_lines(&self) -> bool {
-        true
-    }
-
-    fn send_json_lines(&mut self, batches: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
+    fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
         self.check_failures()?;
-        self.produce_all(batches, lines)
+        let lines = events.json_lines()?;
+        self.produce_all(events.batches(), &lines)
     }
 
     fn flush(&mut self) -> Result<()> {

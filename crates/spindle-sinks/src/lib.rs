@@ -21,13 +21,12 @@ pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
 pub use event::table_of;
 pub use file::{FileMode, FileSink};
-pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines};
+pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
 
 use arrow_array::RecordBatch;
-use std::sync::Arc;
 
 /// A destination for events.
 pub trait StreamWriter: Send {
@@ -46,20 +45,14 @@ pub trait StreamWriter: Send {
         batches.iter().try_for_each(|b| self.send_batch(b))
     }
 
-    /// Whether the sink writes each event as a compact JSON line (file, Kafka): a
-    /// fan-out then encodes every batch once and hands the text to all such sinks
-    /// through [`StreamWriter::send_json_lines`].
-    fn writes_json_lines(&self) -> bool {
-        false
-    }
-
-    /// Sends `batches` whose JSON lines are already encoded in `lines` (one line per
-    /// row, in order). Sinks that do not write JSON lines send the batches.
+    /// Sends events that other sinks are sent too (a fan-out). A sink that writes JSON
+    /// lines takes their shared encoding ([`SharedEvents::json_lines`]: made once, by
+    /// the first sink that asks); the default sends the batches.
     ///
     /// # Errors
     /// As [`StreamWriter::send_batch`].
-    fn send_json_lines(&mut self, batches: &[RecordBatch], _lines: &Arc<JsonLines>) -> Result<()> {
-        self.send_batches(batches)
+    fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
+        self.send_batches(events.batches())
     }
 
     /// Pushes buffered events to the destination.
@@ -90,11 +83,8 @@ impl<W: StreamWriter + ?Sized> StreamWriter for Box<W> {
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         (**self).send_batches(batches)
     }
-    fn writes_json_lines(&self) -> bool {
-        (**self).writes_json_lines()
-    }
-    fn send_json_lines(&mut self, batches: &[RecordBatch], lines: &Arc<JsonLines>) -> Result<()> {
-        (**self).send_json_lines(batches, lines)
+    fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
+        (**self).send_shared(events)
     }
     fn flush(&mut self) -> Result<()> {
         (**self).flush()

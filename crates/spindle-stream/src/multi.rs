@@ -8,11 +8,11 @@
 
 use crate::error::{Error, Result};
 use arrow_array::RecordBatch;
-use spindle_sinks::{JsonLines, StreamWriter};
+use spindle_sinks::{SharedEvents, StreamWriter};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -155,31 +155,8 @@ impl Drop for Turn<'_> {
 }
 
 enum Message {
-    Batches(Arc<Delivery>),
+    Batches(Arc<SharedEvents>),
     Flush(SyncSender<()>),
-}
-
-/// Batches on their way to every sink, with their JSON lines encoded by the first
-/// sink that writes JSON lines and shared with the others.
-struct Delivery {
-    batches: Vec<RecordBatch>,
-    json_lines: OnceLock<Result<Arc<JsonLines>, String>>,
-}
-
-impl Delivery {
-    fn json_lines(&self) -> spindle_sinks::Result<Arc<JsonLines>> {
-        self.json_lines
-            .get_or_init(|| {
-                JsonLines::encode(&self.batches)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|message| spindle_sinks::Error::Invalid {
-                field: "events",
-                message,
-            })
-    }
 }
 
 struct Shared {
@@ -295,12 +272,11 @@ impl StreamingMultiWriter {
             let thread = format!("the thread of sink {name}");
             let handle = std::thread::spawn(move || {
                 let mut tables = std::collections::BTreeSet::new();
-                let json_lines = sink.writes_json_lines();
                 for message in receiver {
                     let (work, answer) = match message {
                         Message::Batches(delivery) => {
                             let _turn = gate.acquire();
-                            for batch in &delivery.batches {
+                            for batch in delivery.batches() {
                                 if let Some(t) = spindle_sinks::table_of(batch) {
                                     tables.insert(t);
                                 }
@@ -311,10 +287,7 @@ impl StreamingMultiWriter {
                     };
                     // A sink's bug (a panic) fails that sink, not the run.
                     let outcome = catch_unwind(AssertUnwindSafe(|| match &work {
-                        Some(delivery) if json_lines => delivery
-                            .json_lines()
-                            .and_then(|l| sink.send_json_lines(&delivery.batches, &l)),
-                        Some(delivery) => sink.send_batches(&delivery.batches),
+                        Some(delivery) => sink.send_shared(delivery),
                         None => sink.flush(),
                     }));
                     let mut result = state.result.lock().expect("result lock");
@@ -397,10 +370,7 @@ impl StreamingMultiWriter {
                 self.tables.insert(t);
             }
         }
-        let delivery = Arc::new(Delivery {
-            batches,
-            json_lines: OnceLock::new(),
-        });
+        let delivery = Arc::new(SharedEvents::new(batches));
         for w in &mut self.workers {
             if let Some(sender) = &w.sender {
                 if sender.send(Message::Batches(delivery.clone())).is_err() {
