@@ -7,7 +7,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use spindle_gen::{RetailDomain, Scale};
 use spindle_sinks::{FileMode, FileSink, KafkaOptions, KafkaSink};
-use spindle_stream::{SpindleStreamer, StreamConfig};
+use spindle_stream::{FanOut, SpindleStreamer, StreamConfig, StreamingMultiWriter};
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -73,12 +73,19 @@ fn every_event_arrives_once_keyed_and_spread_over_partitions() {
     let topic = create_topic(&tansu, &bootstrap, "spindle-orders");
     let mut options = KafkaOptions::new(&bootstrap, &topic);
     options.key_column = Some("customer_id".into());
-    let result = stream_orders(Box::new(KafkaSink::new(options).unwrap())).unwrap();
-    assert_eq!(result.events_sent, 5_000, "acknowledged");
-
+    // One run to the broker and a file at once: the fan-out encodes each event's JSON
+    // once, and both sinks send that text.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("same.jsonl");
-    stream_orders(Box::new(FileSink::new(&path, FileMode::Overwrite).unwrap())).unwrap();
+    let mut writer = StreamingMultiWriter::new();
+    writer
+        .add_sink("kafka", Box::new(KafkaSink::new(options).unwrap()))
+        .add_sink(
+            "file",
+            Box::new(FileSink::new(&path, FileMode::Overwrite).unwrap()),
+        );
+    let result = stream_orders(Box::new(FanOut::new(writer))).unwrap();
+    assert_eq!(result.events_sent, 5_000, "acknowledged and written");
     let mut expected: Vec<String> = std::fs::read_to_string(&path)
         .unwrap()
         .lines()
