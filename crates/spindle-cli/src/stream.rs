@@ -7,7 +7,7 @@ use crate::generate::resolve_scale;
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use spindle_gen::Domain;
-use spindle_sinks::{OpenOptions, SinkAddress, StreamWriter};
+use spindle_sinks::{SinkAddress, SinkOpenOptions, StreamWriter};
 use spindle_stream::{
     AnomalyRegistry, BurstWindow, EventTimeMode, FanOut, PacerOptions, PointAnomaly,
     SpindleStreamer, StopReason, StreamConfig, StreamResult, StreamingMultiWriter, TimePattern,
@@ -43,7 +43,7 @@ pub struct Common {
     pub anomalies: AnomalyRegistry,
     /// Where events go.
     pub sinks: Vec<SinkAddress>,
-    open: OpenOptions,
+    open: SinkOpenOptions,
     quiet: bool,
 }
 
@@ -254,7 +254,7 @@ pub fn common(args: &RunArgs, file: &RunFile) -> Result<Common> {
         pacer,
         anomalies,
         sinks,
-        open: OpenOptions {
+        open: SinkOpenOptions {
             append: args.append || file.append.unwrap_or(false),
             indent: args.indent.or(file.indent),
         },

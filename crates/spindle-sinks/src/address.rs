@@ -37,7 +37,7 @@ pub enum SinkAddress {
 
 /// How [`SinkAddress::open`] opens files and the console.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OpenOptions {
+pub struct SinkOpenOptions {
     /// Append to a JSON-lines file instead of replacing it.
     pub append: bool,
     /// Pretty-print console events with this indent.
@@ -172,7 +172,7 @@ impl SinkAddress {
     ///
     /// # Errors
     /// The file cannot be created, the producer cannot be configured.
-    pub fn open(&self, options: OpenOptions) -> Result<Box<dyn StreamWriter>> {
+    pub fn open(&self, options: SinkOpenOptions) -> Result<Box<dyn StreamWriter>> {
         Ok(match self {
             Self::Console => Box::new(ConsoleSink::stdout().indent(options.indent)),
             Self::File(path) => {

@@ -15,7 +15,7 @@ pub mod json;
 pub mod kafka;
 pub mod parquet_sink;
 
-pub use address::{OpenOptions, SINK_ADDRESS_FORMS, SinkAddress};
+pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};
 pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
