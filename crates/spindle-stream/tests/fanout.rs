@@ -8,28 +8,46 @@ use spindle_stream::{
     AnomalyRegistry, FanOut, PointAnomaly, SpindleStreamer, StreamConfig, StreamingMultiWriter,
 };
 
-/// A sink that fails on its third batch.
-struct Flaky(u64);
-impl StreamWriter for Flaky {
-    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
-        if self.0 >= 200 {
-            return Err(spindle_sinks::Error::Invalid {
-                field: "sink",
-                message: "disk full".into(),
-            });
+/// A sink that takes batches until it holds `rows_before_failing` rows, then fails every
+/// later batch the way `failure` says (an error, or a panic for a sink with a bug).
+struct FailingSink {
+    rows: u64,
+    rows_before_failing: u64,
+    failure: fn() -> spindle_sinks::Result<()>,
+}
+impl FailingSink {
+    fn new(rows_before_failing: u64, failure: fn() -> spindle_sinks::Result<()>) -> Self {
+        Self {
+            rows: 0,
+            rows_before_failing,
+            failure,
         }
-        self.0 += batch.num_rows() as u64;
+    }
+}
+impl StreamWriter for FailingSink {
+    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
+        if self.rows >= self.rows_before_failing {
+            return (self.failure)();
+        }
+        self.rows += batch.num_rows() as u64;
         Ok(())
     }
     fn close(&mut self) -> spindle_sinks::Result<()> {
         Ok(())
     }
     fn delivered(&self) -> u64 {
-        self.0
+        self.rows
     }
     fn describe(&self) -> String {
-        "flaky".into()
+        "failing".into()
     }
+}
+
+fn disk_full() -> spindle_sinks::Result<()> {
+    Err(spindle_sinks::Error::Invalid {
+        field: "sink",
+        message: "disk full".into(),
+    })
 }
 
 /// A sink that, like a broker, counts events as delivered only once flushed, and is slow
@@ -101,7 +119,7 @@ fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
             "parquet",
             Box::new(ParquetSink::new(&parquet, ParquetOptions::default()).unwrap()),
         )
-        .add_sink("flaky", Box::new(Flaky(0)));
+        .add_sink("flaky", Box::new(FailingSink::new(200, disk_full)));
     assert_eq!(
         writer.names(),
         vec!["file", "file again", "parquet", "flaky"]
@@ -169,25 +187,6 @@ fn fan_out_feeds_every_sink_and_isolates_a_failing_one() {
     );
 }
 
-/// A sink with a bug: it panics on its second batch.
-struct Buggy(u64);
-impl StreamWriter for Buggy {
-    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
-        assert!(self.0 == 0, "index out of bounds in a sink");
-        self.0 += batch.num_rows() as u64;
-        Ok(())
-    }
-    fn close(&mut self) -> spindle_sinks::Result<()> {
-        Ok(())
-    }
-    fn delivered(&self) -> u64 {
-        self.0
-    }
-    fn describe(&self) -> String {
-        "buggy".into()
-    }
-}
-
 #[test]
 fn a_sink_that_panics_is_a_failure_naming_it_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
@@ -198,7 +197,12 @@ fn a_sink_that_panics_is_a_failure_naming_it_not_a_crash() {
             "file",
             Box::new(FileSink::new(&jsonl, FileMode::Overwrite).unwrap()),
         )
-        .add_sink("buggy", Box::new(Buggy(0)));
+        .add_sink(
+            "buggy",
+            Box::new(FailingSink::new(1, || {
+                panic!("index out of bounds in a sink")
+            })),
+        );
     let fan = FanOut::new(writer);
     let report = fan.report();
     let mut s = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(fan))
@@ -255,33 +259,17 @@ fn a_sink_removed_while_streaming_has_written_what_it_was_sent() {
     assert!(writer.remove_sink("early").is_none());
 }
 
-/// A sink whose disk is full from its second batch on.
-struct DiskFull(u64);
-impl StreamWriter for DiskFull {
-    fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
-        if self.0 > 0 {
-            let full = std::io::Error::from_raw_os_error(28); // ENOSPC
-            return Err(spindle_sinks::Error::io("/data/events.jsonl", full));
-        }
-        self.0 += batch.num_rows() as u64;
-        Ok(())
-    }
-    fn close(&mut self) -> spindle_sinks::Result<()> {
-        Ok(())
-    }
-    fn delivered(&self) -> u64 {
-        self.0
-    }
-    fn describe(&self) -> String {
-        "disk-full".into()
-    }
-}
-
 #[test]
 fn stopping_on_a_sink_error_hands_on_that_error_as_it_was() {
     let mut writer = StreamingMultiWriter::new();
     writer.stop_on_sink_error = true;
-    writer.add_sink("full", Box::new(DiskFull(0)));
+    writer.add_sink(
+        "full",
+        Box::new(FailingSink::new(1, || {
+            let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+            Err(spindle_sinks::Error::io("/data/events.jsonl", full))
+        })),
+    );
     let mut s = SpindleStreamer::from_domain(
         &RetailDomain::new(),
         Scale::Small,
