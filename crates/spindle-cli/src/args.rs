@@ -1,6 +1,12 @@
 //! Command-line flags.
 
+//!
+//! The settings of `stream` and `replay` are [`Layered`](crate::config_file::Layered)
+//! groups: each field is named as its `--config` key, flags win over the file.
+
+use crate::config_file::{AnomalySpec, Burst, Pattern, layered};
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use std::path::PathBuf;
 
 /// Synthetic relational data as Arrow batches, streamed as events.
@@ -32,22 +38,24 @@ pub enum Command {
     Sql(SqlArgs),
 }
 
-/// Sources and a query, shared by `replay` and `sql`.
-#[derive(Args, Debug, Default)]
-pub struct QueryArgs {
-    /// A file or folder to query: NAME=PATH or PATH (named after the file); .parquet,
-    /// .csv, .jsonl/.ndjson/.json. Repeatable.
-    #[arg(long)]
-    pub source: Vec<String>,
-    /// Also register this domain's generated tables (at --scale, --seed).
-    #[arg(long = "domain")]
-    pub with_domain: Option<String>,
-    /// The query; without it, the single source as it is.
-    #[arg(long)]
-    pub sql: Option<String>,
-    /// A file holding the query.
-    #[arg(long, conflicts_with = "sql")]
-    pub sql_file: Option<PathBuf>,
+layered! {
+    /// Sources and a query, shared by `replay` and `sql`.
+    #[derive(Args, Debug, Default, Deserialize)]
+    pub struct QueryArgs {
+        /// A file or folder to query: NAME=PATH or PATH (named after the file); .parquet,
+        /// .csv, .jsonl/.ndjson/.json. Repeatable.
+        #[arg(long)]
+        pub source: Option<Vec<String>>,
+        /// Also register this domain's generated tables (at --scale, --seed).
+        #[arg(long)]
+        pub domain: Option<String>,
+        /// The query; without it, the single source as it is.
+        #[arg(long)]
+        pub sql: Option<String>,
+        /// A file holding the query.
+        #[arg(long, conflicts_with = "sql")]
+        pub sql_file: Option<PathBuf>,
+    }
 }
 
 /// Flags of `replay`.
@@ -56,10 +64,17 @@ pub struct ReplayArgs {
     /// Sources and query.
     #[command(flatten)]
     pub query: QueryArgs,
+    /// Scale and seed of --domain's tables.
+    #[command(flatten)]
+    pub scale: ScaleArgs,
     /// Every stream setting (`--table` names the result's events; default: the
     /// source's name, or `query`).
     #[command(flatten)]
     pub run: RunArgs,
+    /// TOML file with any of these settings (flags given here win); an unknown key is
+    /// refused with the list of keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Flags of `sql`.
@@ -98,22 +113,24 @@ pub struct ValidateArgs {
     pub schema: std::path::PathBuf,
 }
 
-/// Scale and explicit counts, shared by `generate` and `stream`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ScaleArgs {
-    /// Scale preset (fabric_demo, small, medium, large, warehouse, xlarge, xxl, xxxl) or
-    /// `custom` with --orders, --customers and --products.
-    #[arg(long)]
-    pub scale: Option<String>,
-    /// Rows of `order` (overrides the preset's).
-    #[arg(long)]
-    pub orders: Option<u64>,
-    /// Rows of `customer` (overrides the preset's).
-    #[arg(long)]
-    pub customers: Option<u64>,
-    /// Rows of `product` (overrides the preset's).
-    #[arg(long)]
-    pub products: Option<u64>,
+layered! {
+    /// Scale and explicit counts, shared by `generate`, `stream`, `replay` and `sql`.
+    #[derive(Args, Debug, Clone, Default, Deserialize)]
+    pub struct ScaleArgs {
+        /// Scale preset (fabric_demo, small, medium, large, warehouse, xlarge, xxl, xxxl) or
+        /// `custom` with --orders, --customers and --products.
+        #[arg(long)]
+        pub scale: Option<String>,
+        /// Rows of `order` (overrides the preset's).
+        #[arg(long)]
+        pub orders: Option<u64>,
+        /// Rows of `customer` (overrides the preset's).
+        #[arg(long)]
+        pub customers: Option<u64>,
+        /// Rows of `product` (overrides the preset's).
+        #[arg(long)]
+        pub products: Option<u64>,
+    }
 }
 
 /// Output file formats of `generate`.
@@ -178,98 +195,119 @@ pub struct GenerateArgs {
 /// Flags of `stream`; every setting can also come from `--config run.toml`.
 #[derive(Args, Debug)]
 pub struct StreamArgs {
-    /// Domain whose tables to stream.
-    pub domain: Option<String>,
-    /// Stream every table in generation order.
-    #[arg(long)]
-    pub all_tables: bool,
-    /// Inject point anomalies into this share of rows of the table's main measure.
-    #[arg(long, allow_negative_numbers = true)]
-    pub anomaly_fraction: Option<f64>,
-    /// The settings `stream` shares with `replay`.
+    /// What to stream.
     #[command(flatten)]
-    pub run: RunArgs,
-}
-
-/// The stream settings of `stream` and `replay`.
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// TOML file with any of these settings (flags given here win).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Table to stream.
-    #[arg(long)]
-    pub table: Option<String>,
+    pub stream: StreamOnlyArgs,
     /// Scale and counts.
     #[command(flatten)]
     pub scale: ScaleArgs,
-    /// Random seed.
+    /// The settings `stream` shares with `replay`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// TOML file with any of these settings (flags given here win); an unknown key is
+    /// refused with the list of keys.
     #[arg(long)]
-    pub seed: Option<u64>,
-    /// Stop after this many events.
-    #[arg(long, allow_negative_numbers = true)]
-    pub max_events: Option<u64>,
-    /// Share of events delivered late (0..1).
-    #[arg(long = "out-of-order", allow_negative_numbers = true)]
-    pub out_of_order: Option<f64>,
-    /// How many places a late event may slip at most.
-    #[arg(long)]
-    pub max_delay_slots: Option<u64>,
-    /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
-    /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]`,
-    /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
-    /// SPINDLE_EVENTHUB_CONNECTION_STRING).
-    #[arg(long)]
-    pub sink: Vec<String>,
-    /// Output file of the `file` sink.
-    #[arg(long)]
-    pub output: Option<PathBuf>,
-    /// Append to the output file instead of replacing it.
-    #[arg(long)]
-    pub append: bool,
-    /// Pretty-print console events with this indent.
-    #[arg(long)]
-    pub indent: Option<usize>,
-    /// Events per send.
-    #[arg(long, allow_negative_numbers = true)]
-    pub batch_size: Option<usize>,
-    /// Column holding event time (default: the table's first timestamp column).
-    #[arg(long)]
-    pub timestamp_column: Option<String>,
-    /// Base rate in events per second (realtime mode).
-    #[arg(long, allow_negative_numbers = true)]
-    pub rate: Option<f64>,
-    /// Pace events at --rate instead of as fast as possible.
-    #[arg(long)]
-    pub realtime: bool,
-    /// Stop after this many seconds.
-    #[arg(long, allow_negative_numbers = true)]
-    pub duration: Option<f64>,
-    /// Rate burst: START:DURATION:MULTIPLIER (seconds) or #START-END:MULTIPLIER (events).
-    #[arg(long)]
-    pub burst: Vec<String>,
-    /// Time pattern preset: business_hours or retail_peak.
-    #[arg(long)]
-    pub time_pattern: Option<String>,
-    /// Start the time pattern's clock here (e.g. 2025-11-28T19:00:00, UTC).
-    #[arg(long)]
-    pub clock_start: Option<String>,
-    /// Run the time pattern's clock this many times faster than real time.
-    #[arg(long, allow_negative_numbers = true)]
-    pub speedup: Option<f64>,
-    /// Event time: `table` keeps the table's times, `live` stamps the emission instant.
-    #[arg(long)]
-    pub event_time: Option<String>,
-    /// TOML file declaring anomalies ([[anomaly]] entries).
-    #[arg(long)]
-    pub anomalies: Option<PathBuf>,
-    /// Leave the anomaly labels out of the events (anomalies are still injected).
-    #[arg(long)]
-    pub no_labels: bool,
-    /// Print, after a realtime run, how late sends were against their due instants.
-    #[arg(long)]
-    pub report_lateness: bool,
-    /// No progress on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+    pub config: Option<PathBuf>,
+}
+
+layered! {
+    /// The settings of `stream` alone.
+    #[derive(Args, Debug, Default, Deserialize)]
+    pub struct StreamOnlyArgs {
+        /// Domain whose tables to stream: a built-in name or a `.spindle.json` file
+        /// (default retail).
+        pub domain: Option<String>,
+        /// Stream every table in generation order.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub all_tables: Option<bool>,
+        /// Inject point anomalies into this share of rows of the table's main measure.
+        #[arg(long, allow_negative_numbers = true)]
+        pub anomaly_fraction: Option<f64>,
+    }
+}
+
+layered! {
+    /// The stream settings of `stream` and `replay`. A field's name is its `--config`
+    /// key; a flag's name may be shorter (`--rate` sets `events_per_second`).
+    #[derive(Args, Debug, Default, Deserialize)]
+    pub struct RunArgs {
+        /// Table to stream.
+        #[arg(long)]
+        pub table: Option<String>,
+        /// Random seed (default 42).
+        #[arg(long)]
+        pub seed: Option<u64>,
+        /// Stop after this many events.
+        #[arg(long, allow_negative_numbers = true)]
+        pub max_events: Option<u64>,
+        /// Share of events delivered late (0..1).
+        #[arg(long = "out-of-order", allow_negative_numbers = true)]
+        pub out_of_order_fraction: Option<f64>,
+        /// How many places a late event may slip at most.
+        #[arg(long = "max-delay-slots")]
+        pub out_of_order_max_delay_slots: Option<u64>,
+        /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
+        /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]`,
+        /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
+        /// SPINDLE_EVENTHUB_CONNECTION_STRING).
+        #[arg(long)]
+        pub sink: Option<Vec<String>>,
+        /// Output file of the `file` sink.
+        #[arg(long)]
+        pub output: Option<PathBuf>,
+        /// Append to the output file instead of replacing it.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub append: Option<bool>,
+        /// Pretty-print console events with this indent.
+        #[arg(long)]
+        pub indent: Option<usize>,
+        /// Events per send.
+        #[arg(long, allow_negative_numbers = true)]
+        pub batch_size: Option<usize>,
+        /// Column holding event time (default: the table's first timestamp column).
+        #[arg(long)]
+        pub timestamp_column: Option<String>,
+        /// Base rate in events per second (realtime mode).
+        #[arg(long = "rate", allow_negative_numbers = true)]
+        pub events_per_second: Option<f64>,
+        /// Pace events at --rate instead of as fast as possible.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub realtime: Option<bool>,
+        /// Stop after this many seconds.
+        #[arg(long = "duration", allow_negative_numbers = true)]
+        pub duration_seconds: Option<f64>,
+        /// Rate burst (repeatable): START:DURATION:MULTIPLIER (seconds) or
+        /// #START-END:MULTIPLIER (events).
+        #[arg(long = "burst")]
+        pub burst_windows: Option<Vec<Burst>>,
+        /// Time pattern preset: business_hours or retail_peak (in --config also a table
+        /// of hour_multipliers and dow_multipliers).
+        #[arg(long)]
+        pub time_pattern: Option<Pattern>,
+        /// Start the time pattern's clock here (e.g. 2025-11-28T19:00:00, UTC).
+        #[arg(long)]
+        pub clock_start: Option<String>,
+        /// Run the time pattern's clock this many times faster than real time.
+        #[arg(long, allow_negative_numbers = true)]
+        pub speedup: Option<f64>,
+        /// Event time: `table` keeps the table's times, `live` stamps the emission instant.
+        #[arg(long)]
+        pub event_time: Option<String>,
+        /// TOML file declaring anomalies ([[anomaly]] entries).
+        #[arg(long)]
+        pub anomalies: Option<PathBuf>,
+        /// Anomalies declared in --config itself ([[anomaly]] entries; no flag).
+        #[arg(skip)]
+        pub anomaly: Option<Vec<AnomalySpec>>,
+        /// `--no-labels` leaves the anomaly labels out of the events (anomalies are still
+        /// injected).
+        #[arg(long = "no-labels", num_args = 0, default_missing_value = "false")]
+        pub label_anomalies: Option<bool>,
+        /// Print, after a realtime run, how late sends were against their due instants.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub report_lateness: Option<bool>,
+        /// No progress on stderr.
+        #[arg(long, short, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub quiet: Option<bool>,
+    }
 }

@@ -1,5 +1,9 @@
-//! `--config run.toml` and `--anomalies FILE`: the stream settings as TOML. Unknown
-//! keys are rejected.
+//! Settings that flags and a `--config run.toml` file both fill, and `--anomalies FILE`.
+//!
+//! Each group of settings is one struct (`args.rs`) whose fields are named as their
+//! config keys and filled by clap from flags and by serde from the file; flags win
+//! field by field (a list flag replaces the file's list). Unknown keys are rejected
+//! with the list of the keys the command takes.
 //!
 //! ```toml
 //! domain = "retail"
@@ -8,7 +12,7 @@
 //! max_events = 1000
 //! out_of_order_fraction = 0.05
 //! time_pattern = "retail_peak"           # or { hour_multipliers = { "19" = 2.0 } }
-//! [[burst_windows]]
+//! [[burst_windows]]                      # or burst_windows = ["1:2:5", "#100-200:3"]
 //! start_offset_seconds = 1.0
 //! duration_seconds = 2.0
 //! multiplier = 5.0
@@ -22,54 +26,160 @@
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use spindle_stream::{
     Anomaly, BurstWindow, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, TimePattern, Value,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Every stream setting, as a TOML file holds it.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct RunFile {
-    pub domain: Option<String>,
-    pub table: Option<String>,
-    pub all_tables: Option<bool>,
-    pub scale: Option<String>,
-    pub orders: Option<u64>,
-    pub customers: Option<u64>,
-    pub products: Option<u64>,
-    pub seed: Option<u64>,
-    pub events_per_second: Option<f64>,
-    pub duration_seconds: Option<f64>,
-    pub max_events: Option<u64>,
-    pub out_of_order_fraction: Option<f64>,
-    pub out_of_order_max_delay_slots: Option<u64>,
-    pub burst_windows: Option<Vec<BurstSpec>>,
-    pub time_pattern: Option<PatternSpec>,
-    pub label_anomalies: Option<bool>,
-    pub batch_size: Option<usize>,
-    pub realtime: Option<bool>,
-    pub timestamp_column: Option<String>,
-    pub sink: Option<Vec<String>>,
-    pub output: Option<PathBuf>,
-    pub append: Option<bool>,
-    pub indent: Option<usize>,
-    pub clock_start: Option<String>,
-    pub speedup: Option<f64>,
-    pub event_time: Option<String>,
-    pub anomaly_fraction: Option<f64>,
-    pub anomaly: Option<Vec<AnomalySpec>>,
-    /// `replay` only: NAME=PATH sources.
-    pub source: Option<Vec<String>>,
-    /// `replay` only: the query.
-    pub sql: Option<String>,
+/// A group of settings that flags and a config file both fill.
+pub trait Layered: Default + DeserializeOwned {
+    /// The config keys: the field names.
+    const KEYS: &'static [&'static str];
+    /// Each setting of `self` that is set, else `under`'s.
+    fn over(self, under: Self) -> Self;
 }
 
-/// A burst window in either form.
+/// Declares a settings struct whose fields are all `Option`s, and its [`Layered`]
+/// implementation: the one place a setting is listed.
+macro_rules! layered {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: Option<$ty:ty>, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: Option<$ty>, )*
+        }
+
+        impl $crate::config_file::Layered for $name {
+            const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            fn over(self, under: Self) -> Self {
+                Self { $( $field: self.$field.or(under.$field), )* }
+            }
+        }
+    };
+}
+pub(crate) use layered;
+
+/// A `--config` file, read and checked against the keys a command takes.
+pub struct ConfigFile {
+    path: PathBuf,
+    text: String,
+}
+
+impl ConfigFile {
+    /// Reads `path` (none: no file) and refuses keys outside `keys`, the key sets of
+    /// the groups `command` takes.
+    pub fn read(path: Option<&Path>, command: &str, keys: &[&[&str]]) -> Result<Option<Self>> {
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let text = read(path, "--config")?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("--config {} is not valid TOML", path.display()))?;
+        let known: Vec<&str> = keys.iter().flat_map(|k| k.iter().copied()).collect();
+        if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
+            bail!(
+                "unknown key `{unknown}` in --config {}; `spindle {command}` takes: {}",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        Ok(Some(Self {
+            path: path.to_path_buf(),
+            text,
+        }))
+    }
+
+    /// `flags` over the file's settings of the same group.
+    pub fn layer<T: Layered>(file: Option<&Self>, flags: T) -> Result<T> {
+        let Some(file) = file else {
+            return Ok(flags);
+        };
+        let from_file: T = toml::from_str(&file.text)
+            .with_context(|| format!("--config {} is not a valid run file", file.path.display()))?;
+        Ok(flags.over(from_file))
+    }
+}
+
+/// The flag that sets config key `key` of group `T`, for error messages:
+/// `--rate (events_per_second in --config)`.
+pub fn flag_of<T: clap::Args>(key: &str) -> String {
+    let command = T::augment_args(clap::Command::new("spindle"));
+    let flag = command
+        .get_arguments()
+        .find(|a| a.get_id() == key)
+        .and_then(|a| a.get_long())
+        .map_or_else(String::new, |long| format!("--{long} or "));
+    format!("{flag}`{key}` in --config")
+}
+
+/// A burst window: `START:DURATION:MULTIPLIER` (seconds) or `#START-END:MULTIPLIER`
+/// (event indices) as a flag or a TOML string, or a TOML table of either form.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "BurstSpec")]
+pub struct Burst(pub BurstWindow);
+
+impl std::str::FromStr for Burst {
+    type Err = spindle_stream::Error;
+
+    fn from_str(text: &str) -> spindle_stream::Result<Self> {
+        text.parse().map(Burst)
+    }
+}
+
+impl TryFrom<BurstSpec> for Burst {
+    type Error = spindle_stream::Error;
+
+    fn try_from(spec: BurstSpec) -> spindle_stream::Result<Self> {
+        Ok(Burst(match spec {
+            BurstSpec::Text(text) => text.parse()?,
+            BurstSpec::Time {
+                start_offset_seconds,
+                duration_seconds,
+                multiplier,
+            } => BurstWindow::time(start_offset_seconds, duration_seconds, multiplier),
+            BurstSpec::Events {
+                start_event,
+                end_event,
+                multiplier,
+            } => BurstWindow::events(start_event, end_event, multiplier),
+        }))
+    }
+}
+
+/// A time pattern: a preset name (flag or TOML string) or a TOML table of multipliers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "PatternSpec")]
+pub struct Pattern(pub TimePattern);
+
+impl std::str::FromStr for Pattern {
+    type Err = spindle_stream::Error;
+
+    fn from_str(name: &str) -> spindle_stream::Result<Self> {
+        TimePattern::preset(name).map(Pattern)
+    }
+}
+
+impl TryFrom<PatternSpec> for Pattern {
+    type Error = anyhow::Error;
+
+    fn try_from(spec: PatternSpec) -> Result<Self> {
+        spec.pattern().map(Pattern)
+    }
+}
+
+/// A burst window in any of its TOML forms.
 #[derive(Deserialize, Debug)]
 #[serde(untagged)]
 pub enum BurstSpec {
+    /// As the flag writes it.
+    Text(String),
     /// By time offset.
     Time {
         start_offset_seconds: f64,
@@ -82,23 +192,6 @@ pub enum BurstSpec {
         end_event: u64,
         multiplier: f64,
     },
-}
-
-impl BurstSpec {
-    pub fn window(&self) -> BurstWindow {
-        match *self {
-            BurstSpec::Time {
-                start_offset_seconds,
-                duration_seconds,
-                multiplier,
-            } => BurstWindow::time(start_offset_seconds, duration_seconds, multiplier),
-            BurstSpec::Events {
-                start_event,
-                end_event,
-                multiplier,
-            } => BurstWindow::events(start_event, end_event, multiplier),
-        }
-    }
 }
 
 /// A preset name or explicit multipliers.
@@ -141,7 +234,7 @@ impl PatternSpec {
 }
 
 /// One anomaly declaration.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AnomalySpec {
     Point {
@@ -248,12 +341,6 @@ pub struct AnomalyFile {
 
 fn read(path: &Path, flag: &str) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {flag} {}", path.display()))
-}
-
-/// Reads a `--config` file.
-pub fn load_run(path: &Path) -> Result<RunFile> {
-    toml::from_str(&read(path, "--config")?)
-        .with_context(|| format!("--config {} is not a valid run file", path.display()))
 }
 
 /// Reads an `--anomalies` file.

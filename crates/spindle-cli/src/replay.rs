@@ -1,10 +1,10 @@
 //! `spindle replay` and `spindle sql`: DataFusion queries over files and generated
 //! tables, streamed with every stream setting or printed.
 
-use crate::args::{QueryArgs, ReplayArgs, ScaleArgs, SqlArgs};
-use crate::config_file::RunFile;
+use crate::args::{QueryArgs, ReplayArgs, RunArgs, ScaleArgs, SqlArgs};
+use crate::config_file::{ConfigFile, Layered};
 use crate::generate::resolve_scale;
-use crate::stream::{common, drive, run_file, scale_args, seed};
+use crate::stream::{common, drive};
 use anyhow::{Context, Result, bail};
 use spindle_sql::SqlSources;
 use spindle_stream::SpindleStreamer;
@@ -17,26 +17,26 @@ struct Query {
     given: bool,
 }
 
-/// Registers the sources (flags, then `--config`'s) and picks the query.
-fn prepare(query: &QueryArgs, file: &RunFile, scale: &ScaleArgs, seed: u64) -> Result<Query> {
+/// Registers the sources and picks the query.
+fn prepare(query: &QueryArgs, scale: &ScaleArgs, seed: u64) -> Result<Query> {
     let mut sources = SqlSources::new();
-    for spec in query.source.iter().chain(file.source.iter().flatten()) {
+    for spec in query.source.iter().flatten() {
         sources.register(spec)?;
     }
-    if let Some(name) = query.with_domain.as_deref().or(file.domain.as_deref()) {
+    if let Some(name) = query.domain.as_deref() {
         let domain = spindle_gen::domain_by_name(name)?;
         sources.register_domain(domain.as_ref(), resolve_scale(scale, "small")?, seed)?;
     }
     if sources.names().is_empty() {
         bail!("nothing to query: pass --source NAME=PATH (repeatable) and/or --domain retail");
     }
-    let given = match (&query.sql, &query.sql_file, &file.sql) {
-        (Some(sql), _, _) => Some(sql.clone()),
-        (None, Some(path), _) => Some(
+    let given = match (&query.sql, &query.sql_file) {
+        (Some(sql), _) => Some(sql.clone()),
+        (None, Some(path)) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --sql-file {}", path.display()))?,
         ),
-        (None, None, sql) => sql.clone(),
+        (None, None) => None,
     };
     let sql = match (&given, sources.names()) {
         (Some(sql), _) => sql.clone(),
@@ -55,20 +55,19 @@ fn prepare(query: &QueryArgs, file: &RunFile, scale: &ScaleArgs, seed: u64) -> R
 
 /// `spindle replay ...`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
-    let file = run_file(&args.run)?;
-    if file.anomaly_fraction.is_some() || file.all_tables.is_some() {
-        bail!(
-            "`anomaly_fraction` and `all_tables` in --config are settings of `spindle stream`; replay streams one query (declare anomalies with [[anomaly]])"
-        );
-    }
-    let shared = common(&args.run, &file)?;
-    let query = prepare(
-        &args.query,
-        &file,
-        &scale_args(&args.run, &file),
-        seed(&args.run, &file),
+    let file = ConfigFile::read(
+        args.config.as_deref(),
+        "replay",
+        &[QueryArgs::KEYS, ScaleArgs::KEYS, RunArgs::KEYS],
     )?;
-    let name = match (args.run.table.clone().or(file.table.clone()), query.given) {
+    let query = ConfigFile::layer(file.as_ref(), args.query)?;
+    let scale = ConfigFile::layer(file.as_ref(), args.scale)?;
+    let run = ConfigFile::layer(file.as_ref(), args.run)?;
+    let seed = run.seed.unwrap_or(42);
+    let table = run.table.clone();
+    let shared = common(run)?;
+    let query = prepare(&query, &scale, seed)?;
+    let name = match (table, query.given) {
         (Some(name), _) => name,
         (None, false) => query.sources.names()[0].clone(),
         (None, true) => "query".to_string(),
@@ -102,7 +101,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
 
 /// `spindle sql ...`.
 pub fn sql(args: SqlArgs) -> Result<ExitCode> {
-    let query = prepare(&args.query, &RunFile::default(), &args.scale, args.seed)?;
+    let query = prepare(&args.query, &args.scale, args.seed)?;
     if args.explain {
         print!("{}", query.sources.explain(&query.sql)?);
         return Ok(ExitCode::SUCCESS);

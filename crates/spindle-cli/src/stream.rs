@@ -1,16 +1,16 @@
 //! `spindle stream`: flags and `--config` resolved into settings, checked in full before
 //! any output is opened, then one streaming run.
 
-use crate::args::{RunArgs, ScaleArgs, StreamArgs};
-use crate::config_file::{self, RunFile};
+use crate::args::{RunArgs, ScaleArgs, StreamArgs, StreamOnlyArgs};
+use crate::config_file::{self, ConfigFile, Layered, flag_of};
 use crate::generate::resolve_scale;
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use spindle_gen::Domain;
 use spindle_sinks::{SinkAddress, SinkOpenOptions, StreamWriter};
 use spindle_stream::{
-    AnomalyRegistry, BurstWindow, EventTimeMode, FanOut, PacerOptions, PointAnomaly,
-    SpindleStreamer, StopReason, StreamConfig, StreamResult, StreamingMultiWriter, TimePattern,
+    AnomalyRegistry, EventTimeMode, FanOut, PacerOptions, PointAnomaly, SpindleStreamer,
+    StopReason, StreamConfig, StreamResult, StreamingMultiWriter,
 };
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -57,44 +57,32 @@ struct Settings {
     common: Common,
 }
 
-/// Reads `--config` if given.
-pub fn run_file(args: &RunArgs) -> Result<RunFile> {
-    Ok(match &args.config {
-        Some(path) => config_file::load_run(path)?,
-        None => RunFile::default(),
+/// `stream`'s settings: flags over `--config`.
+struct Layers {
+    stream: StreamOnlyArgs,
+    scale: ScaleArgs,
+    run: RunArgs,
+}
+
+fn layers(args: StreamArgs) -> Result<Layers> {
+    let file = ConfigFile::read(
+        args.config.as_deref(),
+        "stream",
+        &[StreamOnlyArgs::KEYS, ScaleArgs::KEYS, RunArgs::KEYS],
+    )?;
+    Ok(Layers {
+        stream: ConfigFile::layer(file.as_ref(), args.stream)?,
+        scale: ConfigFile::layer(file.as_ref(), args.scale)?,
+        run: ConfigFile::layer(file.as_ref(), args.run)?,
     })
 }
 
-/// Scale flags, each falling back on `--config`.
-pub fn scale_args(args: &RunArgs, file: &RunFile) -> ScaleArgs {
-    ScaleArgs {
-        scale: args.scale.scale.clone().or(file.scale.clone()),
-        orders: args.scale.orders.or(file.orders),
-        customers: args.scale.customers.or(file.customers),
-        products: args.scale.products.or(file.products),
-    }
-}
-
-/// `--seed`, else the config's, else 42.
-pub fn seed(args: &RunArgs, file: &RunFile) -> u64 {
-    args.seed.or(file.seed).unwrap_or(42)
-}
-
 fn resolve(args: StreamArgs) -> Result<Settings> {
-    let file = run_file(&args.run)?;
-    if file.source.is_some() || file.sql.is_some() {
-        bail!("`source` and `sql` in --config are settings of `spindle replay`, not `stream`");
-    }
-    let domain = spindle_gen::domain_by_name(
-        args.domain
-            .as_deref()
-            .or(file.domain.as_deref())
-            .unwrap_or("retail"),
-    )?;
-    let scale = resolve_scale(&scale_args(&args.run, &file), "small")?;
-    let all_tables = args.all_tables || file.all_tables.unwrap_or(false);
-    let table = args.run.table.clone().or(file.table.clone());
-    let tables: Vec<String> = match (&table, all_tables) {
+    let Layers { stream, scale, run } = layers(args)?;
+    let domain = spindle_gen::domain_by_name(stream.domain.as_deref().unwrap_or("retail"))?;
+    let scale = resolve_scale(&scale, "small")?;
+    let all_tables = stream.all_tables.unwrap_or(false);
+    let tables: Vec<String> = match (&run.table, all_tables) {
         (Some(_), true) => bail!("pass either --table or --all-tables, not both"),
         (Some(t), false) => vec![domain.table(t)?.name.to_string()],
         (None, true) => domain.table_names().iter().map(|s| s.to_string()).collect(),
@@ -105,8 +93,9 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         ),
     };
 
-    let mut common = common(&args.run, &file)?;
-    if let Some(fraction) = args.anomaly_fraction.or(file.anomaly_fraction) {
+    let seed = run.seed.unwrap_or(42);
+    let mut common = common(run)?;
+    if let Some(fraction) = stream.anomaly_fraction {
         let [table] = tables.as_slice() else {
             bail!("--anomaly-fraction needs one --table (each table has its own main measure)");
         };
@@ -142,142 +131,95 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
     Ok(Settings {
         domain,
         scale,
-        seed: seed(&args.run, &file),
+        seed,
         tables,
         all_tables,
         common,
     })
 }
 
-/// Resolves and checks the settings shared by `stream` and `replay`.
-pub fn common(args: &RunArgs, file: &RunFile) -> Result<Common> {
-    let mut bursts: Vec<BurstWindow> = file
-        .burst_windows
-        .iter()
-        .flatten()
-        .map(|b| b.window())
-        .collect();
-    for spec in &args.burst {
-        bursts.push(
-            spec.parse()
-                .with_context(|| format!("invalid --burst '{spec}'"))?,
-        );
-    }
-    let time_pattern: Option<TimePattern> = match (&args.time_pattern, &file.time_pattern) {
-        (Some(name), _) => Some(TimePattern::preset(name)?),
-        (None, Some(spec)) => Some(spec.pattern()?),
-        (None, None) => None,
-    };
+/// Checks the settings shared by `stream` and `replay` (flags already over the file).
+pub fn common(run: RunArgs) -> Result<Common> {
     let defaults = StreamConfig::default();
     let config = StreamConfig {
-        events_per_second: args
-            .rate
-            .or(file.events_per_second)
-            .unwrap_or(defaults.events_per_second),
-        duration_seconds: args.duration.or(file.duration_seconds),
-        max_events: args.max_events.or(file.max_events),
-        out_of_order_fraction: args
-            .out_of_order
-            .or(file.out_of_order_fraction)
-            .unwrap_or(0.0),
-        out_of_order_max_delay_slots: args
-            .max_delay_slots
-            .or(file.out_of_order_max_delay_slots)
+        events_per_second: run.events_per_second.unwrap_or(defaults.events_per_second),
+        duration_seconds: run.duration_seconds,
+        max_events: run.max_events,
+        out_of_order_fraction: run.out_of_order_fraction.unwrap_or(0.0),
+        out_of_order_max_delay_slots: run
+            .out_of_order_max_delay_slots
             .unwrap_or(defaults.out_of_order_max_delay_slots),
-        burst_windows: bursts,
-        time_pattern,
-        label_anomalies: !args.no_labels && file.label_anomalies.unwrap_or(true),
-        batch_size: args
-            .batch_size
-            .or(file.batch_size)
-            .unwrap_or(defaults.batch_size),
-        realtime: args.realtime || file.realtime.unwrap_or(false),
+        burst_windows: run
+            .burst_windows
+            .into_iter()
+            .flatten()
+            .map(|b| b.0)
+            .collect(),
+        time_pattern: run.time_pattern.map(|p| p.0),
+        label_anomalies: run.label_anomalies.unwrap_or(true),
+        batch_size: run.batch_size.unwrap_or(defaults.batch_size),
+        realtime: run.realtime.unwrap_or(false),
     };
-    config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("{e} (flag --{})", flag_of(&e)))?;
+    config.validate().map_err(|e| match &e {
+        spindle_stream::Error::Invalid { field, .. } => {
+            anyhow::anyhow!("{e} (set by {})", flag_of::<RunArgs>(field))
+        }
+        _ => e.into(),
+    })?;
 
-    let event_time = match args.event_time.as_deref().or(file.event_time.as_deref()) {
+    let event_time = match run.event_time.as_deref() {
         None | Some("table") => EventTimeMode::Table,
         Some("live") => EventTimeMode::Live,
         Some(other) => bail!("invalid --event-time '{other}'; allowed: table, live"),
     };
     let pacer = PacerOptions {
-        clock_start: args
+        clock_start: run
             .clock_start
             .as_deref()
-            .or(file.clock_start.as_deref())
             .map(parse_clock_start)
             .transpose()?,
-        speedup: args.speedup.or(file.speedup).unwrap_or(1.0),
+        speedup: run.speedup.unwrap_or(1.0),
         event_time,
-        record_lateness: args.report_lateness,
+        record_lateness: run.report_lateness.unwrap_or(false),
     };
     pacer.validate()?;
 
     let mut anomalies = AnomalyRegistry::default();
-    for spec in file.anomaly.iter().flatten() {
+    for spec in run.anomaly.iter().flatten() {
         anomalies.add(spec.anomaly()?);
     }
-    if let Some(path) = &args.anomalies {
+    if let Some(path) = &run.anomalies {
         for a in config_file::load_anomalies(path)? {
             anomalies.add(a);
         }
     }
-    let sinks: Vec<String> = if args.sink.is_empty() {
-        file.sink.clone().unwrap_or_default()
-    } else {
-        args.sink.clone()
-    };
-    let output = args.output.clone().or(file.output.clone());
-    let sinks: Vec<SinkAddress> = if sinks.is_empty() {
-        vec![match &output {
+    let output = run.output;
+    let sinks: Vec<SinkAddress> = match run.sink.filter(|s| !s.is_empty()) {
+        None => vec![match &output {
             Some(path) => SinkAddress::File(path.clone()),
             None => SinkAddress::Console,
-        }]
-    } else {
-        sinks
+        }],
+        Some(sinks) => sinks
             .iter()
             .map(|s| {
                 SinkAddress::parse(s, output.as_deref())
                     .with_context(|| format!("invalid --sink '{s}'"))
             })
-            .collect::<Result<_>>()?
+            .collect::<Result<_>>()?,
     };
 
     Ok(Common {
-        timestamp_column: args
-            .timestamp_column
-            .clone()
-            .or(file.timestamp_column.clone()),
+        timestamp_column: run.timestamp_column,
         config,
         pacer,
         anomalies,
         sinks,
         open: SinkOpenOptions {
-            append: args.append || file.append.unwrap_or(false),
-            indent: args.indent.or(file.indent),
+            append: run.append.unwrap_or(false),
+            indent: run.indent,
         },
-        quiet: args.quiet,
+        quiet: run.quiet.unwrap_or(false),
     })
-}
-
-/// The CLI flag of a config field named in an error.
-fn flag_of(e: &spindle_stream::Error) -> &'static str {
-    match e {
-        spindle_stream::Error::Invalid { field, .. } => match *field {
-            "events_per_second" => "rate",
-            "duration_seconds" => "duration",
-            "out_of_order_fraction" => "out-of-order",
-            "out_of_order_max_delay_slots" => "max-delay-slots",
-            "burst_windows" => "burst",
-            "max_events" => "max-events",
-            "batch_size" => "batch-size",
-            "time_pattern" => "time-pattern",
-            _ => "config",
-        },
-        _ => "config",
-    }
 }
 
 /// `spindle stream ...`.

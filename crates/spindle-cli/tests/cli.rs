@@ -443,6 +443,76 @@ fraction = 0.5
     assert!(text(&o.stderr).contains("max_event"), "{}", text(&o.stderr));
 }
 
+/// Flags and `--config` fill one set of settings: a flag wins over its key setting by
+/// setting (a list flag replaces the file's list, `--realtime=false` turns a file's
+/// `realtime = true` off), and each command refuses the other's keys.
+#[test]
+fn flags_win_over_the_config_file_setting_by_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from_file, from_flag) = (dir.path().join("file.jsonl"), dir.path().join("flag.jsonl"));
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "table = \"order\"\nmax_events = 40\nseed = 7\nrealtime = true\nevents_per_second = 0.5\n\
+             label_anomalies = false\nanomaly_fraction = 0.1\nburst_windows = [\"#0-10:3\"]\n\
+             sink = [\"file:{}\"]\n",
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let o = spindle(&[
+        "stream",
+        "--config",
+        config.to_str().unwrap(),
+        "--realtime=false",
+        "--max-events",
+        "12",
+        "--sink",
+        &format!("file:{}", from_flag.display()),
+        "--quiet",
+    ]);
+    // Paced at 0.5 events/s, 12 events would take 24 s: --realtime=false won.
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!from_file.exists(), "--sink replaced the file's sink list");
+    let body = std::fs::read_to_string(&from_flag).unwrap();
+    assert_eq!(body.lines().count(), 12, "--max-events won over max_events");
+    assert!(
+        !body.contains("_spindle_is_anomaly"),
+        "label_anomalies = false kept"
+    );
+    let seeded = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--seed",
+        "7",
+        "--max-events",
+        "12",
+        "--no-labels",
+        "--anomaly-fraction",
+        "0.1",
+        "--quiet",
+    ]);
+    assert_eq!(
+        text(&seeded.stdout),
+        body,
+        "the file's seed and anomalies, as flags"
+    );
+
+    for (command, key) in [("stream", "sql"), ("replay", "all_tables")] {
+        std::fs::write(&config, format!("{key} = \"x\"\n")).unwrap();
+        let o = spindle(&[command, "--config", config.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(&format!("unknown key `{key}`")) && err.contains("events_per_second"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn stream_files_are_the_same_bytes_whatever_the_thread_count() {
     let dir = tempfile::tempdir().unwrap();

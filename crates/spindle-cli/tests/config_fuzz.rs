@@ -8,7 +8,7 @@ mod common;
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 
-const KEYS: [&str; 30] = [
+const KEYS: [&str; 35] = [
     "domain",
     "table",
     "all_tables",
@@ -36,8 +36,13 @@ const KEYS: [&str; 30] = [
     "event_time",
     "anomaly_fraction",
     "anomaly",
+    "sink",
+    "anomalies",
+    "report_lateness",
+    "quiet",
     "source",
     "sql",
+    "sql_file",
     "no_such_key",
 ];
 
