@@ -18,6 +18,19 @@ pub enum StopReason {
     ReaderClosed,
 }
 
+impl StopReason {
+    /// Its name in snake case (`max_events`), as Python and reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::MaxEvents => "max_events",
+            StopReason::Duration => "duration",
+            StopReason::Interrupted => "interrupted",
+            StopReason::ReaderClosed => "reader_closed",
+        }
+    }
+}
+
 /// How late realtime sends were against their due instants, in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Lateness {

@@ -365,3 +365,64 @@ fn labels_off_still_injects_and_counts() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
 }
+
+/// A table that already carries labels (anomalies a Python `Anomaly` subclass
+/// injected) keeps them where no built-in anomaly lands; the label columns stay one
+/// pair, last.
+#[test]
+fn labels_already_in_the_table_are_kept_beside_the_registry_s() {
+    use arrow_array::{BooleanArray, StringArray};
+    use std::sync::Arc;
+
+    let orders = medium_orders();
+    let n = orders.num_rows();
+    let before: Vec<bool> = (0..n).map(|r| r % 7 == 0).collect();
+    let mut columns = orders.columns().to_vec();
+    columns.push(Arc::new(BooleanArray::from(before.clone())));
+    columns.push(Arc::new(StringArray::from_iter(
+        before.iter().map(|&b| b.then_some("custom:mine")),
+    )));
+    let mut fields: Vec<_> = orders.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow_schema::Field::new(
+        IS_ANOMALY,
+        arrow_schema::DataType::Boolean,
+        false,
+    )));
+    fields.push(Arc::new(arrow_schema::Field::new(
+        ANOMALY_TYPE,
+        arrow_schema::DataType::Utf8,
+        true,
+    )));
+    let labelled =
+        RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap();
+
+    let registry = AnomalyRegistry::new(vec![
+        PointAnomaly::new("extreme_total", "order_total")
+            .fraction(0.01)
+            .into(),
+    ]);
+    let alone = registry.inject(&orders, "order", 42).unwrap().batch;
+    let merged = registry.inject(&labelled, "order", 42).unwrap();
+    assert_eq!(merged.batch.num_columns(), orders.num_columns() + 2);
+    let (alone_flags, alone_types) = labels(&alone);
+    let (flags, types) = labels(&merged.batch);
+    let mut count = 0;
+    for r in 0..n {
+        let expected = if alone_flags[r] {
+            alone_types[r].clone()
+        } else if before[r] {
+            Some("custom:mine".to_string())
+        } else {
+            None
+        };
+        assert_eq!(types[r], expected, "row {r}");
+        assert_eq!(flags[r], expected.is_some(), "row {r}");
+        count += usize::from(flags[r]);
+    }
+    assert_eq!(merged.labelled, count as u64);
+    // The values the registry changed are the same with or without earlier labels.
+    assert_eq!(
+        merged.batch.column_by_name("order_total").unwrap(),
+        alone.column_by_name("order_total").unwrap()
+    );
+}

@@ -4,6 +4,7 @@
 use super::kernels::{self, Edit};
 use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
 use crate::error::{Error, Result};
+use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
@@ -114,7 +115,9 @@ impl AnomalyRegistry {
         Ok(())
     }
 
-    /// Injects every anomaly into `batch` (rows of `table`) and appends the labels.
+    /// Injects every anomaly into `batch` (rows of `table`) and appends the labels. A
+    /// batch that already has label columns keeps its labels on the rows no anomaly
+    /// here touches (the labels end up last, as always).
     ///
     /// # Errors
     /// As [`AnomalyRegistry::check`], and Arrow errors.
@@ -158,13 +161,48 @@ impl AnomalyRegistry {
             }
         }
         let names: Vec<String> = self.anomalies.iter().map(Anomaly::anomaly_type).collect();
-        let labelled = label.iter().filter(|l| l.is_some()).count() as u64;
-        columns.push(Arc::new(BooleanArray::from_iter(
-            label.iter().map(|l| Some(l.is_some())),
-        )));
-        columns.push(Arc::new(StringArray::from_iter(
-            label.iter().map(|l| l.map(|k| names[k as usize].as_str())),
-        )));
+        // Labels the input already carries (anomalies injected before, e.g. by a Python
+        // `Anomaly` subclass) stay where no anomaly of this registry lands.
+        let schema = batch.schema();
+        let earlier = match (schema.index_of(IS_ANOMALY), schema.index_of(ANOMALY_TYPE)) {
+            (Ok(is), Ok(kind)) => {
+                let kind = arrow_cast::cast(&columns[kind], &DataType::Utf8)?;
+                Some((
+                    columns[is].as_boolean().clone(),
+                    kind.as_string::<i32>().clone(),
+                ))
+            }
+            _ => None,
+        };
+        let marked_before = |r: usize| {
+            earlier
+                .as_ref()
+                .is_some_and(|(is, _)| is.is_valid(r) && is.value(r))
+        };
+        let is_anomaly =
+            BooleanArray::from_iter((0..n).map(|r| Some(label[r].is_some() || marked_before(r))));
+        let anomaly_type = StringArray::from_iter((0..n).map(|r| {
+            match label[r] {
+                Some(k) => Some(names[k as usize].as_str()),
+                None => earlier
+                    .as_ref()
+                    .filter(|(_, kind)| marked_before(r) && kind.is_valid(r))
+                    .map(|(_, kind)| kind.value(r)),
+            }
+        }));
+        let labelled = is_anomaly.true_count() as u64;
+        if earlier.is_some() {
+            let keep: Vec<usize> = (0..columns.len())
+                .filter(|&i| {
+                    let name = fields[i].name();
+                    name != IS_ANOMALY && name != ANOMALY_TYPE
+                })
+                .collect();
+            columns = keep.iter().map(|&i| columns[i].clone()).collect();
+            fields = keep.iter().map(|&i| fields[i].clone()).collect();
+        }
+        columns.push(Arc::new(is_anomaly));
+        columns.push(Arc::new(anomaly_type));
         fields.push(Field::new(IS_ANOMALY, DataType::Boolean, false));
         fields.push(Field::new(ANOMALY_TYPE, DataType::Utf8, true));
         let schema = Arc::new(Schema::new_with_metadata(

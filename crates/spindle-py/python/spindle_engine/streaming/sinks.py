@@ -1,0 +1,76 @@
+"""The built-in sinks, written by the engine."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from spindle_engine import _native
+from spindle_engine.streaming.stream_writer import NativeWriter
+
+
+class ConsoleSink(NativeWriter):
+    """Prints events as JSON lines to ``file`` (default ``sys.stdout``, so a notebook
+    shows them), each after ``prefix``, pretty-printed when ``indent`` is given.
+
+    ``verbose=False`` (the seed's tutorial passes it) counts events without printing
+    them.
+    """
+
+    def __init__(self, indent: int | None = None, prefix: str = "", file=None, verbose: bool = True) -> None:
+        self._indent = indent
+        self._prefix = prefix
+        self._file = file or sys.stdout
+        if verbose:
+            self._sink = _native.Sink.console(self._file, indent, prefix)
+        else:
+            self._sink = _native.Sink.file(os.devnull, True)
+
+
+class FileSink(NativeWriter):
+    """Writes events as JSON lines to ``path`` (parent folders are created);
+    ``mode`` is ``"a"`` (append, the default) or ``"w"`` (overwrite)."""
+
+    def __init__(self, path: str | os.PathLike, mode: str = "a") -> None:
+        if mode not in ("a", "w"):
+            raise ValueError(f"invalid mode {mode!r}; allowed: 'a' (append), 'w' (overwrite)")
+        self.path = Path(path)
+        self.mode = mode
+        self._sink = _native.Sink.file(os.fspath(self.path), mode == "a")
+
+
+class ParquetSink(NativeWriter):
+    """Writes events to a Parquet file (zstd), complete when closed."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._sink = _native.Sink.parquet(os.fspath(self.path))
+
+
+class KafkaSink(NativeWriter):
+    """Produces events to a Kafka topic (librdkafka inside the engine), keyed by
+    ``key_column`` when given."""
+
+    def __init__(self, bootstrap_servers: str | list[str], topic: str, key_column: str | None = None) -> None:
+        servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
+        self.topic = topic
+        self.key_column = key_column
+        address = f"kafka://{servers}/{topic}"
+        if key_column:
+            address += f"?key={key_column}"
+        self._sink = _native.Sink.address(address)
+
+
+class EventHubSink(NativeWriter):
+    """Sends events to an Azure Event Hub through its Kafka endpoint."""
+
+    def __init__(
+        self,
+        connection_string: str,
+        eventhub_name: str | None = None,
+        partition_key_column: str | None = None,
+    ) -> None:
+        self.eventhub_name = eventhub_name
+        self.partition_key_column = partition_key_column
+        self._sink = _native.Sink.event_hub(connection_string, eventhub_name, partition_key_column)

@@ -1,0 +1,195 @@
+"""``SpindleStreamer``: generated or given tables streamed as events by the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spindle_engine import _native
+from spindle_engine.streaming.anomaly import AnomalyRegistry
+from spindle_engine.streaming.config import StreamConfig
+from spindle_engine.streaming.stream_writer import StreamWriter
+
+
+@dataclass
+class StreamResult:
+    """Result of a streaming run."""
+
+    table: str
+    events_sent: int
+    anomaly_count: int
+    out_of_order_count: int
+    elapsed_seconds: float
+    stop_reason: str = "completed"
+
+    @property
+    def events_per_second_actual(self) -> float:
+        """Measured throughput."""
+        if self.elapsed_seconds <= 0:
+            return 0.0
+        return self.events_sent / self.elapsed_seconds
+
+    @property
+    def duration_seconds(self) -> float:
+        """The run's wall-clock seconds (``elapsed_seconds``; the tutorial's name)."""
+        return self.elapsed_seconds
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamResult(table={self.table!r}, events={self.events_sent:,}, "
+            f"anomalies={self.anomaly_count}, ooo={self.out_of_order_count}, "
+            f"{self.elapsed_seconds:.2f}s @ {self.events_per_second_actual:,.0f} eps)"
+        )
+
+    __str__ = __repr__
+
+
+def _arrow_tables(tables: dict) -> dict:
+    """pandas DataFrames and pyarrow Tables (or anything with ``__arrow_c_stream__``)
+    as Arrow streams the engine reads without a copy (pandas is converted once)."""
+    import pyarrow as pa
+
+    out = {}
+    for name, table in tables.items():
+        if not hasattr(table, "__arrow_c_stream__"):
+            if hasattr(table, "to_dict") and hasattr(table, "columns"):
+                table = pa.Table.from_pandas(table, preserve_index=False)
+            else:
+                raise TypeError(
+                    f"table {name!r}: expected a pandas DataFrame or a pyarrow Table, "
+                    f"not {type(table).__name__}"
+                )
+        if isinstance(table, pa.Table):
+            table = _engine_types(table)
+        out[str(name)] = table
+    return out
+
+
+def _engine_types(table):
+    """Types as the engine writes them: timestamps in microseconds (pandas has
+    nanoseconds), text as ``string`` (pandas 3 makes ``large_string``), and the label
+    columns a Python anomaly adds as bool and string."""
+    import pyarrow as pa
+
+    fields = []
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type) and f.type.unit != "us":
+            f = f.with_type(pa.timestamp("us", f.type.tz))
+        elif pa.types.is_large_string(f.type) or (f.name == "_spindle_anomaly_type" and pa.types.is_null(f.type)):
+            f = f.with_type(pa.string())
+        elif f.name == "_spindle_is_anomaly" and not pa.types.is_boolean(f.type):
+            f = f.with_type(pa.bool_())
+        fields.append(f)
+    schema = pa.schema(fields, metadata=table.schema.metadata)
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
+def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks, table, timestamp_column, fan_out=None):
+    """One run of the engine: ``[StreamResult]`` and the fan-out's report (or None)."""
+    results, multi = _native.stream(
+        sinks,
+        config._native(),
+        registry._native() if registry else [],
+        table,
+        timestamp_column,
+        seed,
+        fan_out=fan_out,
+        **source,
+    )
+    return [StreamResult(**r) for r in results], multi
+
+
+class SpindleStreamer:
+    """Streams generated (or given) tables through a :class:`StreamWriter`.
+
+    ``domain`` is a domain object (``RetailDomain()``) or its name, ``tables`` a dict of
+    pandas DataFrames or pyarrow Tables; the engine generates, injects anomalies,
+    reorders, paces and writes, with the GIL released.
+    """
+
+    def __init__(
+        self,
+        domain=None,
+        tables: dict | None = None,
+        sink: StreamWriter | None = None,
+        config: StreamConfig | None = None,
+        anomaly_registry: AnomalyRegistry | None = None,
+        scale: str = "small",
+        seed: int | None = 42,
+    ) -> None:
+        if domain is None and tables is None:
+            raise ValueError("Provide either 'domain' or 'tables'.")
+        self._domain = domain
+        self._tables = _arrow_tables(tables) if tables is not None else None
+        if sink is None:
+            from spindle_engine.streaming.sinks import ConsoleSink
+
+            sink = ConsoleSink()
+        self._sink = sink
+        self._config = config or StreamConfig()
+        self._anomaly_registry = anomaly_registry
+        self._scale = scale
+        self._seed = 42 if seed is None else seed
+
+    def _source(self) -> dict:
+        if self._tables is not None:
+            return {"tables": self._tables}
+        from spindle_engine import _domain_name
+
+        return {"domain": _domain_name(self._domain), "scale_name": self._scale}
+
+    def _run(self, table: str | None, timestamp_column: str | None) -> list[StreamResult]:
+        from spindle_engine.streaming.multi_writer import StreamingMultiWriter
+
+        if isinstance(self._sink, StreamingMultiWriter):
+            sinks = {"sinks": self._sink._native_sinks(), "fan_out": self._sink._fan_out()}
+        else:
+            sinks = {"sinks": [("sink", self._sink._native_sink())]}
+        registry = self._anomaly_registry
+        custom = [a for a in registry or [] if not a._injected_by_engine]
+        if not custom:
+            source = self._source()
+        elif table is None:
+            return [r for t in self._table_names() for r in self._run(t, timestamp_column)]
+        else:
+            source = {"tables": _arrow_tables({table: self._inject_python(table, custom)})}
+            registry = AnomalyRegistry([a for a in registry if a._injected_by_engine])
+        return _stream_once(source, self._config, registry, self._seed, table=table, timestamp_column=timestamp_column, **sinks)[0]
+
+    def _table_names(self) -> list[str]:
+        if self._tables is not None:
+            return list(self._tables)
+        from spindle_engine import _domain_name
+
+        return [t for t, _ in _native.row_counts(_domain_name(self._domain), self._scale)]
+
+    def _inject_python(self, table: str, anomalies: list):
+        """``table`` as a pandas DataFrame with the labels of the anomalies written in
+        Python (``inject(df, rng)``, as the seed's registry applies them); the engine
+        then injects the built-in kinds beside them and keeps these labels."""
+        import numpy as np
+        import pyarrow as pa
+
+        if self._tables is not None:
+            if table not in self._tables:
+                raise ValueError(f"unknown table '{table}'; allowed: {', '.join(self._tables)}")
+            arrow = pa.table(self._tables[table])
+        else:
+            from spindle_engine import Spindle
+
+            arrow = Spindle().generate(domain=self._domain, scale=self._scale, seed=self._seed, tables=[table]).tables[table]
+        df = arrow.to_pandas()
+        df["_spindle_is_anomaly"] = False
+        df["_spindle_anomaly_type"] = None
+        rng = np.random.default_rng(self._seed)
+        for anomaly in anomalies:
+            df = anomaly.inject(df, rng)
+        return df
+
+    def stream(self, table: str, timestamp_column: str | None = None) -> StreamResult:
+        """Streams every row of ``table`` (up to ``max_events``) in event-time order,
+        ``timestamp_column`` (default: the first timestamp column) giving event time."""
+        return self._run(table, timestamp_column)[0]
+
+    def stream_all(self, timestamp_column: str | None = None) -> list[StreamResult]:
+        """Streams every table in generation order."""
+        return self._run(None, timestamp_column)
