@@ -24,6 +24,7 @@ use spindle_stream::{
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// The Python exception a user expects for an engine error: a bad setting, table or
@@ -455,6 +456,7 @@ fn stream<'py>(
     // and looks for Ctrl-C (Python runs signal handlers on the main thread only).
     let mut interrupted = None;
     let outcome = std::thread::scope(|scope| {
+        let (done, finished) = std::sync::mpsc::channel::<()>();
         let worker = scope.spawn(move || {
             let results = match &table {
                 Some(t) => streamer
@@ -463,10 +465,22 @@ fn stream<'py>(
                 None => streamer.stream_all(timestamp_column.as_deref()),
             };
             let closed = streamer.close();
+            // Dropping the tables may call back into pyarrow (buffers it exported), which
+            // takes the GIL: done here, before this thread says it is finished.
+            drop(streamer);
+            drop(done);
             (results, closed)
         });
-        while !worker.is_finished() {
-            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+        // Woken at once when the stream ends (the sender is dropped, also by a panic),
+        // else every 50 ms to look for Ctrl-C. (A Mutex: the wait runs without the GIL.)
+        let finished = std::sync::Mutex::new(finished);
+        let wait = || {
+            finished
+                .lock()
+                .expect("one waiter")
+                .recv_timeout(Duration::from_millis(50))
+        };
+        while py.detach(wait) == Err(RecvTimeoutError::Timeout) {
             if interrupted.is_none()
                 && let Err(e) = py.check_signals()
             {
@@ -474,7 +488,7 @@ fn stream<'py>(
                 interrupted = Some(e);
             }
         }
-        worker.join()
+        py.detach(|| worker.join())
     });
     let (results, closed) = outcome.map_err(|_| PyRuntimeError::new_err("the stream panicked"))?;
     if let Some(e) = interrupted {
