@@ -1,5 +1,4 @@
 //! Command-line flags.
-
 //!
 //! The settings of `stream` and `replay` are [`Layered`](crate::config_file::Layered)
 //! groups: each field is named as its `--config` key, flags win over the file.

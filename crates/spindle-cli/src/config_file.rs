@@ -108,7 +108,7 @@ impl ConfigFile {
 }
 
 /// The flag that sets config key `key` of group `T`, for error messages:
-/// `--rate (events_per_second in --config)`.
+/// ``--rate or `events_per_second` in --config``.
 pub fn flag_of<T: clap::Args>(key: &str) -> String {
     let command = T::augment_args(clap::Command::new("spindle"));
     let flag = command

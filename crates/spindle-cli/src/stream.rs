@@ -145,7 +145,9 @@ pub fn common(run: RunArgs) -> Result<Common> {
         events_per_second: run.events_per_second.unwrap_or(defaults.events_per_second),
         duration_seconds: run.duration_seconds,
         max_events: run.max_events,
-        out_of_order_fraction: run.out_of_order_fraction.unwrap_or(0.0),
+        out_of_order_fraction: run
+            .out_of_order_fraction
+            .unwrap_or(defaults.out_of_order_fraction),
         out_of_order_max_delay_slots: run
             .out_of_order_max_delay_slots
             .unwrap_or(defaults.out_of_order_max_delay_slots),
@@ -156,9 +158,9 @@ pub fn common(run: RunArgs) -> Result<Common> {
             .map(|b| b.0)
             .collect(),
         time_pattern: run.time_pattern.map(|p| p.0),
-        label_anomalies: run.label_anomalies.unwrap_or(true),
+        label_anomalies: run.label_anomalies.unwrap_or(defaults.label_anomalies),
         batch_size: run.batch_size.unwrap_or(defaults.batch_size),
-        realtime: run.realtime.unwrap_or(false),
+        realtime: run.realtime.unwrap_or(defaults.realtime),
     };
     config.validate().map_err(|e| match &e {
         spindle_stream::Error::Invalid { field, .. } => {

@@ -16,7 +16,7 @@ use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueEr
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use sinks::{ErrorSlot, Shared, Sink};
-use spindle_gen::{Domain, Scale};
+use spindle_gen::{Domain, Partition, Scale};
 use spindle_stream::{
     Anomaly, AnomalyRegistry, BurstWindow, CollectiveAnomaly, ContextualAnomaly, FanOut,
     PointAnomaly, SpindleStreamer, StreamConfig, StreamResult, StreamingMultiWriteResult,
@@ -128,6 +128,13 @@ fn row_counts(name: &str, scale_name: &str) -> PyResult<Vec<(String, u64)>> {
         .collect())
 }
 
+/// A time pattern preset's `(hour_multipliers, dow_multipliers)`.
+#[pyfunction]
+fn time_pattern(name: &str) -> PyResult<(BTreeMap<u8, f64>, BTreeMap<u8, f64>)> {
+    let p = TimePattern::preset(name).map_err(stream_error)?;
+    Ok((p.hour_multipliers, p.dow_multipliers))
+}
+
 /// Named pyarrow objects.
 type Named<'py> = Vec<(String, Bound<'py, PyAny>)>;
 
@@ -144,16 +151,20 @@ fn generate<'py>(
 ) -> PyResult<(Named<'py>, f64)> {
     let d = domain(name)?;
     let s = scale(scale_name)?;
-    for t in &tables {
-        d.table(t).map_err(gen_error)?;
-    }
+    let all = d.table_names();
+    let names: Vec<&str> = if tables.is_empty() {
+        all
+    } else {
+        tables.iter().map(String::as_str).collect()
+    };
     let result = py
-        .detach(|| spindle_gen::Spindle::generate(d.as_ref(), s, seed))
+        .detach(|| {
+            spindle_gen::Spindle::generate_tables(d.as_ref(), s, seed, Partition::WHOLE, &names)
+        })
         .map_err(gen_error)?;
     let out = result
         .tables
         .iter()
-        .filter(|(n, _)| tables.is_empty() || tables.contains(n))
         .map(|(n, batch)| Ok((n.clone(), batch.to_pyarrow(py)?)))
         .collect::<PyResult<_>>()?;
     Ok((out, result.elapsed.as_secs_f64()))
@@ -374,7 +385,6 @@ fn multi_dict<'py>(py: Python<'py>, m: &StreamingMultiWriteResult) -> PyResult<B
     d.set_item("total_events", m.total_events)?;
     d.set_item("total_tables", m.total_tables)?;
     d.set_item("elapsed_seconds", m.elapsed_seconds)?;
-    d.set_item("summary", m.summary())?;
     Ok(d)
 }
 
@@ -525,6 +535,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(row_counts, m)?)?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(stream, m)?)?;
+    m.add_function(wrap_pyfunction!(time_pattern, m)?)?;
     m.add_class::<Sink>()?;
     Ok(())
 }

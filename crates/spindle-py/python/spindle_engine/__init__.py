@@ -12,24 +12,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 from spindle_engine import _native
-from spindle_engine.streaming import (
-    Anomaly,
-    AnomalyRegistry,
-    BurstWindow,
-    CollectiveAnomaly,
-    ConsoleSink,
-    ContextualAnomaly,
-    FileSink,
-    PointAnomaly,
-    SinkResult,
-    SpindleStreamer,
-    StreamConfig,
-    StreamingMultiWriter,
-    StreamingMultiWriteResult,
-    StreamResult,
-    StreamWriter,
-    TimePattern,
-)
+from spindle_engine import streaming
+from spindle_engine.streaming import *  # noqa: F403 - the seed's top package re-exports them
 
 try:
     __version__ = version("spindle-engine")
@@ -139,26 +123,10 @@ class Spindle:
 
 
 __all__ = [
-    "Anomaly",
-    "AnomalyRegistry",
-    "BurstWindow",
-    "CollectiveAnomaly",
-    "ConsoleSink",
-    "ContextualAnomaly",
     "Domain",
-    "FileSink",
     "GenerationResult",
     "HRDomain",
-    "PointAnomaly",
-    "SinkResult",
     "Spindle",
-    "SpindleStreamer",
-    "StreamConfig",
-    "StreamResult",
-    "StreamWriter",
-    "StreamingMultiWriteResult",
-    "StreamingMultiWriter",
-    "TimePattern",
+    *streaming.__all__,
     *(cls.__name__ for cls in _DOMAINS.values()),
 ]
-

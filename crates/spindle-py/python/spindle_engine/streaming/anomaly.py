@@ -30,11 +30,28 @@ class Anomaly(ABC):
     _injected_by_engine = False
 
 
-class PointAnomaly(Anomaly):
+class _EngineAnomaly(Anomaly):
+    """A kind the engine injects: its label is ``KIND:name``."""
+
+    _injected_by_engine = True
+    _kind = ""
+    name: str
+    _fraction: float
+
+    @property
+    def anomaly_type(self) -> str:
+        return f"{self._kind}:{self.name}"
+
+    @property
+    def fraction(self) -> float:
+        return self._fraction
+
+
+class PointAnomaly(_EngineAnomaly):
     """One row's value far outside the normal range: ``column`` set to its mean
     times a multiplier drawn from ``multiplier_range``."""
 
-    _injected_by_engine = True
+    _kind = "point"
 
     def __init__(
         self,
@@ -48,18 +65,10 @@ class PointAnomaly(Anomaly):
         self.multiplier_range = multiplier_range
         self._fraction = fraction
 
-    @property
-    def anomaly_type(self) -> str:
-        return f"point:{self.name}"
-
-    @property
-    def fraction(self) -> float:
-        return self._fraction
-
     def _native(self) -> dict:
         lo, hi = self.multiplier_range
         return {
-            "kind": "point",
+            "kind": self._kind,
             "name": self.name,
             "column": self.column,
             "multiplier_range": (float(lo), float(hi)),
@@ -73,12 +82,12 @@ class PointAnomaly(Anomaly):
         )
 
 
-class ContextualAnomaly(Anomaly):
+class ContextualAnomaly(_EngineAnomaly):
     """A normal value in the wrong context: rows whose ``condition_column`` holds one
     of ``normal_values`` get one of ``anomalous_values`` in ``column`` (None writes a
     null)."""
 
-    _injected_by_engine = True
+    _kind = "contextual"
 
     def __init__(
         self,
@@ -96,17 +105,9 @@ class ContextualAnomaly(Anomaly):
         self.anomalous_values = list(anomalous_values)
         self._fraction = fraction
 
-    @property
-    def anomaly_type(self) -> str:
-        return f"contextual:{self.name}"
-
-    @property
-    def fraction(self) -> float:
-        return self._fraction
-
     def _native(self) -> dict:
         return {
-            "kind": "contextual",
+            "kind": self._kind,
             "name": self.name,
             "column": self.column,
             "condition_column": self.condition_column,
@@ -123,11 +124,11 @@ class ContextualAnomaly(Anomaly):
         )
 
 
-class CollectiveAnomaly(Anomaly):
+class CollectiveAnomaly(_EngineAnomaly):
     """Rows abnormal together: every row of a chosen group (by ``group_column``) moved
     into a window of ``window_seconds`` on ``timestamp_column``."""
 
-    _injected_by_engine = True
+    _kind = "collective"
 
     def __init__(
         self,
@@ -143,17 +144,9 @@ class CollectiveAnomaly(Anomaly):
         self.window_seconds = window_seconds
         self._fraction = fraction
 
-    @property
-    def anomaly_type(self) -> str:
-        return f"collective:{self.name}"
-
-    @property
-    def fraction(self) -> float:
-        return self._fraction
-
     def _native(self) -> dict:
         return {
-            "kind": "collective",
+            "kind": self._kind,
             "name": self.name,
             "group_column": self.group_column,
             "timestamp_column": self.timestamp_column,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spindle_engine import _native
+
 
 @dataclass
 class BurstWindow:
@@ -57,19 +59,13 @@ class TimePattern:
 
     @classmethod
     def business_hours(cls) -> "TimePattern":
-        """Higher traffic 8am-6pm, very low on weekends."""
-        hours = {h: 0.3 for h in range(24)}
-        hours.update({h: 1.5 for h in range(8, 18)})
-        hours.update({h: 1.0 for h in range(18, 21)})
-        return cls(hour_multipliers=hours, dow_multipliers={5: 0.4, 6: 0.2})
+        """Higher traffic 8am-6pm, very low on weekends (the engine's preset)."""
+        return cls(*_native.time_pattern("business_hours"))
 
     @classmethod
     def retail_peak(cls) -> "TimePattern":
-        """E-commerce: evening peak, elevated weekends."""
-        hours = {h: 0.4 for h in range(24)}
-        hours.update({h: 2.0 for h in range(19, 23)})
-        hours.update({h: 1.2 for h in range(12, 15)})
-        return cls(hour_multipliers=hours, dow_multipliers={5: 1.5, 6: 1.8})
+        """E-commerce: evening peak, elevated weekends (the engine's preset)."""
+        return cls(*_native.time_pattern("retail_peak"))
 
 
 @dataclass
