@@ -286,6 +286,17 @@ layered! {
         /// Start the time pattern's clock here (e.g. 2025-11-28T19:00:00, UTC).
         #[arg(long)]
         pub clock_start: Option<String>,
+        /// Wall-clock instant the realtime schedule starts at (UTC, e.g.
+        /// 2026-11-28T19:00:00.5): every part of a partitioned realtime run needs the same.
+        #[arg(long)]
+        pub start_at: Option<String>,
+        /// Send only part I (0-based) of the run's events: every --parts-th event from
+        /// the I-th; N processes with parts 0..N send exactly one run's events.
+        #[arg(long)]
+        pub part: Option<u64>,
+        /// How many parts (producers) the run's events are split over.
+        #[arg(long)]
+        pub parts: Option<u64>,
         /// Run the time pattern's clock this many times faster than real time.
         #[arg(long, allow_negative_numbers = true)]
         pub speedup: Option<f64>,

@@ -16,18 +16,23 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-/// Parses `--clock-start`: `YYYY-MM-DDTHH:MM:SS` (UTC) or RFC 3339 with an offset.
-pub fn parse_clock_start(text: &str) -> Result<i64> {
+/// Parses an instant given to `flag` (`--clock-start`, `--start-at`):
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff]` (UTC) or RFC 3339 with an offset.
+fn parse_instant(text: &str, flag: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.timestamp());
+        return Ok(t.to_utc());
     }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
-            return Ok(t.and_utc().timestamp());
+            return Ok(t.and_utc());
         }
     }
     bail!(
-        "invalid --clock-start '{text}': expected YYYY-MM-DDTHH:MM:SS (UTC) or RFC 3339, e.g. 2025-11-28T19:00:00"
+        "invalid {flag} '{text}': expected YYYY-MM-DDTHH:MM:SS[.ffffff] (UTC) or RFC 3339, e.g. 2025-11-28T19:00:00"
     )
 }
 
@@ -43,6 +48,8 @@ pub struct Common {
     pub anomalies: AnomalyRegistry,
     /// Where events go.
     pub sinks: Vec<SinkAddress>,
+    /// The share of the run this process sends (`--part`/`--parts`).
+    pub part: spindle_gen::Partition,
     open: SinkOpenOptions,
     quiet: bool,
 }
@@ -174,12 +181,31 @@ pub fn common(run: RunArgs) -> Result<Common> {
         Some("live") => EventTimeMode::Live,
         Some(other) => bail!("invalid --event-time '{other}'; allowed: table, live"),
     };
+    let part = spindle_gen::Partition::new(run.part.unwrap_or(0), run.parts.unwrap_or(1)).map_err(
+        |e| match &e {
+            spindle_gen::Error::Invalid { field, .. } => {
+                anyhow::anyhow!("{e} (set by {})", flag_of::<RunArgs>(field))
+            }
+            _ => e.into(),
+        },
+    )?;
+    let start_at = run
+        .start_at
+        .as_deref()
+        .map(|t| parse_instant(t, "--start-at").map(|t| t.timestamp_micros()))
+        .transpose()?;
+    if part.count > 1 && config.realtime && start_at.is_none() {
+        bail!(
+            "the parts of a realtime run share one clock: give every part the same --start-at (or `start_at` in --config)"
+        );
+    }
     let pacer = PacerOptions {
         clock_start: run
             .clock_start
             .as_deref()
-            .map(parse_clock_start)
+            .map(|t| parse_instant(t, "--clock-start").map(|t| t.timestamp()))
             .transpose()?,
+        start_at,
         speedup: run.speedup.unwrap_or(1.0),
         event_time,
         record_lateness: run.report_lateness.unwrap_or(false),
@@ -216,6 +242,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
         pacer,
         anomalies,
         sinks,
+        part,
         open: SinkOpenOptions {
             append: run.append.unwrap_or(false),
             indent: run.indent,
@@ -228,11 +255,14 @@ pub fn common(run: RunArgs) -> Result<Common> {
 pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let s = resolve(args)?;
     let plan = s.domain.plan(s.scale, s.seed)?;
+    let part = s.common.part;
     let total = match (s.all_tables, s.common.config.max_events) {
         (false, Some(max)) => Some(max.min(plan.row_count(&s.tables[0]))),
         (false, None) => Some(plan.row_count(&s.tables[0])),
         (true, _) => None,
-    };
+    }
+    // This part's share: every count-th event from the index-th.
+    .map(|n| (n + part.count - 1 - part.index) / part.count);
     let (tables, all_tables) = (s.tables, s.all_tables);
     drive(
         s.common,
@@ -294,6 +324,7 @@ pub fn drive(
         .with_config(common.config.clone())
         .with_anomalies(common.anomalies)
         .with_pacer_options(common.pacer)
+        .with_part(common.part)
         .with_progress(move |sent| progress_in.lock().expect("progress lock").set(sent));
     let stop = streamer.stop_flag();
     ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))

@@ -137,6 +137,62 @@ fn three_parts_of_jsonl_together_equal_one_run() {
 }
 
 #[test]
+fn stream_parts_each_send_every_nth_event_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let sink = format!("file:{}", out.display());
+        let mut args = vec![
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--out-of-order",
+            "0.1",
+            "--max-events",
+            "2000",
+            "--sink",
+            &sink,
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let o = spindle(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let whole = stream("whole.jsonl", &[]);
+    let whole: Vec<&str> = whole.lines().collect();
+    for i in 0..3 {
+        let part = stream(
+            &format!("p{i}.jsonl"),
+            &["--part", &i.to_string(), "--parts", "3"],
+        );
+        let expected: Vec<&str> = whole.iter().skip(i).step_by(3).copied().collect();
+        assert_eq!(part.lines().collect::<Vec<_>>(), expected, "part {i}");
+    }
+    for (args, message) in [
+        (
+            &["--part", "3", "--parts", "3"][..],
+            "invalid part: 3 is not in 0..3 (set by --part",
+        ),
+        (
+            &["--parts", "2", "--realtime"][..],
+            "give every part the same --start-at",
+        ),
+        (
+            &["--realtime", "--start-at", "soon"][..],
+            "invalid --start-at 'soon'",
+        ),
+    ] {
+        let mut all = vec!["stream", "retail", "--table", "order", "-q"];
+        all.extend_from_slice(args);
+        let o = spindle(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(text(&o.stderr).contains(message), "{}", text(&o.stderr));
+    }
+}
+
+#[test]
 fn bad_input_exits_2_with_the_allowed_values() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");

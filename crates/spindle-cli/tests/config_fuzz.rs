@@ -8,7 +8,7 @@ mod common;
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 
-const KEYS: [&str; 35] = [
+const KEYS: [&str; 38] = [
     "domain",
     "table",
     "all_tables",
@@ -32,6 +32,9 @@ const KEYS: [&str; 35] = [
     "append",
     "indent",
     "clock_start",
+    "start_at",
+    "part",
+    "parts",
     "speedup",
     "event_time",
     "anomaly_fraction",

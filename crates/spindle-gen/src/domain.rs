@@ -105,9 +105,7 @@ pub trait DomainPlan: Send + Sync {
 /// All built-in domains: Retail, then the schema domains.
 pub fn domains() -> Vec<Box<dyn Domain>> {
     let mut all: Vec<Box<dyn Domain>> = vec![Box::new(crate::retail::RetailDomain::new())];
-    for d in crate::schema::built_in() {
-        all.push(Box::new(d.clone()));
-    }
+    all.extend(crate::schema::built_in().map(|d| Box::new(d.clone()) as Box<dyn Domain>));
     all
 }
 
@@ -121,16 +119,26 @@ pub fn domain_by_name(name: &str) -> Result<Box<dyn Domain>> {
     if crate::schema::is_schema_path(name) {
         return Ok(Box::new(crate::schema::SchemaDomain::from_file(name)?));
     }
-    domains()
-        .into_iter()
-        .find(|d| d.name().eq_ignore_ascii_case(name))
-        .ok_or_else(|| Error::UnknownDomain {
+    let retail = crate::retail::RetailDomain::new();
+    if retail.name().eq_ignore_ascii_case(name) {
+        return Ok(Box::new(retail));
+    }
+    match crate::schema::built_in_named(name) {
+        Some(d) => Ok(Box::new(d.clone())),
+        None => Err(Error::UnknownDomain {
             name: name.to_string(),
-            allowed: domains()
-                .iter()
-                .map(|d| d.name())
+            allowed: domain_names()
+                .into_iter()
                 .chain(std::iter::once("or a path to a .spindle.json schema"))
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        }),
+    }
+}
+
+/// The built-in domains' names, Retail first, without parsing any schema.
+pub fn domain_names() -> Vec<&'static str> {
+    std::iter::once(crate::retail::RetailDomain::NAME)
+        .chain(crate::schema::built_in_names())
+        .collect()
 }

@@ -20,7 +20,7 @@ pub mod rng;
 pub mod scale;
 pub mod schema;
 
-pub use domain::{Domain, DomainPlan, TableSpec, domain_by_name, domains};
+pub use domain::{Domain, DomainPlan, TableSpec, domain_by_name, domain_names, domains};
 pub use error::{Error, Result};
 pub use retail::RetailDomain;
 pub use scale::{Counts, Scale};

@@ -37,8 +37,14 @@ pub enum EventTimeMode {
 /// Realtime options beyond [`StreamConfig`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct PacerOptions {
-    /// Instant (Unix seconds, UTC) the time pattern's clock starts at; `None`: now.
+    /// Instant (Unix seconds, UTC) the time pattern's clock starts at; `None`: the
+    /// schedule's start ([`PacerOptions::start_at`], or now).
     pub clock_start: Option<i64>,
+    /// Wall-clock instant (Unix microseconds, UTC) the schedule starts at: event `k` is
+    /// due this long after it as in any run. The parts of a partitioned run share it,
+    /// so together they send one run's schedule; `None`: when the first batch is
+    /// ready. A past instant makes the events already due go at once.
+    pub start_at: Option<i64>,
     /// Simulated seconds per real second for the time pattern's clock.
     pub speedup: f64,
     /// What the event-time column carries.
@@ -51,6 +57,7 @@ impl Default for PacerOptions {
     fn default() -> Self {
         Self {
             clock_start: None,
+            start_at: None,
             speedup: 1.0,
             event_time: EventTimeMode::Table,
             record_lateness: false,
@@ -71,6 +78,31 @@ impl PacerOptions {
             ));
         }
         Ok(())
+    }
+}
+
+/// The run-wide indexes of a batch's rows: row `r` is event `first + r * stride` of
+/// the whole run (`stride` is the part count of a partitioned run, else 1), and was in
+/// in-order slot `positions[r]` before out-of-order delivery moved it.
+#[derive(Clone, Copy, Debug)]
+pub struct Slots<'a> {
+    /// Run-wide index of the batch's first row.
+    pub first: u64,
+    /// Step between the run-wide indexes of consecutive rows.
+    pub stride: u64,
+    /// In-order slot of each row, when out-of-order delivery moved rows.
+    pub positions: Option<&'a [u64]>,
+}
+
+impl Slots<'_> {
+    /// Run-wide index of row `row`: the slot it is sent in.
+    pub fn index(&self, row: usize) -> u64 {
+        self.first + row as u64 * self.stride
+    }
+
+    /// In-order slot of row `row` (where it would be without out-of-order delivery).
+    pub fn in_order(&self, row: usize) -> u64 {
+        self.positions.map_or_else(|| self.index(row), |p| p[row])
     }
 }
 
@@ -109,6 +141,13 @@ const SPIN_WAIT: Duration = Duration::from_micros(200);
 /// Longest single wait, so a stop request is seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(50);
 
+/// Now, in Unix microseconds.
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 impl Pacer {
     /// A pacer for `config`; gap draws are seeded by `seed`; `event_time_column` is the
     /// payload column rewritten in [`EventTimeMode::Live`].
@@ -118,14 +157,11 @@ impl Pacer {
         seed: u64,
         event_time_column: Option<String>,
     ) -> Self {
-        let wall = options.clock_start.map_or_else(
-            || {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_micros() as i64)
-            },
-            |s| s * 1_000_000,
-        );
+        let wall = options
+            .clock_start
+            .map(|s| s * 1_000_000)
+            .or(options.start_at)
+            .unwrap_or_else(now_micros);
         Self {
             config: config.clone(),
             options: options.clone(),
@@ -184,13 +220,26 @@ impl Pacer {
         }
     }
 
-    /// The due instant of event `index` (seconds after start).
+    /// The due instant of event `index` (seconds after start); an index whose instant
+    /// was forgotten gets the earliest one kept.
     pub fn due_at(&mut self, index: u64) -> f64 {
         self.schedule_through(index);
-        self.due[(index - self.first_due) as usize]
+        self.due[index.saturating_sub(self.first_due) as usize]
     }
 
-    fn forget_before(&mut self, index: u64) {
+    /// Forgets instants before event `index`, but for those that a late event in live
+    /// event-time mode may still ask for (its in-order slot, up to the delay bound
+    /// back, at most 2^20 slots).
+    fn forget_before(&mut self, index: u64, stride: u64) {
+        let keep = match self.options.event_time {
+            EventTimeMode::Live => self
+                .config
+                .out_of_order_max_delay_slots
+                .min(1 << 20)
+                .saturating_mul(stride),
+            EventTimeMode::Table => 0,
+        };
+        let index = index.saturating_sub(keep);
         while self.first_due < index && self.due.len() > 1 {
             self.due.pop_front();
             self.first_due += 1;
@@ -207,30 +256,48 @@ impl Pacer {
         &self.lateness
     }
 
-    /// Sends `batch` (events `emitted..`) at their instants.
+    /// The instant the schedule starts at: [`PacerOptions::start_at`] or now.
+    fn start(&mut self) -> Instant {
+        let start_at = self.options.start_at;
+        *self.start.get_or_insert_with(|| {
+            let now = Instant::now();
+            let Some(at) = start_at else {
+                return now;
+            };
+            let ahead = at - now_micros();
+            if ahead >= 0 {
+                now + Duration::from_micros(ahead as u64)
+            } else {
+                now.checked_sub(Duration::from_micros(ahead.unsigned_abs()))
+                    .unwrap_or(now)
+            }
+        })
+    }
+
+    /// Sends `batch`, whose rows are the run's events at `slots`, at their instants;
+    /// `emitted` events of this stream went before it (for `progress`).
     ///
     /// # Errors
     /// A sink failure other than a closed reader.
     pub fn emit(
         &mut self,
         batch: &RecordBatch,
-        positions: Option<&[u64]>,
+        slots: Slots<'_>,
         sink: &mut dyn StreamWriter,
         stop: &AtomicBool,
         progress: &mut Option<Box<dyn FnMut(u64) + Send>>,
         emitted: u64,
     ) -> Result<EmitOutcome> {
-        let start = *self.start.get_or_insert_with(Instant::now);
+        let start = self.start();
         let batch = match self.options.event_time {
-            EventTimeMode::Live => self.live_times(batch, positions, emitted)?,
+            EventTimeMode::Live => self.live_times(batch, slots)?,
             EventTimeMode::Table => batch.clone(),
         };
         let deadline = self.config.duration_seconds;
         let n = batch.num_rows();
         let mut at = 0usize;
         while at < n {
-            let index = emitted + at as u64;
-            let due = self.due_at(index);
+            let due = self.due_at(slots.index(at));
             if deadline.is_some_and(|d| due >= d) {
                 let d = deadline.unwrap_or(due);
                 if self.wait_until(start, d, stop) {
@@ -256,7 +323,7 @@ impl Pacer {
                 self.lateness.push(now - due);
             }
             let mut end = at + 1;
-            while end < n && self.due_at(emitted + end as u64) <= now {
+            while end < n && self.due_at(slots.index(end)) <= now {
                 end += 1;
             }
             let size = self.config.batch_size;
@@ -275,7 +342,7 @@ impl Pacer {
                 Err(e) => return Err(e.into()),
             }
             at = end;
-            self.forget_before(emitted + at as u64);
+            self.forget_before(slots.index(at), slots.stride);
             if let Some(p) = progress.as_mut() {
                 p(emitted + at as u64);
             }
@@ -311,21 +378,13 @@ impl Pacer {
     }
 
     /// Rewrites the event-time columns with the wall-clock instant of each event's slot.
-    fn live_times(
-        &mut self,
-        batch: &RecordBatch,
-        positions: Option<&[u64]>,
-        emitted: u64,
-    ) -> Result<RecordBatch> {
+    fn live_times(&mut self, batch: &RecordBatch, slots: Slots<'_>) -> Result<RecordBatch> {
         let schema = batch.schema();
         let Ok(meta) = schema.index_of(crate::streamer::META_EVENT_TIME) else {
             return Ok(batch.clone());
         };
         let micros: Vec<i64> = (0..batch.num_rows())
-            .map(|r| {
-                let slot = positions.map_or(emitted + r as u64, |p| p[r]);
-                self.wall_start_micros + (self.due_at(slot) * 1e6) as i64
-            })
+            .map(|r| self.wall_start_micros + (self.due_at(slots.in_order(r)) * 1e6) as i64)
             .collect();
         let live: ArrayRef = Arc::new(TimestampMicrosecondArray::from(micros));
         let mut columns = batch.columns().to_vec();

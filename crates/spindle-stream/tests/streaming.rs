@@ -1,16 +1,21 @@
-//! The streamer end to end: event shape, ordering, counts, errors, determinism.
+//! The streamer end to end: event shape, ordering, counts, errors, determinism, and
+//! partitioned runs (N parts of one run send exactly its events, each part every N-th
+//! of them in the run's order, in real time on the run's one schedule).
 
 use arrow_array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use spindle_gen::{RetailDomain, Scale};
+use spindle_gen::{Partition, RetailDomain, Scale};
 use spindle_sinks::{FileMode, FileSink};
+use spindle_stream::pacer::Pacer;
 use spindle_stream::{
-    AnomalyRegistry, PointAnomaly, SpindleStreamer, StopReason, StreamConfig, StreamResult,
+    AnomalyRegistry, CollectiveAnomaly, PacerOptions, PointAnomaly, SpindleStreamer, StopReason,
+    StreamConfig, StreamResult,
 };
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -285,4 +290,138 @@ fn bad_input_is_named() {
     });
     let e = s.stream("order", None).unwrap_err().to_string();
     assert!(e.contains("out_of_order_fraction"), "{e}");
+}
+
+fn stream_part(
+    config: &StreamConfig,
+    options: &PacerOptions,
+    part: Partition,
+    path: &Path,
+) -> StreamResult {
+    let sink = FileSink::new(path, FileMode::Overwrite).unwrap();
+    let mut anomalies = AnomalyRegistry::default();
+    anomalies
+        .add(PointAnomaly::new("extreme_total", "order_total").fraction(0.02))
+        .add(
+            CollectiveAnomaly::new("velocity", "customer_id", "order_date")
+                .window_seconds(300.0)
+                .fraction(0.05),
+        );
+    let mut s =
+        SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
+            .unwrap()
+            .with_config(config.clone())
+            .with_anomalies(anomalies)
+            .with_pacer_options(options.clone())
+            .with_part(part);
+    let r = s.stream("order", None).unwrap();
+    s.close().unwrap();
+    r
+}
+
+#[test]
+fn the_parts_send_exactly_the_run_each_every_nth_event_in_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StreamConfig {
+        out_of_order_fraction: 0.1,
+        max_events: Some(4_001),
+        batch_size: 37,
+        ..Default::default()
+    };
+    let options = PacerOptions::default();
+    let whole_path = dir.path().join("whole.jsonl");
+    let whole_result = stream_part(&config, &options, Partition::WHOLE, &whole_path);
+    let whole = lines(&whole_path);
+    assert_eq!(whole.len(), 4_001);
+    for count in [2u64, 3, 7] {
+        let mut sent = 0;
+        let mut anomalies = 0;
+        for index in 0..count {
+            let path = dir.path().join(format!("part-{index}-of-{count}.jsonl"));
+            let r = stream_part(
+                &config,
+                &options,
+                Partition::new(index, count).unwrap(),
+                &path,
+            );
+            let expected: Vec<&String> = whole
+                .iter()
+                .skip(index as usize)
+                .step_by(count as usize)
+                .collect();
+            let got = lines(&path);
+            assert_eq!(
+                got.iter().collect::<Vec<_>>(),
+                expected,
+                "part {index} of {count}: every {count}-th event of the run, in its order"
+            );
+            assert_eq!(r.events_sent, got.len() as u64);
+            sent += r.events_sent;
+            anomalies += r.anomaly_count;
+        }
+        assert_eq!(sent, 4_001, "{count} parts send the run's events once");
+        assert_eq!(anomalies, whole_result.anomaly_count, "{count} parts");
+    }
+}
+
+#[test]
+fn realtime_parts_share_one_schedule_from_start_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StreamConfig {
+        realtime: true,
+        events_per_second: 600.0,
+        max_events: Some(900),
+        batch_size: 1,
+        ..Default::default()
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let start_at = now + 300_000;
+    let options = PacerOptions {
+        start_at: Some(start_at),
+        ..Default::default()
+    };
+    // Three producers at once, each in its own thread; each writes its events' send
+    // instants (the sink's clock) beside them.
+    let results: Vec<(StreamResult, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3u64)
+            .map(|index| {
+                let (config, options) = (&config, &options);
+                let path = dir.path().join(format!("rt-{index}.jsonl"));
+                scope.spawn(move || {
+                    let r = stream_part(config, options, Partition::new(index, 3).unwrap(), &path);
+                    (r, lines(&path))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let finished = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let total: u64 = results.iter().map(|(r, _)| r.events_sent).sum();
+    assert_eq!(total, 900);
+    for (r, lines) in &results {
+        assert_eq!(r.events_sent, 300, "{r}");
+        assert_eq!(lines.len(), 300);
+    }
+    // One run's schedule: the last event of the run is due at due_at(899) after
+    // start_at, and the three parts together end there, not three times later.
+    let mut pacer = Pacer::new(&config, &options, 42, None);
+    let last_due = pacer.due_at(899);
+    let took = (finished - start_at) as f64 / 1e6;
+    assert!(
+        took >= last_due - 0.005 && took < last_due + 1.0,
+        "the parts ended {took:.3} s after start_at; the run's last event is due at {last_due:.3} s"
+    );
+    // Each part's rate is a third of the run's.
+    for (r, _) in &results {
+        assert!(
+            r.events_per_second_actual > 150.0 && r.events_per_second_actual < 260.0,
+            "{r}"
+        );
+    }
 }

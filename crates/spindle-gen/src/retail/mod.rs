@@ -78,6 +78,9 @@ impl Default for RetailDomain {
 }
 
 impl RetailDomain {
+    /// The domain's name.
+    pub const NAME: &'static str = "retail";
+
     /// The Retail domain with its nine tables.
     pub fn new() -> Self {
         use DataType::{Boolean, Float64, Int64, Utf8};
@@ -262,7 +265,7 @@ fn derived_counts(c: &Counts) -> [(&'static str, u64); 9] {
 
 impl Domain for RetailDomain {
     fn name(&self) -> &'static str {
-        "retail"
+        Self::NAME
     }
 
     fn description(&self) -> &'static str {

@@ -34,7 +34,7 @@ pub mod model;
 pub mod parse;
 mod words;
 
-pub use builtin::built_in;
+pub use builtin::{built_in, built_in_named, built_in_names};
 pub use eval::SMALL_TABLE_ROWS;
 pub use layout::{Layout, Nest};
 pub use model::Schema;

@@ -1,15 +1,18 @@
 //! The emission side of a stream: each ordered batch counted, cut to `max_events`,
-//! sent as fast as the sink takes it or paced in real time.
+//! cut to this part's share when the run is partitioned, sent as fast as the sink
+//! takes it or paced in real time.
 
 use crate::anomaly::{ANOMALY_TYPE, IS_ANOMALY};
 use crate::config::StreamConfig;
 use crate::error::Result;
 use crate::ooo::count_late;
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, Slots};
 use crate::result::StopReason;
-use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
+use arrow_array::{RecordBatch, UInt64Array};
+use spindle_gen::Partition;
 use spindle_sinks::StreamWriter;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -29,6 +32,11 @@ pub(super) struct Run<'a> {
     pub(super) progress: &'a mut Option<Box<dyn FnMut(u64) + Send>>,
     pub(super) pacer: Option<Pacer>,
     pub(super) started: Instant,
+    /// The share of the run this stream sends: every `count`-th event, from `index`.
+    pub(super) part: Partition,
+    /// Events of the whole run (all parts) before the next batch.
+    pub(super) position: u64,
+    /// Events this stream sent.
     pub(super) emitted: u64,
     pub(super) anomalies: u64,
     pub(super) late: u64,
@@ -45,12 +53,13 @@ impl Run<'_> {
         let mut batch = batch;
         let mut limited = false;
         if let Some(max) = self.config.max_events {
-            let room = max.saturating_sub(self.emitted) as usize;
+            let room = max.saturating_sub(self.position) as usize;
             if batch.num_rows() >= room {
                 batch = batch.slice(0, room);
                 limited = true;
             }
         }
+        let (mut batch, positions, slots) = self.share(batch, positions)?;
         if let Ok(schema_index) = batch.schema().index_of(IS_ANOMALY) {
             let labels = batch.column(schema_index).as_boolean();
             self.anomalies += labels.true_count() as u64;
@@ -64,11 +73,12 @@ impl Run<'_> {
                 batch = batch.project(&keep)?;
             }
         }
+        let positions = positions.as_deref();
         let flow = match self.pacer.as_mut() {
             Some(pacer) => {
                 let outcome = pacer.emit(
                     &batch,
-                    positions,
+                    Slots { positions, ..slots },
                     self.sink,
                     self.stop,
                     self.progress,
@@ -91,6 +101,40 @@ impl Run<'_> {
             return Ok(Flow::Stop);
         }
         Ok(flow)
+    }
+
+    /// This part's rows of `batch` (the run's next events), their in-order slots, and
+    /// where they are in the run; advances the run's position past the batch.
+    #[allow(clippy::type_complexity)]
+    fn share<'p>(
+        &mut self,
+        batch: RecordBatch,
+        positions: Option<&'p [u64]>,
+    ) -> Result<(RecordBatch, Option<Cow<'p, [u64]>>, Slots<'static>)> {
+        let first = self.position;
+        self.position += batch.num_rows() as u64;
+        let Partition { index, count } = self.part;
+        if count == 1 {
+            let slots = Slots {
+                first,
+                stride: 1,
+                positions: None,
+            };
+            return Ok((batch, positions.map(Cow::Borrowed), slots));
+        }
+        let offset = (index + count - first % count) % count;
+        let rows: Vec<u64> = (offset..batch.num_rows() as u64)
+            .step_by(usize::try_from(count).unwrap_or(usize::MAX))
+            .collect();
+        let positions =
+            positions.map(|p| Cow::Owned(rows.iter().map(|&r| p[r as usize]).collect()));
+        let batch = arrow_select::take::take_record_batch(&batch, &UInt64Array::from(rows))?;
+        let slots = Slots {
+            first: first + offset,
+            stride: count,
+            positions: None,
+        };
+        Ok((batch, positions, slots))
     }
 
     fn count_late(&mut self, positions: Option<&[u64]>, sent: usize) {

@@ -8,7 +8,10 @@
 //! 2. metadata columns `_spindle_table`, `_spindle_seq` (row position before sorting)
 //!    and `_spindle_event_time`;
 //! 3. the out-of-order permutation, then `max_events`;
-//! 4. emission, as fast as the sink takes it or paced in real time.
+//! 4. a partitioned run's share: part `i` of `N` sends every `N`-th event of the run
+//!    from its `i`-th, each at its instant in the run's schedule, so that the parts
+//!    together send exactly one run's events on one run's clock;
+//! 5. emission, as fast as the sink takes it or paced in real time.
 
 mod emit;
 mod metadata;
@@ -27,7 +30,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use emit::{Flow, Run};
 use source::{Prefetch, ordered_chunks};
-use spindle_gen::{Domain, DomainPlan, Scale};
+use spindle_gen::{Domain, DomainPlan, Partition, Scale};
 use spindle_sinks::StreamWriter;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -65,6 +68,7 @@ pub struct SpindleStreamer {
     stop: Arc<AtomicBool>,
     progress: Option<Box<dyn FnMut(u64) + Send>>,
     pacer_options: crate::pacer::PacerOptions,
+    part: Partition,
 }
 
 impl SpindleStreamer {
@@ -78,6 +82,7 @@ impl SpindleStreamer {
             stop: Arc::new(AtomicBool::new(false)),
             progress: None,
             pacer_options: Default::default(),
+            part: Partition::WHOLE,
         }
     }
 
@@ -156,6 +161,17 @@ impl SpindleStreamer {
     /// Realtime pacing options beyond [`StreamConfig`].
     pub fn with_pacer_options(mut self, options: crate::pacer::PacerOptions) -> Self {
         self.pacer_options = options;
+        self
+    }
+
+    /// Sends only `part`'s share of each run: every `part.count`-th event from the
+    /// `part.index`-th (after out-of-order delivery and `max_events`, which apply to
+    /// the whole run). Every part still generates and orders the whole table; the
+    /// parts of one run, given the same settings (and, in real time, the same
+    /// [`crate::PacerOptions::start_at`]), together send exactly its events at its
+    /// instants, so N producers can share a target rate.
+    pub fn with_part(mut self, part: Partition) -> Self {
+        self.part = part;
         self
     }
 
@@ -274,6 +290,8 @@ impl SpindleStreamer {
                 )
             }),
             started,
+            part: self.part,
+            position: 0,
             emitted: 0,
             anomalies: 0,
             late: 0,
