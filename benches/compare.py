@@ -5,7 +5,7 @@ wall time, the ratio, and each tool's peak RSS (from wait4's rusage of the proce
 Each tool writes into fresh files: the last run's output is deleted before a run, so
 no run pays for truncating it (the same for both tools).
 """
-import argparse, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, filecmp, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
 
 REF_GEN = """
 from sqllocks_spindle import Spindle, RetailDomain
@@ -20,6 +20,7 @@ Spindle().generate(domain=getattr(mod, "{cls}")(), scale="{scale}", seed=42)
 REF_DOMAIN_CLASSES = {"iot": "IoTDomain", "financial": "FinancialDomain", "healthcare": "HealthcareDomain",
                       "telecom": "TelecomDomain", "hr": "HrDomain"}
 SCHEMA_SECTION = "## Schema domains"
+PYTHON_SECTION = "## Python package"
 REF_STREAM = """
 import time
 from sqllocks_spindle import RetailDomain
@@ -40,6 +41,32 @@ r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config, anomaly_reg
                     scale="{scale}", seed=42).stream("order")
 sink.close()
 print("RESULT", r.events_sent, r.elapsed_seconds)
+"""
+# The same script with only the import changed, as the package promises its users.
+PKG_STREAM = REF_STREAM.replace("sqllocks_spindle", "spindle_engine")
+# A sink written in Python, as the seed documents it: each batch arrives as dicts.
+DICT_SINK = """
+import time
+from {package} import RetailDomain
+from {package}.streaming import SpindleStreamer, StreamConfig, StreamWriter
+class Counting(StreamWriter):
+    def __init__(self):
+        self.events = 0
+        self.keys = 0
+    def send(self, event):
+        self.send_batch([event])
+    def send_batch(self, events):
+        self.events += len(events)
+        for e in events:
+            self.keys += len(e)
+    def close(self):
+        pass
+sink = Counting()
+start = time.perf_counter()
+r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=StreamConfig(out_of_order_fraction=0.05),
+                    scale="medium", seed=42).stream("order")
+assert sink.events == r.events_sent, (sink.events, r.events_sent)
+print("RESULT", r.events_sent, time.perf_counter() - start)
 """
 ANOMALIES_TOML = """
 [[anomaly]]
@@ -120,23 +147,112 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip large/xlarge")
     ap.add_argument("--kafka", help="bootstrap of a Kafka-protocol broker for the sink benchmarks")
     ap.add_argument("--tansu", help="tansu binary, to create the benchmark topics")
-    ap.add_argument("--schema-only", action="store_true",
-                    help="run only the schema-domain workloads and replace their section of --out")
+    ap.add_argument("--only", choices=["schema", "python", "spark"],
+                    help="run only that section's workloads and replace its section of --out")
+    ap.add_argument("--package-python",
+                    help="a Python with the spindle_engine package installed (for the Python section)")
     a = ap.parse_args()
     py, sp = sys.executable, a.spindle
     tmp = tempfile.mkdtemp()
     try:
-        if a.schema_only:
-            section = schema_section(a, py, sp, tmp)
+        if a.only:
+            section = {"schema": schema_section, "python": python_section, "spark": spark_bench}[a.only](a, py, sp, tmp)
             old = open(a.out).read() if os.path.exists(a.out) else "# Benchmarks\n"
-            head = old.split(SCHEMA_SECTION)[0].rstrip("\n")
-            open(a.out, "w").write(head + "\n\n" + "\n".join(section) + "\n")
+            open(a.out, "w").write(replace_section(old, section))
             print(f"wrote {a.out}")
         else:
             run_all(a, py, sp, tmp)
     finally:
         # Outputs of a full run take about 2 GB; none is kept.
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def spark_bench(a, py, sp, tmp):
+    from spark import spark_section
+
+    return spark_section(a.runs, sp, run, tmp)
+
+
+def replace_section(text, section):
+    """`text` with the section headed by `section[0]` replaced by `section` (appended
+    when absent); the other sections keep their place."""
+    parts = re.split(r"(?m)^(?=## )", text)
+    body = "\n".join(section).rstrip("\n") + "\n\n"
+    kept = [body if part.startswith(section[0] + "\n") else part for part in parts]
+    if body not in kept:
+        kept[-1] = kept[-1].rstrip("\n") + "\n\n"
+        kept.append(body)
+    return "".join(kept).rstrip("\n") + "\n"
+
+
+def python_section(a, py, sp, tmp):
+    """The package driven from Python: the tutorial's medium workloads as the
+    reference's users write them (only the import changed), beside the reference and
+    the same workload through the CLI; then a sink written in Python."""
+    pkg = a.package_python
+    if not pkg:
+        sys.exit("the Python section needs --package-python (compare.sh makes one)")
+    toml = f"{tmp}/anomalies.toml"
+    open(toml, "w").write(ANOMALIES_TOML)
+    rows = []
+    for label, anomalies in [("stream order medium, 5% out-of-order, to JSON lines", False),
+                             ("same + combined anomaly registry (tutorial)", True)]:
+        paths = {who: f"{tmp}/{who}.jsonl" for who in ["pkg", "ref", "cli"]}
+        script = dict(anomalies=anomalies, ooo=0.05, realtime=False, rate=10.0, max_events=None, scale="medium")
+        cli = [sp, "stream", "retail", "--table", "order", "--scale", "medium", "--out-of-order", "0.05",
+               "--sink", f"file:{paths['cli']}", "-q"] + (["--anomalies", toml] if anomalies else [])
+        runs = {"pkg": [], "ref": [], "cli": []}
+        for _ in range(a.runs):
+            remove(paths.values())
+            runs["pkg"].append(run([pkg, "-c", PKG_STREAM.format(path=paths["pkg"], **script)]))
+            runs["cli"].append(run(cli))
+            runs["ref"].append(run([py, "-c", REF_STREAM.format(path=paths["ref"], **script)]))
+        # The package writes what the CLI writes, byte for byte (compared in blocks:
+        # memory this process holds would count in its children's peak RSS, which
+        # Linux carries over from the fork into the exec'd program).
+        if not filecmp.cmp(paths["pkg"], paths["cli"], shallow=False):
+            sys.exit(f"{label}: the package's JSON lines differ from the CLI's")
+        wall = {who: statistics.median(r[0] for r in rs) for who, rs in runs.items()}
+        rss = {who: max(r[1] for r in rs) for who, rs in runs.items()}
+        # The stream's own seconds, as each reports it (the import and the interpreter's
+        # start are outside them).
+        engine = {"pkg": statistics.median(float(re.search(r"RESULT \d+ ([\d.]+)", r[2]).group(1))
+                                           for r in runs["pkg"]),
+                  "cli": statistics.median(float(re.search(r"events=[\d,]+, .*?, ([\d.]+)s @", r[2]).group(1))
+                                           for r in runs["cli"])}
+        rows.append((label, wall, rss, engine))
+        print(label, wall, rss, engine, flush=True)
+    dict_rows = []
+    for who, python, package in [("spindle_engine", pkg, "spindle_engine"), ("reference", py, "sqllocks_spindle")]:
+        results = sorted(run([python, "-c", DICT_SINK.format(package=package)]) for _ in range(a.runs))
+        wall, rss, out = results[len(results) // 2]
+        m = re.search(r"RESULT (\d+) ([\d.]+)", out)
+        dict_rows.append((who, int(m.group(1)), int(m.group(1)) / float(m.group(2)), wall, rss))
+        print(dict_rows[-1], flush=True)
+    lines = [PYTHON_SECTION, "",
+             "The package `spindle-engine` (release wheel, `pip install ./crates/spindle-py`) running the "
+             "benchmark's reference script with only its import changed (`sqllocks_spindle` -> `spindle_engine`), "
+             "beside the reference and the same workload through the `spindle` CLI. Wall time of the whole process "
+             "(interpreter start and imports included), median of "
+             f"{a.runs} alternating runs, each into a fresh file; the package's file equals the CLI's byte for byte. "
+             "\"Stream only\" is the run's own time as its StreamResult reports it (`elapsed_seconds`), without the "
+             "interpreter's start and the imports (about 0.07 s, pyarrow not among them). "
+             f"Command: `benches/compare.sh --only python --runs {a.runs}`.", "",
+             "| workload | package | reference | CLI | package vs reference | package / CLI "
+             "| stream only: package / CLI | package peak RSS | reference peak RSS | CLI peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for label, wall, rss, engine in rows:
+        lines.append(f"| {label} | {wall['pkg']:.2f} s | {wall['ref']:.2f} s | {wall['cli']:.2f} s "
+                     f"| {wall['ref'] / wall['pkg']:.1f}x | {wall['pkg'] / wall['cli']:.2f} "
+                     f"| {engine['pkg']:.2f} s / {engine['cli']:.2f} s "
+                     f"| {rss['pkg']:.0f} MiB | {rss['ref']:.0f} MiB | {rss['cli']:.0f} MiB |")
+    lines += ["", "A sink written in Python (a `StreamWriter` subclass whose `send_batch` receives each batch as "
+              "a list of dicts and reads every key), `order` at `medium` with 5% out-of-order; events/s from the "
+              "call of `stream` to its return, median run:", "",
+              "| package | events | events/s | process wall | peak RSS |", "|---|---|---|---|---|"]
+    for who, events, eps, wall, rss in dict_rows:
+        lines.append(f"| {who} | {events:,} | {eps:,.0f} | {wall:.2f} s | {rss:.0f} MiB |")
+    return lines + [""]
 
 
 def schema_section(a, py, sp, tmp):
@@ -162,7 +278,7 @@ def schema_section(a, py, sp, tmp):
     events = int(m.group(1).replace(",", "")) if m else 0
     lines = [SCHEMA_SECTION, "",
              "The `.spindle.json` engine (any schema; the 13 built-in domains run on it). Command: "
-             f"`benches/compare.sh --schema-only --runs {a.runs}` (median of {a.runs} alternating runs; "
+             f"`benches/compare.sh --only schema --runs {a.runs}` (median of {a.runs} alternating runs; "
              "Spindle writes Parquet files, the reference generates in memory).", "",
              "| workload | Spindle | reference | speed-up | Spindle peak RSS | reference peak RSS |",
              "|---|---|---|---|---|---|"]
@@ -324,6 +440,8 @@ def run_all(a, py, sp, tmp):
         lines.append(f"| {label} | {ev:,} | {rate:,.0f} | {rss:.0f} MiB |")
     lines += ["", "Event shape:", ""] + notes + [""]
     lines += schema_section(a, py, sp, tmp)
+    if a.package_python:
+        lines += python_section(a, py, sp, tmp)
     open(a.out, "w").write("\n".join(lines))
     print(f"wrote {a.out}")
 

@@ -12,7 +12,9 @@ mod sinks;
 use arrow_array::RecordBatch;
 use arrow_array::ffi_stream::ArrowArrayStreamReader;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyConnectionError, PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use sinks::{ErrorSlot, Shared, Sink};
@@ -29,7 +31,8 @@ use std::time::Duration;
 
 /// The Python exception a user expects for an engine error: a bad setting, table or
 /// column is a ValueError (with the CLI's message), a missing file FileNotFoundError,
-/// another I/O failure OSError, anything else RuntimeError.
+/// another I/O failure OSError, a Kafka broker that does not answer or fails a
+/// delivery ConnectionError, anything else RuntimeError.
 fn py_error(error: &(dyn std::error::Error + 'static)) -> PyErr {
     let message = error.to_string();
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
@@ -42,29 +45,29 @@ fn py_error(error: &(dyn std::error::Error + 'static)) -> PyErr {
         }
         cause = e.source();
     }
-    let sink_invalid = |e: &spindle_sinks::Error| {
-        matches!(
+    let sink_error = match error.downcast_ref::<spindle_stream::Error>() {
+        Some(spindle_stream::Error::Sink(e)) => Some(e),
+        Some(_) => None,
+        None => error.downcast_ref::<spindle_sinks::Error>(),
+    };
+    let invalid = match (sink_error, error.downcast_ref::<spindle_stream::Error>()) {
+        (Some(spindle_sinks::Error::Kafka(_)), _) => {
+            return PyConnectionError::new_err(message);
+        }
+        (Some(e), _) => matches!(
             e,
             spindle_sinks::Error::Invalid { .. }
                 | spindle_sinks::Error::Unsupported { .. }
                 | spindle_sinks::Error::SchemaChanged { .. }
-        )
-    };
-    let invalid = match error.downcast_ref::<spindle_stream::Error>() {
-        Some(spindle_stream::Error::Sink(e)) => sink_invalid(e),
-        Some(
+        ),
+        (None, Some(e)) => matches!(
+            e,
             spindle_stream::Error::Invalid { .. }
-            | spindle_stream::Error::Column { .. }
-            | spindle_stream::Error::UnknownTable { .. }
-            | spindle_stream::Error::Generate(_),
-        ) => true,
-        Some(_) => false,
-        None => {
-            error.downcast_ref::<spindle_gen::Error>().is_some()
-                || error
-                    .downcast_ref::<spindle_sinks::Error>()
-                    .is_some_and(sink_invalid)
-        }
+                | spindle_stream::Error::Column { .. }
+                | spindle_stream::Error::UnknownTable { .. }
+                | spindle_stream::Error::Generate(_)
+        ),
+        (None, None) => error.downcast_ref::<spindle_gen::Error>().is_some(),
     };
     if invalid {
         PyValueError::new_err(message)
@@ -97,24 +100,10 @@ fn scale(name: &str) -> PyResult<Scale> {
     name.parse::<Scale>().map_err(gen_error)
 }
 
-/// A domain as `domains()` lists it: `(name, description, [(table, main measure or
-/// None)])`.
-type DomainInfo = (String, String, Vec<(String, Option<String>)>);
-
-/// Every built-in domain.
+/// The built-in domains' names, Retail first (no schema is parsed).
 #[pyfunction]
-fn domains() -> Vec<DomainInfo> {
-    spindle_gen::domains()
-        .iter()
-        .map(|d| {
-            let tables = d
-                .tables()
-                .iter()
-                .map(|t| (t.name.to_string(), t.main_measure.map(str::to_string)))
-                .collect();
-            (d.name().to_string(), d.description().to_string(), tables)
-        })
-        .collect()
+fn domain_names() -> Vec<&'static str> {
+    spindle_gen::domain_names()
 }
 
 /// A domain's tables and their row counts at `scale`, in generation order.
@@ -138,19 +127,37 @@ fn time_pattern(name: &str) -> PyResult<(BTreeMap<u8, f64>, BTreeMap<u8, f64>)> 
 /// Named pyarrow objects.
 type Named<'py> = Vec<(String, Bound<'py, PyAny>)>;
 
-/// Generates `tables` (all when empty) of a domain: `[(name, pyarrow.RecordBatch)]` in
-/// generation order, plus the seconds it took.
+/// Part `index` of `count` (`None`: the whole run), or a ValueError naming the field.
+fn partition(part: Option<(u64, u64)>) -> PyResult<Partition> {
+    part.map_or(Ok(Partition::WHOLE), |(index, count)| {
+        Partition::new(index, count).map_err(gen_error)
+    })
+}
+
+/// A table's columns as the engine makes them: a `pyarrow.Schema`, without generating.
 #[pyfunction]
-#[pyo3(signature = (name, scale_name, seed, tables=Vec::new()))]
+fn table_schema<'py>(py: Python<'py>, name: &str, table: &str) -> PyResult<Bound<'py, PyAny>> {
+    let d = domain(name)?;
+    let spec = d.table(table).map_err(gen_error)?;
+    spec.schema.as_ref().to_pyarrow(py)
+}
+
+/// Generates `tables` (all when empty) of a domain: `[(name, pyarrow.RecordBatch)]` in
+/// generation order, plus the seconds it took. With `part=(i, n)`, only part `i` of a
+/// run split into `n` parts (the parts together are the whole run's rows).
+#[pyfunction]
+#[pyo3(signature = (name, scale_name, seed, tables=Vec::new(), part=None))]
 fn generate<'py>(
     py: Python<'py>,
     name: &str,
     scale_name: &str,
     seed: u64,
     tables: Vec<String>,
+    part: Option<(u64, u64)>,
 ) -> PyResult<(Named<'py>, f64)> {
     let d = domain(name)?;
     let s = scale(scale_name)?;
+    let part = partition(part)?;
     let all = d.table_names();
     let names: Vec<&str> = if tables.is_empty() {
         all
@@ -158,9 +165,7 @@ fn generate<'py>(
         tables.iter().map(String::as_str).collect()
     };
     let result = py
-        .detach(|| {
-            spindle_gen::Spindle::generate_tables(d.as_ref(), s, seed, Partition::WHOLE, &names)
-        })
+        .detach(|| spindle_gen::Spindle::generate_tables(d.as_ref(), s, seed, part, &names))
         .map_err(gen_error)?;
     let out = result
         .tables
@@ -396,9 +401,11 @@ type Outcome<'py> = (Vec<Bound<'py, PyDict>>, Option<Bound<'py, PyDict>>);
 ///
 /// The rows come from `domain` at `scale_name` and `seed`, or from `tables` (a dict
 /// of pyarrow tables). One sink is used as it is; several (`fan_out` given) are fed
-/// by a `StreamingMultiWriter`, each behind its own buffer.
+/// by a `StreamingMultiWriter`, each behind its own buffer. `part=(i, n)` sends only
+/// part `i` of `n` of the run's events; `start_at` (Unix seconds) is the wall-clock
+/// instant a realtime schedule starts at, the same for every part of a run.
 #[pyfunction]
-#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None))]
+#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, part=None, start_at=None))]
 #[allow(clippy::too_many_arguments)]
 fn stream<'py>(
     py: Python<'py>,
@@ -412,8 +419,25 @@ fn stream<'py>(
     scale_name: &str,
     tables: Option<Bound<'py, PyDict>>,
     fan_out: Option<FanOutSpec>,
+    part: Option<(u64, u64)>,
+    start_at: Option<f64>,
 ) -> PyResult<Outcome<'py>> {
     let config = config.config()?;
+    let part = partition(part)?;
+    if part.count > 1 && config.realtime && start_at.is_none() {
+        return Err(PyValueError::new_err(
+            "the parts of a realtime run share one clock: give every part the same start_at",
+        ));
+    }
+    if start_at.is_some_and(|t| !t.is_finite()) {
+        return Err(PyValueError::new_err(
+            "invalid start_at: expected Unix seconds (time.time()) or a datetime",
+        ));
+    }
+    let pacer = spindle_stream::PacerOptions {
+        start_at: start_at.map(|t| (t * 1e6).round() as i64),
+        ..Default::default()
+    };
     let registry = AnomalyRegistry::new(
         anomalies
             .iter()
@@ -459,7 +483,9 @@ fn stream<'py>(
             .with_seed(seed),
     }
     .with_config(config)
-    .with_anomalies(registry);
+    .with_anomalies(registry)
+    .with_pacer_options(pacer)
+    .with_part(part);
     let stop = streamer.stop_flag();
 
     // The stream runs on a thread of its own; this thread waits with the GIL released
@@ -531,11 +557,13 @@ fn stream<'py>(
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(domains, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(domain_names, m)?)?;
     m.add_function(wrap_pyfunction!(row_counts, m)?)?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(stream, m)?)?;
     m.add_function(wrap_pyfunction!(time_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(table_schema, m)?)?;
     m.add_class::<Sink>()?;
     Ok(())
 }

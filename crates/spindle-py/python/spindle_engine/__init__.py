@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 
 from spindle_engine import _native
 from spindle_engine import streaming
 from spindle_engine.streaming import *  # noqa: F403 - the seed's top package re-exports them
 
-try:
-    __version__ = version("spindle-engine")
-except PackageNotFoundError:  # a source checkout on the path
-    __version__ = "0.0.0"
+# The engine's version (the wheel's): read from the extension, not from the installed
+# metadata, whose reader (importlib.metadata) would double the import time.
+__version__ = _native.__version__
 
 
 class Domain:
@@ -54,8 +52,11 @@ def _class_name(domain: str) -> str:
 
 #: A class per built-in domain: RetailDomain, IoTDomain, FinancialDomain, ...
 _DOMAINS: dict[str, type[Domain]] = {}
-for _name, _description, _tables in _native.domains():
-    _DOMAINS[_name] = type(_class_name(_name), (Domain,), {"name": _name, "__doc__": _description})
+for _name in _native.domain_names():
+    _DOMAINS[_name] = type(_class_name(_name), (Domain,), {
+        "name": _name,
+        "__doc__": f"The built-in {_name} domain (``spindle describe {_name}`` shows its tables and columns).",
+    })
     globals()[_class_name(_name)] = _DOMAINS[_name]
 HRDomain = _DOMAINS["hr"]
 

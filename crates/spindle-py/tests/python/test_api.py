@@ -316,3 +316,9 @@ def test_a_python_anomaly_subclass_works_beside_the_built_in_kinds():
     assert all(e["order_total"] < 0 for e in kinds["custom:negative_total"])
     assert result.anomaly_count == sum(len(v) for v in kinds.values())
     assert all(e["_spindle_anomaly_type"] is None for e in events if not e["_spindle_is_anomaly"])
+
+
+def test_the_version_is_the_wheel_s():
+    from importlib.metadata import version
+
+    assert spindle_engine.__version__ == version("spindle-engine")

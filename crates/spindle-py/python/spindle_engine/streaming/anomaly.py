@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 
 class Anomaly(ABC):
@@ -94,8 +93,8 @@ class ContextualAnomaly(_EngineAnomaly):
         name: str,
         column: str,
         condition_column: str,
-        normal_values: list[Any],
-        anomalous_values: list[Any],
+        normal_values: list[object],
+        anomalous_values: list[object],
         fraction: float = 0.01,
     ) -> None:
         self.name = name

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 from spindle_engine.streaming.config import StreamConfig
 from spindle_engine.streaming.stream_writer import StreamWriter

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from spindle_engine import _native
 from spindle_engine.streaming.stream_writer import NativeWriter
@@ -35,17 +34,17 @@ class FileSink(NativeWriter):
     def __init__(self, path: str | os.PathLike, mode: str = "a") -> None:
         if mode not in ("a", "w"):
             raise ValueError(f"invalid mode {mode!r}; allowed: 'a' (append), 'w' (overwrite)")
-        self.path = Path(path)
+        self.path = os.fspath(path)
         self.mode = mode
-        self._sink = _native.Sink.file(os.fspath(self.path), mode == "a")
+        self._sink = _native.Sink.file(self.path, mode == "a")
 
 
 class ParquetSink(NativeWriter):
     """Writes events to a Parquet file (zstd), complete when closed."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self._sink = _native.Sink.parquet(os.fspath(self.path))
+        self.path = os.fspath(path)
+        self._sink = _native.Sink.parquet(self.path)
 
 
 class KafkaSink(NativeWriter):

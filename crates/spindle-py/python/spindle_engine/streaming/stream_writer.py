@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import Any
 
 from spindle_engine import _native
 
@@ -18,12 +17,12 @@ class StreamWriter(ABC):
     sinks never make dicts: the engine writes their bytes.
     """
 
-    def send(self, event: dict[str, Any]) -> None:
+    def send(self, event: dict[str, object]) -> None:
         """Sends one event."""
         self.send_batch([event])
 
     @abstractmethod
-    def send_batch(self, events: list[dict[str, Any]]) -> None:
+    def send_batch(self, events: list[dict[str, object]]) -> None:
         """Sends a batch of events."""
 
     def close(self) -> None:
@@ -54,7 +53,7 @@ class NativeWriter(StreamWriter):
 
     _sink: "_native.Sink"
 
-    def send_batch(self, events: list[dict[str, Any]]) -> None:
+    def send_batch(self, events: list[dict[str, object]]) -> None:
         """Sends events given as dicts (the engine sends its own batches without them)."""
         if not events:
             return

@@ -83,7 +83,21 @@ def _engine_types(table):
     return table if schema.equals(table.schema) else table.cast(schema)
 
 
-def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks, table, timestamp_column, fan_out=None):
+def _unix_seconds(instant) -> float | None:
+    """``start_at`` as Unix seconds: a number as it is, a datetime (naive is UTC)."""
+    if instant is None or isinstance(instant, (int, float)):
+        return instant
+    import datetime as dt
+
+    if isinstance(instant, dt.datetime):
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=dt.timezone.utc)
+        return instant.timestamp()
+    raise TypeError(f"start_at: expected Unix seconds or a datetime, not {type(instant).__name__}")
+
+
+def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks, table, timestamp_column,
+                 fan_out=None, part=None, start_at=None):
     """One run of the engine: ``[StreamResult]`` and the fan-out's report (or None)."""
     results, multi = _native.stream(
         sinks,
@@ -93,6 +107,8 @@ def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks,
         timestamp_column,
         seed,
         fan_out=fan_out,
+        part=part,
+        start_at=_unix_seconds(start_at),
         **source,
     )
     return [StreamResult(**r) for r in results], multi
@@ -137,7 +153,7 @@ class SpindleStreamer:
 
         return {"domain": _domain_name(self._domain), "scale_name": self._scale}
 
-    def _run(self, table: str | None, timestamp_column: str | None) -> list[StreamResult]:
+    def _run(self, table: str | None, timestamp_column: str | None, part=None, start_at=None) -> list[StreamResult]:
         from spindle_engine.streaming.multi_writer import StreamingMultiWriter
 
         if isinstance(self._sink, StreamingMultiWriter):
@@ -149,11 +165,12 @@ class SpindleStreamer:
         if not custom:
             source = self._source()
         elif table is None:
-            return [r for t in self._table_names() for r in self._run(t, timestamp_column)]
+            return [r for t in self._table_names() for r in self._run(t, timestamp_column, part, start_at)]
         else:
             source = {"tables": _arrow_tables({table: self._inject_python(table, custom)})}
             registry = AnomalyRegistry([a for a in registry if a._injected_by_engine])
-        return _stream_once(source, self._config, registry, self._seed, table=table, timestamp_column=timestamp_column, **sinks)[0]
+        return _stream_once(source, self._config, registry, self._seed, table=table, timestamp_column=timestamp_column,
+                            part=part, start_at=start_at, **sinks)[0]
 
     def _table_names(self) -> list[str]:
         if self._tables is not None:
@@ -185,11 +202,20 @@ class SpindleStreamer:
             df = anomaly.inject(df, rng)
         return df
 
-    def stream(self, table: str, timestamp_column: str | None = None) -> StreamResult:
+    def stream(self, table: str, timestamp_column: str | None = None, *, part: tuple[int, int] | None = None,
+               start_at=None) -> StreamResult:
         """Streams every row of ``table`` (up to ``max_events``) in event-time order,
-        ``timestamp_column`` (default: the first timestamp column) giving event time."""
-        return self._run(table, timestamp_column)[0]
+        ``timestamp_column`` (default: the first timestamp column) giving event time.
 
-    def stream_all(self, timestamp_column: str | None = None) -> list[StreamResult]:
-        """Streams every table in generation order."""
-        return self._run(None, timestamp_column)
+        ``part=(i, n)`` sends only part ``i`` of ``n`` of the run's events (every
+        ``n``-th from the ``i``-th): ``n`` producers with the same settings together
+        send exactly one run. ``start_at`` (a datetime, naive meaning UTC, or Unix
+        seconds) is the wall-clock instant a realtime schedule starts at; the parts
+        of a realtime run need the same one.
+        """
+        return self._run(table, timestamp_column, part, start_at)[0]
+
+    def stream_all(self, timestamp_column: str | None = None, *, part: tuple[int, int] | None = None,
+                   start_at=None) -> list[StreamResult]:
+        """Streams every table in generation order (``part``, ``start_at``: as :meth:`stream`)."""
+        return self._run(None, timestamp_column, part, start_at)

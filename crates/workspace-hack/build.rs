@@ -1,0 +1,3 @@
+//! Empty: a build script makes cargo resolve this crate's build-dependencies.
+
+fn main() {}
