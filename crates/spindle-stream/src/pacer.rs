@@ -122,7 +122,10 @@ pub struct Pacer {
     event_time_column: Option<String>,
     gaps: RandomStream,
     runtime: tokio::runtime::Runtime,
+    /// The schedule's origin (event `k` is due `due_at(k)` after it).
     start: Option<Instant>,
+    /// When this pacer began sending: the origin, or later when the origin is past.
+    began: Option<Instant>,
     wall_start_micros: i64,
     /// Due instants (seconds after start) of scheduled events, from index `first_due`.
     due: std::collections::VecDeque<f64>,
@@ -172,6 +175,7 @@ impl Pacer {
                 .build()
                 .expect("a current-thread runtime builds"),
             start: None,
+            began: None,
             wall_start_micros: wall,
             due: std::collections::VecDeque::new(),
             first_due: 0,
@@ -246,9 +250,10 @@ impl Pacer {
         }
     }
 
-    /// When the first event was sent, if one was.
+    /// When sending began (the schedule's origin, or the first send when the origin,
+    /// a shared `start_at`, had passed), if it did.
     pub fn started(&self) -> Option<Instant> {
-        self.start
+        self.began
     }
 
     /// Lateness of every send so far (seconds after the due instant of its first event).
@@ -259,7 +264,7 @@ impl Pacer {
     /// The instant the schedule starts at: [`PacerOptions::start_at`] or now.
     fn start(&mut self) -> Instant {
         let start_at = self.options.start_at;
-        *self.start.get_or_insert_with(|| {
+        let start = *self.start.get_or_insert_with(|| {
             let now = Instant::now();
             let Some(at) = start_at else {
                 return now;
@@ -271,7 +276,9 @@ impl Pacer {
                 now.checked_sub(Duration::from_micros(ahead.unsigned_abs()))
                     .unwrap_or(now)
             }
-        })
+        });
+        self.began.get_or_insert_with(|| start.max(Instant::now()));
+        start
     }
 
     /// Sends `batch`, whose rows are the run's events at `slots`, at their instants;

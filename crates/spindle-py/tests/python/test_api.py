@@ -322,3 +322,26 @@ def test_the_version_is_the_wheel_s():
     from importlib.metadata import version
 
     assert spindle_engine.__version__ == version("spindle-engine")
+
+
+def test_stream_parts_together_are_the_run():
+    config = StreamConfig(out_of_order_fraction=0.05, max_events=1_001)
+    whole = FileSink("whole.jsonl", mode="w")
+    SpindleStreamer(domain=RetailDomain(), sink=whole, config=config).stream("order")
+    whole.close()
+    expected = open("whole.jsonl").read().splitlines()
+    for i in range(2):
+        sink = FileSink(f"part{i}.jsonl", mode="w")
+        r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config).stream("order", part=(i, 2))
+        sink.close()
+        assert r.events_sent == len(expected[i::2])
+        assert open(f"part{i}.jsonl").read().splitlines() == expected[i::2]
+    realtime = SpindleStreamer(domain=RetailDomain(), sink=FileSink("rt.jsonl", "w"),
+                               config=StreamConfig(realtime=True, max_events=10))
+    with pytest.raises(ValueError, match="start_at"):
+        realtime.stream("order", part=(0, 2))
+    with pytest.raises(ValueError, match="part"):
+        realtime.stream("order", part=(2, 2))
+    # A shared start in the past: the events already due go at once.
+    r = realtime.stream("order", part=(0, 2), start_at=time.time() - 60)
+    assert r.events_sent == 5 and r.elapsed_seconds < 5

@@ -24,6 +24,10 @@ pub(super) enum Flow {
     Stop,
 }
 
+/// A part's share of a batch: its rows, their in-order slots (when out-of-order
+/// delivery moved rows), and their run-wide indexes (the slots' `positions` unset).
+type Share<'p> = (RecordBatch, Option<Cow<'p, [u64]>>, Slots<'static>);
+
 /// The state of one run's emission stage.
 pub(super) struct Run<'a> {
     pub(super) config: &'a StreamConfig,
@@ -105,12 +109,7 @@ impl Run<'_> {
 
     /// This part's rows of `batch` (the run's next events), their in-order slots, and
     /// where they are in the run; advances the run's position past the batch.
-    #[allow(clippy::type_complexity)]
-    fn share<'p>(
-        &mut self,
-        batch: RecordBatch,
-        positions: Option<&'p [u64]>,
-    ) -> Result<(RecordBatch, Option<Cow<'p, [u64]>>, Slots<'static>)> {
+    fn share<'p>(&mut self, batch: RecordBatch, positions: Option<&'p [u64]>) -> Result<Share<'p>> {
         let first = self.position;
         self.position += batch.num_rows() as u64;
         let Partition { index, count } = self.part;
