@@ -36,6 +36,19 @@ fn parse_instant(text: &str, flag: &str) -> Result<chrono::DateTime<chrono::Utc>
     )
 }
 
+/// `error`, about the setting `field`, naming the flag and `--config` key that set it.
+fn set_by(error: &dyn std::fmt::Display, field: &str) -> anyhow::Error {
+    anyhow::anyhow!("{error} (set by {})", flag_of::<RunArgs>(field))
+}
+
+/// A stream setting's error naming its flag and key (other errors as they are).
+fn named_stream_error(error: spindle_stream::Error) -> anyhow::Error {
+    match &error {
+        spindle_stream::Error::Invalid { field, .. } => set_by(&error, field),
+        _ => error.into(),
+    }
+}
+
 /// The settings every streaming run has, whatever its source.
 pub struct Common {
     /// `--timestamp-column`.
@@ -169,12 +182,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
         batch_size: run.batch_size.unwrap_or(defaults.batch_size),
         realtime: run.realtime.unwrap_or(defaults.realtime),
     };
-    config.validate().map_err(|e| match &e {
-        spindle_stream::Error::Invalid { field, .. } => {
-            anyhow::anyhow!("{e} (set by {})", flag_of::<RunArgs>(field))
-        }
-        _ => e.into(),
-    })?;
+    config.validate().map_err(named_stream_error)?;
 
     let event_time = match run.event_time.as_deref() {
         None | Some("table") => EventTimeMode::Table,
@@ -183,9 +191,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
     };
     let part = spindle_gen::Partition::new(run.part.unwrap_or(0), run.parts.unwrap_or(1)).map_err(
         |e| match &e {
-            spindle_gen::Error::Invalid { field, .. } => {
-                anyhow::anyhow!("{e} (set by {})", flag_of::<RunArgs>(field))
-            }
+            spindle_gen::Error::Invalid { field, .. } => set_by(&e, field),
             _ => e.into(),
         },
     )?;
@@ -194,11 +200,6 @@ pub fn common(run: RunArgs) -> Result<Common> {
         .as_deref()
         .map(|t| parse_instant(t, "--start-at").map(|t| t.timestamp_micros()))
         .transpose()?;
-    if part.count > 1 && config.realtime && start_at.is_none() {
-        bail!(
-            "the parts of a realtime run share one clock: give every part the same --start-at (or `start_at` in --config)"
-        );
-    }
     let pacer = PacerOptions {
         clock_start: run
             .clock_start
@@ -210,7 +211,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
         event_time,
         record_lateness: run.report_lateness.unwrap_or(false),
     };
-    pacer.validate()?;
+    pacer.validate(&config, part).map_err(named_stream_error)?;
 
     let mut anomalies = AnomalyRegistry::default();
     for spec in run.anomaly.iter().flatten() {

@@ -177,7 +177,7 @@ fn stream_parts_each_send_every_nth_event_of_the_run() {
         ),
         (
             &["--parts", "2", "--realtime"][..],
-            "give every part the same --start-at",
+            "give every part the same start instant (set by --start-at",
         ),
         (
             &["--realtime", "--start-at", "soon"][..],

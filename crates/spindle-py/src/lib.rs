@@ -424,11 +424,6 @@ fn stream<'py>(
 ) -> PyResult<Outcome<'py>> {
     let config = config.config()?;
     let part = partition(part)?;
-    if part.count > 1 && config.realtime && start_at.is_none() {
-        return Err(PyValueError::new_err(
-            "the parts of a realtime run share one clock: give every part the same start_at",
-        ));
-    }
     if start_at.is_some_and(|t| !t.is_finite()) {
         return Err(PyValueError::new_err(
             "invalid start_at: expected Unix seconds (time.time()) or a datetime",

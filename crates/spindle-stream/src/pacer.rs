@@ -17,6 +17,7 @@ use crate::config::StreamConfig;
 use crate::error::Result;
 use crate::result::StopReason;
 use arrow_array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
+use spindle_gen::Partition;
 use spindle_gen::rng::RandomStream;
 use spindle_sinks::StreamWriter;
 use std::sync::Arc;
@@ -66,15 +67,22 @@ impl Default for PacerOptions {
 }
 
 impl PacerOptions {
-    /// Checks the options.
+    /// Checks the options for a run of `config` sending `part`.
     ///
     /// # Errors
-    /// A speedup that is not positive.
-    pub fn validate(&self) -> Result<()> {
+    /// A speedup that is not positive; a part of a realtime run without a
+    /// [`PacerOptions::start_at`] (the parts would each start their own clock).
+    pub fn validate(&self, config: &StreamConfig, part: Partition) -> Result<()> {
         if !(self.speedup.is_finite() && self.speedup > 0.0) {
             return Err(crate::Error::invalid(
                 "speedup",
                 format!("{} must be > 0", self.speedup),
+            ));
+        }
+        if part.count > 1 && config.realtime && self.start_at.is_none() {
+            return Err(crate::Error::invalid(
+                "start_at",
+                "the parts of a realtime run share one clock: give every part the same start instant",
             ));
         }
         Ok(())

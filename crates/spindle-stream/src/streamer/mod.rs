@@ -268,7 +268,7 @@ impl SpindleStreamer {
         timestamp_column: Option<&str>,
     ) -> Result<StreamResult> {
         self.config.validate()?;
-        self.pacer_options.validate()?;
+        self.pacer_options.validate(&self.config, self.part)?;
         let table = source.name.clone();
         let event_time = event_time_column(&table, &source.schema, timestamp_column)?;
         if !self.anomalies.is_empty() {

@@ -45,6 +45,13 @@ class _EngineAnomaly(Anomaly):
     def fraction(self) -> float:
         return self._fraction
 
+    def _settings(self) -> dict:
+        """The kind's own settings, as the engine takes them."""
+        raise NotImplementedError
+
+    def _native(self) -> dict:
+        return {"kind": self._kind, "name": self.name, "fraction": float(self._fraction), **self._settings()}
+
 
 class PointAnomaly(_EngineAnomaly):
     """One row's value far outside the normal range: ``column`` set to its mean
@@ -64,15 +71,9 @@ class PointAnomaly(_EngineAnomaly):
         self.multiplier_range = multiplier_range
         self._fraction = fraction
 
-    def _native(self) -> dict:
+    def _settings(self) -> dict:
         lo, hi = self.multiplier_range
-        return {
-            "kind": self._kind,
-            "name": self.name,
-            "column": self.column,
-            "multiplier_range": (float(lo), float(hi)),
-            "fraction": float(self._fraction),
-        }
+        return {"column": self.column, "multiplier_range": (float(lo), float(hi))}
 
     def __repr__(self) -> str:
         return (
@@ -104,15 +105,12 @@ class ContextualAnomaly(_EngineAnomaly):
         self.anomalous_values = list(anomalous_values)
         self._fraction = fraction
 
-    def _native(self) -> dict:
+    def _settings(self) -> dict:
         return {
-            "kind": self._kind,
-            "name": self.name,
             "column": self.column,
             "condition_column": self.condition_column,
             "normal_values": self.normal_values,
             "anomalous_values": self.anomalous_values,
-            "fraction": float(self._fraction),
         }
 
     def __repr__(self) -> str:
@@ -143,14 +141,11 @@ class CollectiveAnomaly(_EngineAnomaly):
         self.window_seconds = window_seconds
         self._fraction = fraction
 
-    def _native(self) -> dict:
+    def _settings(self) -> dict:
         return {
-            "kind": self._kind,
-            "name": self.name,
             "group_column": self.group_column,
             "timestamp_column": self.timestamp_column,
             "window_seconds": float(self.window_seconds),
-            "fraction": float(self._fraction),
         }
 
     def __repr__(self) -> str:
