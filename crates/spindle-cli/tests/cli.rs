@@ -797,6 +797,98 @@ fn replay_streams_a_query_over_the_shipped_sample() {
     );
 }
 
+/// A query ordered by its event time replays with anomalies chunk by chunk (the query
+/// runs twice: a survey, then the stream), and sends what streaming the generated table
+/// with the same anomalies sends.
+#[test]
+fn replay_with_anomalies_equals_the_generated_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = dir.path().join("tables");
+    let o = spindle(&[
+        "generate",
+        "retail",
+        "--scale",
+        "small",
+        "--tables",
+        "order",
+        "--quiet",
+        "--output",
+        tables.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let anomalies = dir.path().join("anomalies.toml");
+    std::fs::write(
+        &anomalies,
+        r#"[[anomaly]]
+kind = "point"
+name = "extreme_total"
+column = "order_total"
+fraction = 0.03
+[[anomaly]]
+kind = "contextual"
+name = "returned_delivered"
+column = "status"
+condition_column = "status"
+normal_values = ["returned"]
+anomalous_values = ["delivered", "completed"]
+fraction = 0.25
+[[anomaly]]
+kind = "collective"
+name = "velocity_fraud"
+group_column = "customer_id"
+timestamp_column = "order_date"
+window_seconds = 300
+fraction = 0.05
+"#,
+    )
+    .unwrap();
+    let events = |args: &[&str]| -> Vec<serde_json::Value> {
+        let o = spindle(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+            .lines()
+            .map(|l| {
+                let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
+                e.as_object_mut().unwrap().remove("_spindle_table");
+                e
+            })
+            .collect()
+    };
+    let anomalies = anomalies.to_str().unwrap();
+    let streamed = events(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--scale",
+        "small",
+        "--anomalies",
+        anomalies,
+        "--quiet",
+    ]);
+    let order = tables.join("order.parquet");
+    let replayed = events(&[
+        "replay",
+        "--source",
+        order.to_str().unwrap(),
+        "--sql",
+        "SELECT * FROM \"order\" ORDER BY order_date, order_id",
+        "--anomalies",
+        anomalies,
+        "--quiet",
+    ]);
+    assert_eq!(replayed.len(), 5_000);
+    let labelled = replayed
+        .iter()
+        .filter(|e| e["_spindle_is_anomaly"] == true)
+        .count();
+    assert!(labelled > 300, "{labelled}");
+    assert!(
+        replayed == streamed,
+        "the replay sends the generated stream's events"
+    );
+}
+
 /// A Parquet file of a list column, a struct column and a row count of `rows`.
 fn nested_parquet(path: &Path, rows: usize) {
     use arrow_array::builder::{Int64Builder, ListBuilder};

@@ -9,7 +9,9 @@
 //! spilling) and the streamer streams. Parquet files that record their sort order in
 //! their row groups' `sorting_columns` (as `spindle generate` writes them) need no sort
 //! at all: DataFusion reads that order from the files, so the `ORDER BY` costs nothing
-//! and the whole run streams in memory independent of the file's size.
+//! and the whole run streams in memory independent of the file's size. With anomalies
+//! the query runs twice (a survey, then the stream), so it must give the same rows in
+//! the same order each time: order it on every row (`ORDER BY order_date, order_id`).
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -233,25 +235,32 @@ impl SqlSources {
         let plan = self.plan(sql)?;
         let schema: SchemaRef = plan.schema();
         let ordered_by = leading_ascending_column(plan.as_ref());
-        // Plans with several partitions spawn their inputs on the runtime as they start.
-        let stream = {
-            let _inside = self.runtime.enter();
-            datafusion::physical_plan::execute_stream(plan, self.context.task_ctx())?
-        };
         let runtime = self.runtime.clone();
-        let mut stream = Some(stream);
-        let batches = std::iter::from_fn(move || {
-            let s = stream.as_mut()?;
-            let next = runtime.block_on(s.next());
-            if next.is_none() {
-                stream = None;
-            }
-            next.map(|r| r.map_err(|e| spindle_stream::Error::invalid("sql", e.to_string())))
-        });
+        let context = self.context.clone();
+        // Each read runs the plan again (a stream with anomalies reads twice).
+        let rows = move || -> spindle_stream::Result<spindle_stream::Batches> {
+            // Plans with several partitions spawn their inputs on the runtime as they
+            // start.
+            let stream = {
+                let _inside = runtime.enter();
+                datafusion::physical_plan::execute_stream(plan.clone(), context.task_ctx())
+                    .map_err(|e| spindle_stream::Error::invalid("sql", e.to_string()))?
+            };
+            let runtime = runtime.clone();
+            let mut stream = Some(stream);
+            Ok(Box::new(std::iter::from_fn(move || {
+                let s = stream.as_mut()?;
+                let next = runtime.block_on(s.next());
+                if next.is_none() {
+                    stream = None;
+                }
+                next.map(|r| r.map_err(|e| spindle_stream::Error::invalid("sql", e.to_string())))
+            })))
+        };
         Ok(TableSource {
             name: name.to_string(),
             schema,
-            batches: Box::new(batches),
+            rows: Arc::new(rows),
             ordered_by,
         })
     }

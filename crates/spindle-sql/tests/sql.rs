@@ -353,7 +353,7 @@ fn a_file_that_records_its_order_streams_ordered_without_a_sort() {
 
     let source = s.query("half", &query("sorted")).unwrap();
     assert_eq!(source.ordered_by.as_deref(), Some("order_date"));
-    let batches: Vec<RecordBatch> = source.batches.map(Result::unwrap).collect();
+    let batches: Vec<RecordBatch> = (source.rows)().unwrap().map(Result::unwrap).collect();
     assert_eq!(rows(&batches), orders.num_rows() / 2);
     let times: Vec<i64> = batches
         .iter()

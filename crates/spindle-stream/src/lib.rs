@@ -24,4 +24,4 @@ pub use error::{Error, Result};
 pub use multi::{FanOut, SinkResult, StreamingMultiWriteResult, StreamingMultiWriter};
 pub use pacer::{EventTimeMode, PacerOptions};
 pub use result::{Lateness, StopReason, StreamResult};
-pub use streamer::{SpindleStreamer, TableSource};
+pub use streamer::{Batches, SpindleStreamer, TableSource};

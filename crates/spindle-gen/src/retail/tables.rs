@@ -528,7 +528,14 @@ impl RetailPlan {
 
         // Lines and totals, in whole cents.
         let line_rows = self.lines.at(units.start)..self.lines.at(units.end);
-        let line_count = (line_rows.end - line_rows.start) as usize;
+        // The lines' columns are kept only when `order_line` is asked for; the order's
+        // total needs the lines' amounts alone.
+        let keep_lines = tables.contains(&"order_line");
+        let line_count = if keep_lines {
+            (line_rows.end - line_rows.start) as usize
+        } else {
+            0
+        };
         let product_stream = self.stream("order_line.product");
         let quantity_stream = self.stream("order_line.quantity");
         let mut line_order = Vec::with_capacity(line_count);
@@ -550,12 +557,14 @@ impl RetailPlan {
                 let quantity = 1 + QUANTITY_CDF.iter().take_while(|&&c| c <= u).count() as i64;
                 let price = self.product_price_cents[product];
                 let total = (quantity * price * (100 - discount) + 50) / 100;
-                line_order.push(o as i64 + 1);
-                line_product.push(product as i64 + 1);
-                line_quantity.push(quantity);
-                line_price.push(price);
-                line_discount.push(discount);
-                line_total.push(total);
+                if keep_lines {
+                    line_order.push(o as i64 + 1);
+                    line_product.push(product as i64 + 1);
+                    line_quantity.push(quantity);
+                    line_price.push(price);
+                    line_discount.push(discount);
+                    line_total.push(total);
+                }
                 order_total[k] += total;
             }
         }

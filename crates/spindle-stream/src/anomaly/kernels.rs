@@ -1,16 +1,21 @@
-//! The kernels: each anomaly's edits of a batch (rows and their new values) as
-//! functions over its arrays, leaving the batch untouched.
+//! The kernels: what each anomaly needs to know of the whole table (a column's mean,
+//! a count of eligible rows, group sizes), gathered chunk by chunk in table order, and
+//! each anomaly's edits of a batch (rows and their new values) as functions over its
+//! arrays, leaving the batch untouched. A batch's rows are addressed by their positions
+//! in the table, so an edit is the same whether the table comes whole, in chunks, or
+//! as the few rows an anomaly moves.
 
 use super::{CollectiveAnomaly, ContextualAnomaly, PointAnomaly, Value, pick_count};
 use crate::error::Result;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow_data::{ArrayData, transform::MutableArrayData};
 use arrow_schema::{DataType, TimeUnit};
-use rayon::prelude::*;
+use foldhash::fast::FixedState;
 use spindle_gen::dist::sample_without_replacement;
 use spindle_gen::rng::RandomStream;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// What one anomaly changes: rows (ascending), the column and its new values.
@@ -51,57 +56,153 @@ fn is_text(t: &DataType) -> bool {
         || matches!(t, DataType::Dictionary(_, v) if v.is_string())
 }
 
+/// An array made of `runs` of rows of `arrays` (all of one type): `(array, start,
+/// len)` each, copied a run at a time.
+pub(super) fn splice(arrays: &[&ArrayRef], runs: &[(usize, usize, usize)]) -> Result<ArrayRef> {
+    let data: Vec<ArrayData> = arrays.iter().map(|a| a.to_data()).collect();
+    let len = runs.iter().map(|r| r.2).sum();
+    let mut out = MutableArrayData::new(data.iter().collect(), false, len);
+    for &(array, start, n) in runs {
+        out.try_extend(array, start, start + n)?;
+    }
+    Ok(arrow_array::make_array(out.freeze()))
+}
+
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> (usize, &'a ArrayRef) {
     let i = batch.schema().index_of(name).expect("checked before");
     (i, batch.column(i))
 }
 
-pub(super) fn point_edit(
-    p: &PointAnomaly,
-    batch: &RecordBatch,
-    stream: RandomStream,
-) -> Result<Edit> {
-    let (index, array) = column(batch, &p.column);
-    let values = arrow_cast::cast(array, &DataType::Float64)?;
-    let values = values.as_primitive::<Float64Type>();
-    // Mean absolute value, summed in parallel over fixed chunks (same result whatever
-    // the thread count: chunk sums are added in chunk order).
-    let (sum, count) = (0..values.len().div_ceil(65_536))
-        .into_par_iter()
-        .map(|c| {
-            let slice = values.slice(c * 65_536, (values.len() - c * 65_536).min(65_536));
-            slice
+/// The rows (indexes into `positions`) whose table position is in `picked`; both
+/// ascending.
+pub(super) fn picked_rows(positions: &[u64], picked: &[u64]) -> Vec<u32> {
+    let (Some(&first), Some(&last)) = (positions.first(), positions.last()) else {
+        return Vec::new();
+    };
+    let from = picked.partition_point(|&p| p < first);
+    let to = picked.partition_point(|&p| p <= last);
+    let picked = &picked[from..to];
+    if last - first + 1 == positions.len() as u64 {
+        // Consecutive positions (a chunk of the table): the row is the offset.
+        return picked.iter().map(|&p| (p - first) as u32).collect();
+    }
+    let mut at = 0;
+    let mut rows = Vec::with_capacity(picked.len());
+    for (row, &position) in positions.iter().enumerate() {
+        while at < picked.len() && picked[at] < position {
+            at += 1;
+        }
+        if at == picked.len() {
+            break;
+        }
+        if picked[at] == position {
+            rows.push(row as u32);
+        }
+    }
+    rows
+}
+
+/// Table rows summed per block by [`AbsMean`]: the mean is summed left to right within
+/// a block, then block by block, so it does not depend on how the table is chunked.
+const MEAN_BLOCK_ROWS: u64 = 65_536;
+
+/// The mean absolute value of a point anomaly's column (its baseline), over the table
+/// in order.
+#[derive(Default)]
+pub(super) struct AbsMean {
+    total: (f64, u64),
+    block: (f64, u64),
+    block_index: u64,
+}
+
+impl AbsMean {
+    /// Adds `array`, the column's values from table position `first`.
+    pub(super) fn add(&mut self, array: &ArrayRef, first: u64) -> Result<()> {
+        let values = arrow_cast::cast(array, &DataType::Float64)?;
+        let values = values.as_primitive::<Float64Type>();
+        let mut at = 0u64;
+        let len = values.len() as u64;
+        while at < len {
+            let position = first + at;
+            let index = position / MEAN_BLOCK_ROWS;
+            if index != self.block_index {
+                self.close_block();
+                self.block_index = index;
+            }
+            let end = len.min((index + 1) * MEAN_BLOCK_ROWS - first);
+            let slice = values.slice(at as usize, (end - at) as usize);
+            self.block = slice
                 .iter()
                 .flatten()
-                .fold((0.0, 0u64), |(s, n), v| (s + v.abs(), n + 1))
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold((0.0, 0u64), |(s, n), (a, b)| (s + a, n + b));
-    let baseline = if count == 0 || sum == 0.0 {
-        1.0
-    } else {
-        sum / count as f64
-    };
-    let n = batch.num_rows() as u64;
-    let rows = sample_without_replacement(stream, n, pick_count(n, p.fraction));
-    let (lo, hi) = p.multiplier_range;
-    let new: Vec<f64> = rows
-        .iter()
-        .map(|&r| {
-            let m = lo + (hi - lo) * stream.unit2(r, 1);
-            let noise = 0.8 + 0.4 * stream.unit2(r, 2);
-            (baseline * m * noise * 100.0).round() / 100.0
-        })
-        .collect();
-    let original = array.data_type();
-    Ok(Edit {
-        column: index,
-        new_type: (*original != DataType::Float64).then_some(DataType::Float64),
-        nullable: false,
-        rows: rows.iter().map(|&r| r as u32).collect(),
-        values: Arc::new(Float64Array::from(new)),
-    })
+                .fold(self.block, |(s, n), v| (s + v.abs(), n + 1));
+            at = end;
+        }
+        Ok(())
+    }
+
+    fn close_block(&mut self) {
+        let (s, n) = std::mem::take(&mut self.block);
+        self.total = (self.total.0 + s, self.total.1 + n);
+    }
+
+    /// The mean, or 1 for a column of nulls or zeros.
+    pub(super) fn finish(mut self) -> f64 {
+        self.close_block();
+        let (sum, count) = self.total;
+        if count == 0 || sum == 0.0 {
+            1.0
+        } else {
+            sum / count as f64
+        }
+    }
+}
+
+/// A point anomaly planned for a table: its rows and baseline.
+pub(super) struct PointPlan {
+    /// Table positions, ascending.
+    rows: Vec<u64>,
+    baseline: f64,
+    range: (f64, f64),
+    stream: RandomStream,
+    column: String,
+}
+
+impl PointPlan {
+    /// `max(1, floor(n x fraction))` of the table's `n` rows: which ones depends on `n`
+    /// alone.
+    pub(super) fn new(p: &PointAnomaly, n: u64, baseline: f64, stream: RandomStream) -> Self {
+        Self {
+            rows: sample_without_replacement(stream, n, pick_count(n, p.fraction)),
+            baseline,
+            range: p.multiplier_range,
+            stream,
+            column: p.column.clone(),
+        }
+    }
+
+    /// The edit of `batch`, whose rows sit at `positions` in the table.
+    pub(super) fn edit(&self, batch: &RecordBatch, positions: &[u64]) -> Edit {
+        let (index, array) = column(batch, &self.column);
+        let rows = picked_rows(positions, &self.rows);
+        let (lo, hi) = self.range;
+        let stream = self.stream;
+        let values: Vec<f64> = rows
+            .iter()
+            .map(|&row| {
+                let r = positions[row as usize];
+                let m = lo + (hi - lo) * stream.unit2(r, 1);
+                let noise = 0.8 + 0.4 * stream.unit2(r, 2);
+                (self.baseline * m * noise * 100.0).round() / 100.0
+            })
+            .collect();
+        Edit {
+            column: index,
+            new_type: (*array.data_type() != DataType::Float64).then_some(DataType::Float64),
+            nullable: false,
+            rows,
+            values: Arc::new(Float64Array::from(values)),
+        }
+    }
 }
 
 /// Rows of `array` whose value is one of `values`.
@@ -161,102 +262,433 @@ fn eligible_rows(array: &ArrayRef, values: &[Value]) -> Result<Vec<u64>> {
         .collect())
 }
 
-pub(super) fn contextual_edit(
-    c: &ContextualAnomaly,
-    batch: &RecordBatch,
-    stream: RandomStream,
-) -> Result<Edit> {
-    let (index, array) = column(batch, &c.column);
-    let (_, condition) = column(batch, &c.condition_column);
-    let eligible = eligible_rows(condition, &c.normal_values)?;
-    let picks = sample_without_replacement(
-        stream,
-        eligible.len() as u64,
-        pick_count(eligible.len() as u64, c.fraction),
-    );
-    let rows: Vec<u32> = picks.iter().map(|&k| eligible[k as usize] as u32).collect();
-    let literals: Vec<ArrayRef> = c
-        .anomalous_values
-        .iter()
-        .map(|v| literal(v, array.data_type()).expect("checked before"))
-        .collect();
-    let sources: Vec<&dyn Array> = literals.iter().map(|a| a.as_ref()).collect();
-    let choice: Vec<(usize, usize)> = rows
-        .iter()
-        .map(|&r| {
-            (
-                stream.below2(u64::from(r), 1, literals.len() as u64) as usize,
-                0,
-            )
-        })
-        .collect();
-    let values = if rows.is_empty() {
-        arrow_array::new_empty_array(array.data_type())
-    } else {
-        arrow_select::interleave::interleave(&sources, &choice)?
-    };
-    Ok(Edit {
-        column: index,
-        new_type: None,
-        nullable: c.anomalous_values.contains(&Value::Null),
-        rows,
-        values,
-    })
+/// The rows of `condition` whose value is one of `values`, each with its rank among a
+/// table's eligible rows, the first of them having rank `before`.
+pub(super) fn eligible_ranks(
+    condition: &ArrayRef,
+    values: &[Value],
+    before: u64,
+) -> Result<Vec<(u32, u64)>> {
+    Ok(eligible_rows(condition, values)?
+        .into_iter()
+        .zip(before..)
+        .map(|(row, rank)| (row as u32, rank))
+        .collect())
 }
 
-/// Group keys of a column: integers as themselves, anything else by its text.
-enum Keys {
-    Int(Vec<Option<i64>>),
+/// A contextual anomaly planned for a table: which of its eligible rows it takes, by
+/// rank among them in table order.
+pub(super) struct ContextualPlan {
+    /// Ranks among the eligible rows, ascending.
+    picks: Vec<u64>,
+    literals: Vec<ArrayRef>,
+    nullable: bool,
+    stream: RandomStream,
+    column: String,
+    condition: String,
+    normal_values: Vec<Value>,
+}
+
+impl ContextualPlan {
+    /// `max(1, floor(eligible x fraction))` of the table's `eligible` rows.
+    pub(super) fn new(
+        c: &ContextualAnomaly,
+        eligible: u64,
+        column_type: &DataType,
+        stream: RandomStream,
+    ) -> Self {
+        Self {
+            picks: sample_without_replacement(stream, eligible, pick_count(eligible, c.fraction)),
+            literals: c
+                .anomalous_values
+                .iter()
+                .map(|v| literal(v, column_type).expect("checked before"))
+                .collect(),
+            nullable: c.anomalous_values.contains(&Value::Null),
+            stream,
+            column: c.column.clone(),
+            condition: c.condition_column.clone(),
+            normal_values: c.normal_values.clone(),
+        }
+    }
+
+    /// The eligible rows of `batch`, each with its rank among the table's eligible
+    /// rows, the first of them having rank `before`.
+    pub(super) fn ranks(&self, batch: &RecordBatch, before: u64) -> Result<Vec<(u32, u64)>> {
+        eligible_ranks(
+            column(batch, &self.condition).1,
+            &self.normal_values,
+            before,
+        )
+    }
+
+    /// The edit of `batch`, whose rows sit at `positions` in the table and whose
+    /// eligible rows have `ranks` (ascending).
+    pub(super) fn edit(
+        &self,
+        batch: &RecordBatch,
+        positions: &[u64],
+        ranks: &[(u32, u64)],
+    ) -> Result<Edit> {
+        let (index, array) = column(batch, &self.column);
+        let ranks_only: Vec<u64> = ranks.iter().map(|&(_, rank)| rank).collect();
+        let rows: Vec<u32> = picked_rows(&ranks_only, &self.picks)
+            .into_iter()
+            .map(|k| ranks[k as usize].0)
+            .collect();
+        let sources: Vec<&dyn Array> = self.literals.iter().map(|a| a.as_ref()).collect();
+        let choice: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|&row| {
+                let r = positions[row as usize];
+                let k = self.stream.below2(r, 1, self.literals.len() as u64) as usize;
+                (k, 0)
+            })
+            .collect();
+        let values = if rows.is_empty() {
+            arrow_array::new_empty_array(array.data_type())
+        } else {
+            arrow_select::interleave::interleave(&sources, &choice)?
+        };
+        Ok(Edit {
+            column: index,
+            new_type: None,
+            nullable: self.nullable,
+            rows,
+            values,
+        })
+    }
+}
+
+/// A group key: integers as themselves, anything else by its text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum GroupKey {
+    Int(i64),
+    Text(Box<str>),
+}
+
+impl GroupKey {
+    fn borrowed(&self) -> KeyRef<'_> {
+        match self {
+            GroupKey::Int(v) => KeyRef::Int(*v),
+            GroupKey::Text(s) => KeyRef::Text(s),
+        }
+    }
+}
+
+/// A group column's keys, row by row (`None` for a null: in no group).
+pub(super) enum Keys {
+    Int(arrow_array::Int64Array),
     Text(ArrayRef),
 }
 
-fn group_rows(array: &ArrayRef) -> Result<Vec<Vec<u32>>> {
-    let keys = if array.data_type().is_integer() {
-        let ints = arrow_cast::cast(array, &DataType::Int64)?;
-        Keys::Int(ints.as_primitive::<Int64Type>().iter().collect())
-    } else {
-        Keys::Text(arrow_cast::cast(array, &DataType::Utf8)?)
-    };
-    // Groups in order of first appearance: deterministic for a given input.
-    let mut groups: Vec<Vec<u32>> = Vec::new();
-    match keys {
-        Keys::Int(values) => {
-            let mut at: HashMap<i64, usize> = HashMap::new();
-            for (row, v) in values.iter().enumerate() {
-                if let Some(v) = v {
-                    let g = *at.entry(*v).or_insert_with(|| {
-                        groups.push(Vec::new());
-                        groups.len() - 1
-                    });
-                    groups[g].push(row as u32);
-                }
+impl Keys {
+    pub(super) fn of(array: &ArrayRef) -> Result<Self> {
+        Ok(if array.data_type().is_integer() {
+            Keys::Int(
+                arrow_cast::cast(array, &DataType::Int64)?
+                    .as_primitive::<Int64Type>()
+                    .clone(),
+            )
+        } else {
+            Keys::Text(arrow_cast::cast(array, &DataType::Utf8)?)
+        })
+    }
+
+    /// The key of `row`, without allocating for integers.
+    fn with<T>(&self, row: usize, f: impl FnOnce(Option<KeyRef<'_>>) -> T) -> T {
+        match self {
+            Keys::Int(a) => f(a.is_valid(row).then(|| KeyRef::Int(a.value(row)))),
+            Keys::Text(a) => {
+                let s = a.as_string::<i32>();
+                f(s.is_valid(row).then(|| KeyRef::Text(s.value(row))))
             }
         }
-        Keys::Text(array) => {
-            let strings = array.as_string::<i32>();
-            let mut at: HashMap<&str, usize> = HashMap::new();
-            for row in 0..strings.len() {
-                if strings.is_valid(row) {
-                    let g = *at.entry(strings.value(row)).or_insert_with(|| {
-                        groups.push(Vec::new());
-                        groups.len() - 1
-                    });
-                    groups[g].push(row as u32);
+    }
+}
+
+/// A borrowed [`GroupKey`].
+#[derive(Clone, Copy)]
+enum KeyRef<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl KeyRef<'_> {
+    /// 64 bits that name the group in random draws: the integer itself, or the text's
+    /// FNV-1a hash.
+    fn bits(self) -> u64 {
+        match self {
+            KeyRef::Int(v) => v as u64,
+            KeyRef::Text(s) => s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+            }),
+        }
+    }
+
+    fn owned(self) -> GroupKey {
+        match self {
+            KeyRef::Int(v) => GroupKey::Int(v),
+            KeyRef::Text(s) => GroupKey::Text(s.into()),
+        }
+    }
+}
+
+/// Integer keys in `0..DENSE_KEYS` are counted in a bit array (2 bits a key, at most
+/// 4 MiB, grown as keys show: small enough to stay in cache), others in hash maps.
+const DENSE_KEYS: usize = 1 << 24;
+
+/// Whether each key has one row, or two or more, over the table so far (the survey
+/// needs no more than that: a group with two rows is eligible).
+#[derive(Default)]
+struct GroupCounts {
+    /// Bits `2k` (seen) and `2k + 1` (seen twice) of key `k`, 32 keys a word.
+    dense: Vec<u64>,
+    ints: HashMap<i64, bool, FixedState>,
+    texts: HashMap<Box<str>, bool, FixedState>,
+}
+
+impl GroupCounts {
+    /// Counts a row of `key`; whether it is the key's second row.
+    fn count(&mut self, key: KeyRef<'_>) -> bool {
+        fn see(twice: &mut bool) -> bool {
+            let second = !*twice;
+            *twice = true;
+            second
+        }
+        match key {
+            KeyRef::Int(v) if (0..DENSE_KEYS as i64).contains(&v) => {
+                let (word, shift) = (v as usize / 32, 2 * (v as u32 % 32));
+                if word >= self.dense.len() {
+                    let len = (word + 1).max(2 * self.dense.len()).min(DENSE_KEYS / 32);
+                    self.dense.resize(len, 0);
+                }
+                let bits = (self.dense[word] >> shift) & 3;
+                let seen: u64 = if bits == 0 { 1 } else { 3 };
+                self.dense[word] |= seen << shift;
+                bits == 1
+            }
+            KeyRef::Int(v) => match self.ints.get_mut(&v) {
+                Some(twice) => see(twice),
+                None => {
+                    self.ints.insert(v, false);
+                    false
+                }
+            },
+            KeyRef::Text(s) => match self.texts.get_mut(s) {
+                Some(twice) => see(twice),
+                None => {
+                    self.texts.insert(s.into(), false);
+                    false
+                }
+            },
+        }
+    }
+
+    /// Every key with two rows or more.
+    fn eligible(&self) -> impl Iterator<Item = KeyRef<'_>> {
+        let dense = (0i64..)
+            .step_by(32)
+            .zip(&self.dense)
+            .flat_map(|(base, &word)| {
+                (0..32)
+                    .filter(move |k| (word >> (2 * k + 1)) & 1 == 1)
+                    .map(move |k| KeyRef::Int(base + k))
+            });
+        let ints = self
+            .ints
+            .iter()
+            .filter(|&(_, &twice)| twice)
+            .map(|(&v, _)| KeyRef::Int(v));
+        let texts = self
+            .texts
+            .iter()
+            .filter(|&(_, &twice)| twice)
+            .map(|(s, _)| KeyRef::Text(s));
+        dense.chain(ints).chain(texts)
+    }
+}
+
+/// How sure the survey is to keep the rows of every group it will choose: the bound on
+/// the chosen groups' priorities is this many standard deviations above the expected.
+pub(super) const PRIORITY_MARGIN_SIGMAS: f64 = 5.0;
+
+/// What a collective anomaly learns of a table in one pass: every group's size, and the
+/// rows of every group that may be chosen.
+///
+/// Groups are chosen by priority: each key's counter-based random bits, the `k`
+/// eligible groups (two rows or more) with the lowest priorities being chosen, where
+/// `k = max(1, floor(eligible x fraction))`. So the survey can keep, as it reads, only
+/// the rows of groups whose priority is below a bound the `k`-th lowest is all but
+/// sure to stay under (`fraction` plus five standard deviations of the `k`-th lowest of
+/// as many uniform draws as there are eligible groups so far); the bound only falls
+/// as groups become eligible.
+pub(super) struct GroupSurvey {
+    counts: GroupCounts,
+    eligible: u64,
+    fraction: f64,
+    stream: RandomStream,
+    /// Rows of groups whose priority is below this are kept.
+    pub(super) bound: u64,
+    /// Standard deviations the bound keeps above the expected `k`-th priority.
+    margin_sigmas: f64,
+    column: String,
+}
+
+/// The largest priority for a share `p` of the 64-bit range.
+fn priority_bound(p: f64) -> u64 {
+    if p >= 1.0 {
+        u64::MAX
+    } else if p <= 0.0 {
+        0
+    } else {
+        (p * 2f64.powi(64)) as u64
+    }
+}
+
+impl GroupSurvey {
+    pub(super) fn new(c: &CollectiveAnomaly, stream: RandomStream, margin_sigmas: f64) -> Self {
+        Self {
+            counts: GroupCounts::default(),
+            eligible: 0,
+            fraction: c.fraction,
+            stream,
+            bound: priority_bound(if c.fraction > 0.0 { 1.0 } else { 0.0 }),
+            margin_sigmas,
+            column: c.group_column.clone(),
+        }
+    }
+
+    fn priority(&self, key: KeyRef<'_>) -> u64 {
+        self.stream.bits2(key.bits(), 0)
+    }
+
+    /// The group keys of `batch`.
+    pub(super) fn keys(&self, batch: &RecordBatch) -> Result<Keys> {
+        Keys::of(column(batch, &self.column).1)
+    }
+
+    /// Counts the rows of `keys` (the next rows of the table); marks in `keep` the rows
+    /// whose group's priority is under the bound.
+    pub(super) fn add(&mut self, keys: &Keys, keep: &mut [bool]) {
+        match keys {
+            Keys::Int(a) => {
+                for (v, keep) in a.iter().zip(keep) {
+                    if let Some(v) = v {
+                        *keep |= self.add_key(KeyRef::Int(v));
+                    }
+                }
+            }
+            Keys::Text(a) => {
+                for (s, keep) in a.as_string::<i32>().iter().zip(keep) {
+                    if let Some(s) = s {
+                        *keep |= self.add_key(KeyRef::Text(s));
+                    }
                 }
             }
         }
     }
-    Ok(groups)
+
+    /// Counts a row of `key`; whether its group's priority is under the bound.
+    fn add_key(&mut self, key: KeyRef<'_>) -> bool {
+        if self.counts.count(key) {
+            self.eligible += 1;
+        }
+        self.priority(key) < self.bound
+    }
+
+    /// Lowers the bound after the groups seen so far; whether it fell.
+    pub(super) fn tighten(&mut self) -> bool {
+        if self.eligible == 0 || self.fraction <= 0.0 || self.fraction >= 1.0 {
+            return false;
+        }
+        let e = self.eligible as f64;
+        let f = self.fraction;
+        let share = f + self.margin_sigmas * (f * (1.0 - f) / e).sqrt() + 10.0 / e;
+        let bound = priority_bound(share).min(self.bound);
+        let fell = bound < self.bound;
+        self.bound = bound;
+        fell
+    }
+
+    /// Whether `row` of `keys` has a priority under the bound.
+    pub(super) fn under_bound(&self, keys: &Keys, row: usize) -> bool {
+        keys.with(row, |key| {
+            key.is_some_and(|k| self.priority(k) < self.bound)
+        })
+    }
+
+    /// The chosen groups, and whether all their rows were kept (all their priorities
+    /// under the final bound).
+    pub(super) fn choose(self) -> (Chosen, bool) {
+        let k = pick_count(self.eligible, self.fraction) as usize;
+        let mut ranked: Vec<(u64, GroupKey)> = self
+            .counts
+            .eligible()
+            .map(|key| (self.priority(key), key.owned()))
+            .collect();
+        if k < ranked.len() {
+            ranked.select_nth_unstable(k);
+            ranked.truncate(k);
+        }
+        let kept = ranked.iter().all(|(p, _)| *p < self.bound);
+        let chosen = Chosen {
+            keys: ranked.into_iter().map(|(_, key)| key).collect(),
+            column: self.column,
+        };
+        (chosen, kept)
+    }
 }
 
+/// The groups a collective anomaly chose.
+pub(super) struct Chosen {
+    keys: HashSet<GroupKey, FixedState>,
+    column: String,
+}
+
+impl Chosen {
+    /// The group keys of `batch`.
+    pub(super) fn keys(&self, batch: &RecordBatch) -> Result<Keys> {
+        Keys::of(column(batch, &self.column).1)
+    }
+
+    /// Whether `row` of `keys` is in a chosen group.
+    pub(super) fn contains(&self, keys: &Keys, row: usize) -> bool {
+        if self.keys.is_empty() {
+            return false;
+        }
+        keys.with(row, |key| match key {
+            Some(KeyRef::Int(v)) => self.keys.contains(&GroupKey::Int(v)),
+            Some(KeyRef::Text(s)) => self.keys.contains(&GroupKey::Text(s.into())),
+            None => false,
+        })
+    }
+
+    /// How many groups were chosen.
+    pub(super) fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// A collective anomaly's edit of the rows of `pieces` taken as one batch (the rows of
+/// its chosen groups, which must all be among them, at `positions` in the table): the
+/// rows (ascending) and their new times.
 pub(super) fn collective_edit(
     c: &CollectiveAnomaly,
-    batch: &RecordBatch,
+    chosen: &Chosen,
+    pieces: &[&RecordBatch],
+    positions: &[u64],
     stream: RandomStream,
 ) -> Result<Edit> {
-    let (_, group_array) = column(batch, &c.group_column);
-    let (index, ts_array) = column(batch, &c.timestamp_column);
-    let DataType::Timestamp(unit, _) = ts_array.data_type() else {
+    let Some(first) = pieces.first() else {
+        return Err(crate::error::Error::invalid(
+            "anomalies",
+            "no rows were moved",
+        ));
+    };
+    let (index, ts_array) = column(first, &c.timestamp_column);
+    let ts_type = ts_array.data_type().clone();
+    let DataType::Timestamp(unit, _) = ts_type else {
         unreachable!("checked before")
     };
     let per_second = match unit {
@@ -265,54 +697,52 @@ pub(super) fn collective_edit(
         TimeUnit::Microsecond => 1e6,
         TimeUnit::Nanosecond => 1e9,
     };
-    let ticks = arrow_cast::cast(ts_array, &DataType::Int64)?;
-    let ticks = ticks.as_primitive::<Int64Type>();
-    let eligible: Vec<Vec<u32>> = group_rows(group_array)?
-        .into_iter()
-        .filter(|rows| rows.len() >= 2)
-        .collect();
-    let chosen = sample_without_replacement(
-        stream,
-        eligible.len() as u64,
-        pick_count(eligible.len() as u64, c.fraction),
-    );
+    // Each row's time (nulls first) and each chosen group's rows, over all pieces.
+    let mut ticks: Vec<i64> = Vec::with_capacity(positions.len());
+    let mut valid: Vec<bool> = Vec::with_capacity(positions.len());
+    let mut groups: HashMap<GroupKey, Vec<u32>, FixedState> = HashMap::default();
+    for piece in pieces {
+        let times = arrow_cast::cast(column(piece, &c.timestamp_column).1, &DataType::Int64)?;
+        let times = times.as_primitive::<Int64Type>();
+        let keys = chosen.keys(piece)?;
+        for row in 0..piece.num_rows() {
+            let at = ticks.len() as u32;
+            ticks.push(times.value(row));
+            valid.push(times.is_valid(row));
+            if chosen.contains(&keys, row) {
+                let key = keys.with(row, |k| k.expect("a chosen key").owned());
+                groups.entry(key).or_default().push(at);
+            }
+        }
+    }
     let window = c.window_seconds * per_second;
-    let mut edits: Vec<(u32, i64)> = chosen
-        .par_iter()
-        .flat_map_iter(|&g| {
-            let mut rows = eligible[g as usize].clone();
-            // Null times sort first and take the window's start.
-            rows.sort_by_key(|&r| {
-                (
-                    ticks.is_valid(r as usize).then(|| ticks.value(r as usize)),
-                    r,
-                )
-            });
-            let start = rows
-                .iter()
-                .find(|&&r| ticks.is_valid(r as usize))
-                .map_or(0, |&r| ticks.value(r as usize));
-            let mut offsets: Vec<f64> = (0..rows.len() as u64)
-                .map(|j| stream.unit2(g, j + 1) * window)
-                .collect();
-            offsets.sort_by(f64::total_cmp);
-            rows.into_iter()
-                .zip(offsets)
-                .map(move |(r, o)| (r, start + o as i64))
-        })
+    let time = |r: u32| valid[r as usize].then(|| ticks[r as usize]);
+    let mut new_time: Vec<i64> = vec![0; ticks.len()];
+    let mut moved: Vec<bool> = vec![false; ticks.len()];
+    for (key, mut rows) in groups {
+        // Null times sort first and take the window's start; rows in table order.
+        rows.sort_by_key(|&r| (time(r), positions[r as usize]));
+        let start = rows.iter().find_map(|&r| time(r)).unwrap_or(0);
+        let g = key.borrowed().bits();
+        let mut offsets: Vec<f64> = (0..rows.len() as u64)
+            .map(|j| stream.unit2(g, j + 1) * window)
+            .collect();
+        offsets.sort_by(f64::total_cmp);
+        for (r, o) in rows.into_iter().zip(offsets) {
+            new_time[r as usize] = start + o as i64;
+            moved[r as usize] = true;
+        }
+    }
+    let rows: Vec<u32> = (0..new_time.len() as u32)
+        .filter(|&r| moved[r as usize])
         .collect();
-    edits.sort_unstable_by_key(|e| e.0);
-    let values = arrow_cast::cast(
-        &(Arc::new(arrow_array::Int64Array::from_iter_values(
-            edits.iter().map(|e| e.1),
-        )) as ArrayRef),
-        ts_array.data_type(),
-    )?;
+    let values =
+        arrow_array::Int64Array::from_iter_values(rows.iter().map(|&r| new_time[r as usize]));
     Ok(Edit {
         column: index,
         new_type: None,
         nullable: false,
-        rows: edits.iter().map(|e| e.0).collect(),
-        values,
+        rows,
+        values: arrow_cast::cast(&values, &ts_type)?,
     })
 }

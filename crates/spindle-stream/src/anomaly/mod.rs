@@ -1,17 +1,21 @@
 //! Labelled anomalies as column kernels: point, contextual and collective.
 //!
-//! Each anomaly turns the input batch into a set of edits (rows and their new values)
-//! without touching it; the registry computes every anomaly's edits in parallel on
-//! rayon, then applies them in registry order, so a later anomaly overrides an earlier
-//! one on the same cell and label. Every random draw comes from
-//! `(seed, anomaly position and name, row or group)`, so the result does not depend on
-//! the thread count.
+//! Each anomaly first learns what it needs of the whole table (the row count, a
+//! column's mean, how many rows its condition holds on, group sizes) in a survey pass,
+//! then turns any batch of the table's rows into a set of edits (rows and their new
+//! values) without touching it; the registry applies them in registry order, so a
+//! later anomaly overrides an earlier one on the same cell and label. Every random draw
+//! comes from `(seed, anomaly position and name, table position or group key)`, so the
+//! result does not depend on the thread count or on how the table is chunked: a table
+//! injected chunk by chunk equals the table injected whole.
 
 use crate::error::{Error, Result};
 
+mod injector;
 mod kernels;
 mod registry;
 
+pub(crate) use injector::Injector;
 pub use registry::{AnomalyRegistry, Injected};
 
 pub use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};

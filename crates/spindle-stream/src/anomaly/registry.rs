@@ -4,12 +4,15 @@
 use super::kernels::{self, Edit};
 use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
 use crate::error::{Error, Result};
+use crate::streamer::Batches;
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array};
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{DataType, Field, Schema};
-use rayon::prelude::*;
-use spindle_gen::rng::RandomStream;
 use std::sync::Arc;
+
+/// Rows per slice when [`AnomalyRegistry::inject`] surveys a batch.
+const SURVEY_CHUNK_ROWS: usize = 65_536;
 
 /// The result of [`AnomalyRegistry::inject`].
 #[derive(Debug)]
@@ -122,21 +125,32 @@ impl AnomalyRegistry {
     /// # Errors
     /// As [`AnomalyRegistry::check`], and Arrow errors.
     pub fn inject(&self, batch: &RecordBatch, table: &str, seed: u64) -> Result<Injected> {
-        self.check(table, &batch.schema())?;
-        let edits: Vec<Edit> = self
-            .anomalies
-            .par_iter()
-            .enumerate()
-            .map(|(k, a)| {
-                let stream = RandomStream::new(seed, &format!("anomaly.{k}.{}", a.anomaly_type()));
-                match a {
-                    Anomaly::Point(p) => kernels::point_edit(p, batch, stream),
-                    Anomaly::Contextual(c) => kernels::contextual_edit(c, batch, stream),
-                    Anomaly::Collective(c) => kernels::collective_edit(c, batch, stream),
-                }
-            })
-            .collect::<Result<_>>()?;
+        let whole = batch.clone();
+        let chunks = move || -> Result<Batches> {
+            let whole = whole.clone();
+            let n = whole.num_rows();
+            Ok(Box::new((0..n).step_by(SURVEY_CHUNK_ROWS).map(move |at| {
+                Ok(whole.slice(at, SURVEY_CHUNK_ROWS.min(n - at)))
+            })))
+        };
+        let mut injector = self.plan(table, &batch.schema(), seed, &chunks)?;
+        let batch = injector.in_place(batch)?;
+        injector.rest()?;
+        let labelled = batch
+            .column(batch.num_columns() - 2)
+            .as_boolean()
+            .true_count() as u64;
+        Ok(Injected { batch, labelled })
+    }
 
+    /// `batch` with `edits` (each with its anomaly's index) applied in order, so a
+    /// later anomaly overrides an earlier one on the same cell and label, and the label
+    /// columns appended.
+    pub(super) fn apply(
+        &self,
+        batch: &RecordBatch,
+        edits: &[(usize, Edit)],
+    ) -> Result<RecordBatch> {
         let n = batch.num_rows();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         let mut fields: Vec<Field> = batch
@@ -146,7 +160,7 @@ impl AnomalyRegistry {
             .map(|f| f.as_ref().clone())
             .collect();
         let mut label: Vec<Option<u16>> = vec![None; n];
-        for (k, edit) in edits.iter().enumerate() {
+        for (k, edit) in edits {
             let mut current = columns[edit.column].clone();
             if let Some(t) = &edit.new_type {
                 current = arrow_cast::cast(&current, t)?;
@@ -157,7 +171,7 @@ impl AnomalyRegistry {
             }
             columns[edit.column] = replace_rows(&current, &edit.rows, &edit.values)?;
             for &r in &edit.rows {
-                label[r as usize] = Some(k as u16);
+                label[r as usize] = Some(*k as u16);
             }
         }
         let names: Vec<String> = self.anomalies.iter().map(Anomaly::anomaly_type).collect();
@@ -174,23 +188,34 @@ impl AnomalyRegistry {
             }
             _ => None,
         };
-        let marked_before = |r: usize| {
-            earlier
-                .as_ref()
-                .is_some_and(|(is, _)| is.is_valid(r) && is.value(r))
-        };
-        let is_anomaly =
-            BooleanArray::from_iter((0..n).map(|r| Some(label[r].is_some() || marked_before(r))));
-        let anomaly_type = StringArray::from_iter((0..n).map(|r| {
-            match label[r] {
-                Some(k) => Some(names[k as usize].as_str()),
-                None => earlier
-                    .as_ref()
-                    .filter(|(_, kind)| marked_before(r) && kind.is_valid(r))
-                    .map(|(_, kind)| kind.value(r)),
+        let (is_anomaly, anomaly_type): (BooleanArray, ArrayRef) = match &earlier {
+            // Each row's label gathered from the names by its anomaly's index.
+            None => {
+                let label = UInt16Array::from(label);
+                let labelled = match label.nulls() {
+                    Some(valid) => valid.inner().clone(),
+                    None => BooleanBuffer::new_set(n),
+                };
+                let kinds = StringArray::from_iter_values(&names);
+                (
+                    BooleanArray::new(labelled, None),
+                    arrow_select::take::take(&kinds, &label, None)?,
+                )
             }
-        }));
-        let labelled = is_anomaly.true_count() as u64;
+            Some((is, kind)) => {
+                let marked_before = |r: usize| is.is_valid(r) && is.value(r);
+                let kinds = StringArray::from_iter((0..n).map(|r| match label[r] {
+                    Some(k) => Some(names[k as usize].as_str()),
+                    None => (marked_before(r) && kind.is_valid(r)).then(|| kind.value(r)),
+                }));
+                (
+                    BooleanArray::from_iter(
+                        (0..n).map(|r| Some(label[r].is_some() || marked_before(r))),
+                    ),
+                    Arc::new(kinds),
+                )
+            }
+        };
         if earlier.is_some() {
             let keep: Vec<usize> = (0..columns.len())
                 .filter(|&i| {
@@ -202,21 +227,18 @@ impl AnomalyRegistry {
             fields = keep.iter().map(|&i| fields[i].clone()).collect();
         }
         columns.push(Arc::new(is_anomaly));
-        columns.push(Arc::new(anomaly_type));
+        columns.push(anomaly_type);
         fields.push(Field::new(IS_ANOMALY, DataType::Boolean, false));
         fields.push(Field::new(ANOMALY_TYPE, DataType::Utf8, true));
         let schema = Arc::new(Schema::new_with_metadata(
             fields,
             batch.schema().metadata().clone(),
         ));
-        Ok(Injected {
-            batch: RecordBatch::try_new(schema, columns)?,
-            labelled,
-        })
+        Ok(RecordBatch::try_new(schema, columns)?)
     }
 }
 
-/// `array` with `rows` (ascending) replaced by `values`, by one `interleave`.
+/// `array` with `rows` (ascending) replaced by `values`, copied a run at a time.
 fn replace_rows(array: &ArrayRef, rows: &[u32], values: &ArrayRef) -> Result<ArrayRef> {
     if rows.is_empty() {
         return Ok(array.clone());
@@ -226,12 +248,18 @@ fn replace_rows(array: &ArrayRef, rows: &[u32], values: &ArrayRef) -> Result<Arr
     } else {
         arrow_cast::cast(values, array.data_type())?
     };
-    let mut indices: Vec<(usize, usize)> = (0..array.len()).map(|i| (0, i)).collect();
+    let mut runs = Vec::with_capacity(2 * rows.len() + 1);
+    let mut at = 0;
     for (k, &r) in rows.iter().enumerate() {
-        indices[r as usize] = (1, k);
+        let r = r as usize;
+        if r > at {
+            runs.push((0, at, r - at));
+        }
+        runs.push((1, k, 1));
+        at = r + 1;
     }
-    Ok(arrow_select::interleave::interleave(
-        &[array.as_ref(), values.as_ref()],
-        &indices,
-    )?)
+    if at < array.len() {
+        runs.push((0, at, array.len() - at));
+    }
+    kernels::splice(&[array, &values], &runs)
 }

@@ -1,10 +1,11 @@
 //! [`SpindleStreamer`]: a table in, an ordered stream of labelled events out.
 //!
 //! The stages, all on Arrow batches:
-//! 1. the table's rows in event-time order: generated tables that come in that order
-//!    (`order` by `order_date`) stream chunk by chunk; other tables, and any table with
-//!    anomalies, are gathered whole, injected, and stably sorted (this is the memory
-//!    cost: the whole table);
+//! 1. the table's rows in event-time order, with their anomalies: tables that come in
+//!    that order (`order` by `order_date`) stream chunk by chunk (with anomalies, after
+//!    a survey pass over the table, the events collective anomalies move merged back
+//!    at their new times); other tables are gathered whole, injected, and stably sorted
+//!    (this is the memory cost: the whole table);
 //! 2. metadata columns `_spindle_table`, `_spindle_seq` (row position before sorting)
 //!    and `_spindle_event_time`;
 //! 3. the out-of-order permutation, then `max_events`;
@@ -18,7 +19,7 @@ mod metadata;
 mod source;
 
 pub use metadata::{META_EVENT_TIME, META_SEQ, META_TABLE, with_metadata};
-pub use source::{TableSource, event_time_column};
+pub use source::{Batches, TableSource, event_time_column};
 
 use crate::anomaly::AnomalyRegistry;
 use crate::config::StreamConfig;

@@ -1,7 +1,9 @@
 //! The source side of a stream: a table's batches, put in event-time order chunk by
-//! chunk (or gathered, injected and stably sorted), produced on their own thread.
+//! chunk (anomalies injected chunk by chunk too, after a survey pass), or gathered,
+//! injected and stably sorted when the table does not come in event-time order;
+//! produced on their own thread.
 
-use crate::anomaly::AnomalyRegistry;
+use crate::anomaly::{Anomaly, AnomalyRegistry, Injector};
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -10,14 +12,19 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use spindle_gen::{DomainPlan, Partition, Spindle};
 use std::sync::Arc;
 
-/// A table to stream: its batches in table order.
+/// A table's batches in table order.
+pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
+
+/// A table to stream: its batches in table order, as many times as asked.
 pub struct TableSource {
     /// Table name (becomes `_spindle_table`).
     pub name: String,
     /// Schema of every batch.
     pub schema: SchemaRef,
-    /// The rows, in table order.
-    pub batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+    /// Reads the rows from the start, in table order. A stream reads once, or twice
+    /// with anomalies (a survey pass first), so every read must give the same rows in
+    /// the same order.
+    pub rows: Arc<dyn Fn() -> Result<Batches> + Send + Sync>,
     /// A timestamp column the rows already come in ascending order of, if known.
     pub ordered_by: Option<String>,
 }
@@ -28,7 +35,7 @@ impl TableSource {
         Self {
             name: name.to_string(),
             schema,
-            batches: Box::new(batches.into_iter().map(Ok)),
+            rows: Arc::new(move || Ok(Box::new(batches.clone().into_iter().map(Ok)))),
             ordered_by: None,
         }
     }
@@ -39,16 +46,19 @@ impl TableSource {
     /// An unknown table.
     pub fn generated(plan: Arc<dyn DomainPlan>, table: &str) -> Result<Self> {
         let spec = plan.domain().table(table)?.clone();
-        let batches = Spindle::iter_table(
-            plan,
-            table,
-            Partition::WHOLE,
-            spindle_gen::DEFAULT_CHUNK_UNITS,
-        )?;
+        let name = spec.name;
         Ok(Self {
-            name: spec.name.to_string(),
+            name: name.to_string(),
             schema: spec.schema.clone(),
-            batches: Box::new(batches.map(|b| b.map_err(Error::from))),
+            rows: Arc::new(move || {
+                let batches = Spindle::iter_table(
+                    plan.clone(),
+                    name,
+                    Partition::WHOLE,
+                    spindle_gen::DEFAULT_CHUNK_UNITS,
+                )?;
+                Ok(Box::new(batches.map(|b| b.map_err(Error::from))))
+            }),
             ordered_by: spec.ordered_by.map(str::to_string),
         })
     }
@@ -144,17 +154,36 @@ pub(super) fn ordered_chunks(
     };
     if already_ordered && anomalies.is_empty() {
         let mut offset = 0i64;
-        return Ok(Box::new(source.batches.map(move |b| {
+        return Ok(Box::new((source.rows)()?.map(move |b| {
             let b = b?;
             let seq = Int64Array::from_iter_values(offset..offset + b.num_rows() as i64);
             offset += b.num_rows() as i64;
             Ok((b, seq))
         })));
     }
-    // Gather the whole table: anomalies pick rows and groups over all of it, and a
-    // table not generated in event-time order has to be sorted.
+    if already_ordered {
+        if let Some(merge_by) = injection_order(&source.schema, event_time, anomalies) {
+            let anomalies = anomalies.clone();
+            let merge_by = merge_by.map(str::to_string);
+            let merge = merge_by.is_some();
+            let plan = move || {
+                let mut injector =
+                    anomalies.plan(&source.name, &source.schema, seed, source.rows.as_ref())?;
+                if let Some(column) = &merge_by {
+                    injector.merge_by(column)?;
+                }
+                Ok(((source.rows)()?, injector))
+            };
+            return Ok(Box::new(Injecting {
+                stage: Stage::Planning(Box::new(plan)),
+                merge,
+                next: 0,
+            }));
+        }
+    }
+    // Gather the whole table: it has to be sorted.
     let schema = source.schema.clone();
-    let batches = source.batches.collect::<Result<Vec<_>>>()?;
+    let batches = (source.rows)()?.collect::<Result<Vec<_>>>()?;
     let mut table = arrow_select::concat::concat_batches(&schema, &batches)?;
     drop(batches);
     if !anomalies.is_empty() {
@@ -177,6 +206,102 @@ pub(super) fn ordered_chunks(
             Ok((table.slice(at, len), seq.slice(at, len)))
         },
     )))
+}
+
+/// How a table already in event-time order gets its anomalies chunk by chunk: with
+/// the rows collective anomalies move merged back by `event_time` (`Some(column)`), or
+/// in their place (`Some(None)`: no event time, or nothing moves); `None` when that
+/// cannot keep the order (an anomaly writes the event-time column, or rows move by an
+/// event time that is text), and the table must be gathered and sorted.
+fn injection_order<'a>(
+    schema: &Schema,
+    event_time: Option<&'a str>,
+    anomalies: &AnomalyRegistry,
+) -> Option<Option<&'a str>> {
+    let Some(column) = event_time else {
+        return Some(None);
+    };
+    let mut moves = false;
+    for a in anomalies.anomalies() {
+        match a {
+            Anomaly::Contextual(c) if c.column == column => return None,
+            Anomaly::Collective(_) => moves = true,
+            _ => {}
+        }
+    }
+    if !moves {
+        return Some(None);
+    }
+    let field = schema.field_with_name(column).ok()?;
+    matches!(
+        field.data_type(),
+        DataType::Timestamp(..) | DataType::Date32 | DataType::Date64
+    )
+    .then_some(Some(column))
+}
+
+/// A table injected chunk by chunk (see [`Injector`]).
+struct Injecting {
+    stage: Stage,
+    merge: bool,
+    /// Table position of the next chunk's first row.
+    next: i64,
+}
+
+enum Stage {
+    /// Surveys the table and opens its second read: done by the first call for a
+    /// chunk, so on the thread producing the chunks (whose allocations the stream then
+    /// reuses).
+    Planning(Box<dyn FnOnce() -> Result<(Batches, Injector)> + Send>),
+    Injecting(Batches, Box<Injector>),
+    Done,
+}
+
+impl Iterator for Injecting {
+    type Item = Chunk;
+    fn next(&mut self) -> Option<Chunk> {
+        loop {
+            let (rows, injector) = match &mut self.stage {
+                Stage::Planning(_) => {
+                    let Stage::Planning(plan) = std::mem::replace(&mut self.stage, Stage::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let (rows, injector) = match plan() {
+                        Ok(started) => started,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    self.stage = Stage::Injecting(rows, Box::new(injector));
+                    continue;
+                }
+                Stage::Injecting(rows, injector) => (rows, injector),
+                Stage::Done => return None,
+            };
+            let Some(batch) = rows.next() else {
+                let rest = injector.rest().transpose();
+                self.stage = Stage::Done;
+                return rest;
+            };
+            let chunk = batch.and_then(|b| {
+                if self.merge {
+                    injector.merged(&b)
+                } else {
+                    let n = b.num_rows() as i64;
+                    let seq = Int64Array::from_iter_values(self.next..self.next + n);
+                    self.next += n;
+                    Ok((injector.in_place(&b)?, seq))
+                }
+            });
+            match chunk {
+                Ok((b, _)) if b.num_rows() == 0 => continue,
+                Err(e) => {
+                    self.stage = Stage::Done;
+                    return Some(Err(e));
+                }
+                chunk => return Some(chunk),
+            }
+        }
+    }
 }
 
 /// A stable ascending order of `column` (nulls first), or `None` if already in order.

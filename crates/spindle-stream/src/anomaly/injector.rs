@@ -1,0 +1,786 @@
+//! Injection in bounded memory: a survey pass over the table learns what the anomalies
+//! need of all of it (row count, a column's mean, eligible rows, group sizes) and keeps
+//! only the rows the collective anomalies move; then the table is read again, chunk by
+//! chunk, each chunk edited on its own. The moved rows, finished at the end of the
+//! survey, are put back in their place, or merged into the stream at their new event
+//! time.
+
+use super::kernels::{
+    self, AbsMean, Chosen, ContextualPlan, Edit, GroupSurvey, PRIORITY_MARGIN_SIGMAS, PointPlan,
+    collective_edit,
+};
+use super::{Anomaly, AnomalyRegistry};
+use crate::error::{Error, Result};
+use crate::streamer::Batches;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use foldhash::fast::FixedState;
+use rayon::prelude::*;
+use spindle_gen::rng::RandomStream;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Reads a table from its start: once for the survey, again for the injection (and a
+/// third time in the rare case that the survey did not keep every moved row).
+pub(crate) type Reread<'a> = &'a dyn Fn() -> Result<Batches>;
+
+/// One anomaly, planned for a table.
+enum Plan {
+    Point(PointPlan),
+    Contextual {
+        plan: ContextualPlan,
+        /// Eligible rows in the chunks injected so far.
+        seen: u64,
+    },
+    Collective(Chosen),
+}
+
+/// Rows the survey keeps: their values as read, their table positions, and for each
+/// contextual anomaly (by registry index) the ranks of the eligible ones.
+struct Kept {
+    batch: RecordBatch,
+    positions: Vec<u64>,
+    ranks: Vec<Vec<(u32, u64)>>,
+}
+
+impl Kept {
+    /// The rows `rows` (ascending) of `batch`, at `positions`, with `ranks`.
+    fn take(
+        batch: &RecordBatch,
+        positions: &[u64],
+        ranks: &[Vec<(u32, u64)>],
+        rows: &[u32],
+    ) -> Result<Self> {
+        let mut new_index = vec![u32::MAX; batch.num_rows()];
+        for (i, &r) in rows.iter().enumerate() {
+            new_index[r as usize] = i as u32;
+        }
+        Ok(Self {
+            batch: arrow_select::take::take_record_batch(batch, &UInt32Array::from(rows.to_vec()))?,
+            positions: rows.iter().map(|&r| positions[r as usize]).collect(),
+            ranks: ranks
+                .iter()
+                .map(|ranks| {
+                    ranks
+                        .iter()
+                        .filter(|(r, _)| new_index[*r as usize] != u32::MAX)
+                        .map(|&(r, rank)| (new_index[r as usize], rank))
+                        .collect()
+                })
+                .collect(),
+        })
+    }
+}
+
+/// What the survey gathers for each anomaly.
+enum Gathered {
+    Point(AbsMean),
+    /// Eligible rows so far.
+    Contextual(u64),
+    Collective(GroupSurvey),
+}
+
+/// Reads `batches` (the table from its start) for what `registry` needs of the whole
+/// table, keeping the rows `keep` marks; returns the row count, what each anomaly
+/// gathered and the kept rows.
+fn survey(
+    registry: &AnomalyRegistry,
+    streams: &[RandomStream],
+    margin_sigmas: f64,
+    batches: Batches,
+    mut keep: impl FnMut(&mut [Gathered], &RecordBatch, &mut [bool], &mut Vec<Kept>) -> Result<()>,
+) -> Result<(u64, Vec<Gathered>, Vec<Kept>)> {
+    let anomalies = registry.anomalies();
+    let mut gathered: Vec<Gathered> = anomalies
+        .iter()
+        .zip(streams)
+        .map(|(a, &stream)| match a {
+            Anomaly::Point(_) => Gathered::Point(AbsMean::default()),
+            Anomaly::Contextual(_) => Gathered::Contextual(0),
+            Anomaly::Collective(c) => {
+                Gathered::Collective(GroupSurvey::new(c, stream, margin_sigmas))
+            }
+        })
+        .collect();
+    let mut kept: Vec<Kept> = Vec::new();
+    let mut rows = 0u64;
+    for batch in batches {
+        let batch = batch?;
+        let n = batch.num_rows();
+        let positions: Vec<u64> = (rows..rows + n as u64).collect();
+        let mut ranks = vec![Vec::new(); anomalies.len()];
+        for ((a, g), ranks) in anomalies.iter().zip(&mut gathered).zip(&mut ranks) {
+            match (a, g) {
+                (Anomaly::Point(p), Gathered::Point(mean)) => {
+                    mean.add(batch.column_by_name(&p.column).expect("checked"), rows)?;
+                }
+                (Anomaly::Contextual(c), Gathered::Contextual(seen)) => {
+                    let condition = batch.column_by_name(&c.condition_column).expect("checked");
+                    *ranks = kernels::eligible_ranks(condition, &c.normal_values, *seen)?;
+                    *seen += ranks.len() as u64;
+                }
+                _ => {}
+            }
+        }
+        let mut marks = vec![false; n];
+        keep(&mut gathered, &batch, &mut marks, &mut kept)?;
+        let chosen: Vec<u32> = (0..n as u32).filter(|&r| marks[r as usize]).collect();
+        if !chosen.is_empty() {
+            kept.push(Kept::take(&batch, &positions, &ranks, &chosen)?);
+        }
+        rows += n as u64;
+    }
+    Ok((rows, gathered, kept))
+}
+
+/// Keeps, of the kept rows, those `marks` marks.
+fn retain_rows(
+    kept: &mut Vec<Kept>,
+    mark: impl Fn(&RecordBatch, &mut [bool]) -> Result<()>,
+) -> Result<()> {
+    let mut retained = Vec::with_capacity(kept.len());
+    for k in kept.drain(..) {
+        let mut marks = vec![false; k.batch.num_rows()];
+        mark(&k.batch, &mut marks)?;
+        let rows: Vec<u32> = (0..marks.len() as u32)
+            .filter(|&r| marks[r as usize])
+            .collect();
+        if rows.len() == marks.len() {
+            retained.push(k);
+        } else if !rows.is_empty() {
+            retained.push(Kept::take(&k.batch, &k.positions, &k.ranks, &rows)?);
+        }
+    }
+    *kept = retained;
+    Ok(())
+}
+
+/// How far the survey's bounds must fall, as a share of their value when the kept rows
+/// were last pruned, before the kept rows are pruned again.
+const PRUNE_WHEN_BOUND_BELOW: f64 = 0.9;
+
+impl AnomalyRegistry {
+    /// The random stream of the anomaly at `index`.
+    fn stream(&self, seed: u64, index: usize) -> RandomStream {
+        let a = &self.anomalies()[index];
+        RandomStream::new(seed, &format!("anomaly.{index}.{}", a.anomaly_type()))
+    }
+
+    /// Plans injection into `table` (of `schema`), reading it with `reread`: a survey
+    /// pass (and a second one in the rare case it did not keep every row a collective
+    /// anomaly moves), after which [`Injector`] edits the table chunk by chunk, read
+    /// once more in the same order.
+    ///
+    /// # Errors
+    /// As [`AnomalyRegistry::check`], the reader's errors, and Arrow errors.
+    pub(crate) fn plan(
+        &self,
+        table: &str,
+        schema: &SchemaRef,
+        seed: u64,
+        reread: Reread<'_>,
+    ) -> Result<Injector> {
+        self.plan_with_margin(table, schema, seed, reread, PRIORITY_MARGIN_SIGMAS)
+    }
+
+    /// [`AnomalyRegistry::plan`], the survey keeping the rows of groups whose priority
+    /// is up to `margin_sigmas` above the expected bound.
+    fn plan_with_margin(
+        &self,
+        table: &str,
+        schema: &SchemaRef,
+        seed: u64,
+        reread: Reread<'_>,
+        margin_sigmas: f64,
+    ) -> Result<Injector> {
+        self.check(table, schema)?;
+        let anomalies = self.anomalies();
+        let streams: Vec<RandomStream> =
+            (0..anomalies.len()).map(|k| self.stream(seed, k)).collect();
+        // Pass 1: the statistics, and the rows of groups whose priority is under the
+        // collective anomalies' bounds (which fall as the groups show).
+        let mut pruned_at: Vec<u64> = vec![u64::MAX; anomalies.len()];
+        let (rows, gathered, mut kept) = survey(
+            self,
+            &streams,
+            margin_sigmas,
+            reread()?,
+            |gathered, batch, marks, kept| {
+                let mut prune = false;
+                for (g, at) in gathered.iter_mut().zip(&mut pruned_at) {
+                    if let Gathered::Collective(s) = g {
+                        let keys = s.keys(batch)?;
+                        s.add(&keys, marks);
+                        s.tighten();
+                        if (s.bound as f64) < PRUNE_WHEN_BOUND_BELOW * *at as f64 {
+                            *at = s.bound;
+                            prune = true;
+                        }
+                    }
+                }
+                if prune {
+                    let under_a_bound = |batch: &RecordBatch, marks: &mut [bool]| {
+                        for g in gathered.iter() {
+                            if let Gathered::Collective(s) = g {
+                                let keys = s.keys(batch)?;
+                                for (row, mark) in marks.iter_mut().enumerate() {
+                                    *mark |= s.under_bound(&keys, row);
+                                }
+                            }
+                        }
+                        Ok(())
+                    };
+                    retain_rows(kept, under_a_bound)?;
+                }
+                Ok(())
+            },
+        )?;
+        let mut plans = Vec::with_capacity(anomalies.len());
+        let mut all_kept = true;
+        for ((a, g), &stream) in anomalies.iter().zip(gathered).zip(&streams) {
+            plans.push(match (a, g) {
+                (Anomaly::Point(p), Gathered::Point(mean)) => {
+                    Plan::Point(PointPlan::new(p, rows, mean.finish(), stream))
+                }
+                (Anomaly::Contextual(c), Gathered::Contextual(eligible)) => {
+                    let t = schema.field_with_name(&c.column).expect("checked");
+                    Plan::Contextual {
+                        plan: ContextualPlan::new(c, eligible, t.data_type(), stream),
+                        seen: 0,
+                    }
+                }
+                (Anomaly::Collective(_), Gathered::Collective(s)) => {
+                    let (chosen, kept_all) = s.choose();
+                    all_kept &= kept_all;
+                    Plan::Collective(chosen)
+                }
+                _ => unreachable!("gathered in registry order"),
+            });
+        }
+        let moved_row = |plans: &[Plan], batch: &RecordBatch, marks: &mut [bool]| -> Result<()> {
+            for plan in plans {
+                if let Plan::Collective(chosen) = plan {
+                    if chosen.len() == 0 {
+                        continue;
+                    }
+                    let keys = chosen.keys(batch)?;
+                    for (row, mark) in marks.iter_mut().enumerate() {
+                        *mark |= chosen.contains(&keys, row);
+                    }
+                }
+            }
+            Ok(())
+        };
+        if !all_kept {
+            // Pass 1b: the bound was passed (a few in a million runs): read the chosen
+            // groups' rows again.
+            kept = survey(self, &streams, 0.0, reread()?, |_, batch, marks, _| {
+                moved_row(&plans, batch, marks)
+            })?
+            .2;
+        } else {
+            // Only the chosen groups' rows stay.
+            retain_rows(&mut kept, |batch, marks| moved_row(&plans, batch, marks))?;
+        }
+        let mut injector = Injector {
+            registry: self.clone(),
+            streams,
+            plans,
+            rows,
+            next: 0,
+            moved: Moved::default(),
+            merge: None,
+        };
+        injector.moved = injector.finish_moved(kept)?;
+        Ok(injector)
+    }
+}
+
+/// The rows the collective anomalies move, finished, in table order, held in the
+/// pieces the survey kept them in (copied into one batch, they would be held twice
+/// while it is made).
+#[derive(Default)]
+struct Moved {
+    /// Schema of the rows as sent (the pieces hold the anomaly type column as a
+    /// dictionary: a few labels over millions of rows).
+    schema: Option<SchemaRef>,
+    pieces: Vec<RecordBatch>,
+    /// Index among the moved rows of each piece's first row.
+    starts: Vec<usize>,
+    /// Table position of each moved row, ascending.
+    positions: Vec<u64>,
+}
+
+impl Moved {
+    /// The moved rows `rows` (indexes among them, at least one), in that order, as one
+    /// batch.
+    fn take(&self, rows: &[usize]) -> Result<RecordBatch> {
+        let mut sources: HashMap<usize, usize, FixedState> = HashMap::default();
+        let mut batches: Vec<&RecordBatch> = Vec::new();
+        let indices: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|&i| {
+                let piece = self.starts.partition_point(|&s| s <= i) - 1;
+                let source = *sources.entry(piece).or_insert_with(|| {
+                    batches.push(&self.pieces[piece]);
+                    batches.len() - 1
+                });
+                (source, i - self.starts[piece])
+            })
+            .collect();
+        let taken = arrow_select::interleave::interleave_record_batch(&batches, &indices)?;
+        let mut columns = taken.columns().to_vec();
+        let kind = columns.pop().expect("the label columns");
+        columns.push(arrow_cast::cast(&kind, &DataType::Utf8)?);
+        let schema = self.schema.clone().expect("rows were moved");
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+/// `batch` (labelled) with its anomaly type column, the last, as a dictionary.
+fn compact_labels(batch: RecordBatch) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+    let kind = columns.pop().expect("the label columns");
+    columns.push(arrow_cast::cast(&kind, &dictionary)?);
+    let field = fields.pop().expect("the label columns");
+    fields.push(field.with_data_type(dictionary));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(
+            fields,
+            batch.schema().metadata().clone(),
+        )),
+        columns,
+    )?)
+}
+
+/// The moved rows' order in the stream: by event time, then table position.
+struct MergeBuffer {
+    /// Indexes into the moved rows, in stream order.
+    order: Vec<u32>,
+    /// Their event times, in stream order.
+    keys: Vec<i64>,
+    /// How many have been sent.
+    next: usize,
+    column: String,
+    /// The next moved rows in stream order, from `window_start` on, gathered from the
+    /// pieces [`MERGE_WINDOW_ROWS`] at a time.
+    window: Option<RecordBatch>,
+    window_start: usize,
+}
+
+/// Moved rows gathered at a time, in stream order, for merging.
+const MERGE_WINDOW_ROWS: usize = 65_536;
+
+impl MergeBuffer {
+    /// Makes the window hold row `b` (in stream order) of `moved`, and adds it to the
+    /// `windows` a chunk takes rows from (after the chunk itself); its index there.
+    fn window_of(
+        &mut self,
+        b: usize,
+        moved: &Moved,
+        windows: &mut Vec<RecordBatch>,
+    ) -> Result<usize> {
+        let end = self.window_start + self.window.as_ref().map_or(0, RecordBatch::num_rows);
+        if self.window.is_none() || b >= end {
+            let until = (b + MERGE_WINDOW_ROWS).min(self.order.len());
+            let rows: Vec<usize> = self.order[b..until].iter().map(|&i| i as usize).collect();
+            self.window = Some(moved.take(&rows)?);
+            self.window_start = b;
+        }
+        windows.push(self.window.clone().expect("filled above"));
+        Ok(windows.len())
+    }
+}
+
+/// A planned injection, applied to the table chunk by chunk in table order (see
+/// [`AnomalyRegistry::plan`]).
+pub(crate) struct Injector {
+    registry: AnomalyRegistry,
+    streams: Vec<RandomStream>,
+    plans: Vec<Plan>,
+    /// Rows of the table, as the survey counted them.
+    rows: u64,
+    /// Table position of the next chunk's first row.
+    next: u64,
+    /// The rows the collective anomalies move, finished (edited and labelled).
+    moved: Moved,
+    merge: Option<MergeBuffer>,
+}
+
+/// A chunk's rows as events: the batch and each row's table position.
+pub(crate) type Positioned = (RecordBatch, Int64Array);
+
+impl Injector {
+    /// The moved rows with every anomaly's edits and the labels, piece by piece (each
+    /// kept piece freed as it is replaced).
+    fn finish_moved(&self, kept: Vec<Kept>) -> Result<Moved> {
+        let mut starts = Vec::with_capacity(kept.len());
+        let mut positions = Vec::new();
+        for piece in &kept {
+            starts.push(positions.len());
+            positions.extend_from_slice(&piece.positions);
+        }
+        // The collective anomalies' new times, over the moved rows (a group's rows are
+        // in several pieces): computed on just the group and time columns.
+        let mut collective: Vec<(usize, Edit)> = Vec::new();
+        for (k, plan) in self.plans.iter().enumerate() {
+            let Plan::Collective(chosen) = plan else {
+                continue;
+            };
+            let Anomaly::Collective(c) = &self.registry.anomalies()[k] else {
+                unreachable!("planned in registry order")
+            };
+            let pieces: Vec<&RecordBatch> = kept.iter().map(|piece| &piece.batch).collect();
+            if pieces.is_empty() {
+                continue;
+            }
+            let edit = collective_edit(c, chosen, &pieces, &positions, self.streams[k])?;
+            collective.push((k, edit));
+        }
+        // One piece after the other, on this thread: each piece's memory, freed as it
+        // is replaced, is what the next one's edits reuse (rayon's threads would each
+        // allocate anew).
+        let pieces = kept
+            .into_iter()
+            .zip(&starts)
+            .map(|(piece, &start)| {
+                let end = start + piece.batch.num_rows();
+                let mut edits = Vec::with_capacity(self.plans.len());
+                for (k, plan) in self.plans.iter().enumerate() {
+                    edits.push(match plan {
+                        Plan::Point(p) => (k, p.edit(&piece.batch, &piece.positions)),
+                        Plan::Contextual { plan, .. } => (
+                            k,
+                            plan.edit(&piece.batch, &piece.positions, &piece.ranks[k])?,
+                        ),
+                        Plan::Collective(_) => {
+                            let (_, all) = collective
+                                .iter()
+                                .find(|(j, _)| *j == k)
+                                .expect("made above");
+                            let from = all.rows.partition_point(|&r| (r as usize) < start);
+                            let to = all.rows.partition_point(|&r| (r as usize) < end);
+                            (
+                                k,
+                                Edit {
+                                    column: all.column,
+                                    new_type: None,
+                                    nullable: false,
+                                    rows: all.rows[from..to]
+                                        .iter()
+                                        .map(|&r| r - start as u32)
+                                        .collect(),
+                                    values: all.values.slice(from, to - from),
+                                },
+                            )
+                        }
+                    });
+                }
+                let finished = self.registry.apply(&piece.batch, &edits)?;
+                Ok((finished.schema(), compact_labels(finished)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Moved {
+            schema: pieces.first().map(|(schema, _)| schema.clone()),
+            pieces: pieces.into_iter().map(|(_, piece)| piece).collect(),
+            starts,
+            positions,
+        })
+    }
+
+    /// The next chunk of the table (in table order), edited, where the moved rows are
+    /// the finished ones; and the rows of the chunk that are moved rows, with their
+    /// index among them.
+    fn edit_chunk(&mut self, chunk: &RecordBatch) -> Result<(RecordBatch, Vec<u64>, Vec<u32>)> {
+        let n = chunk.num_rows() as u64;
+        let positions: Vec<u64> = (self.next..self.next + n).collect();
+        self.next += n;
+        let mut edits = Vec::new();
+        for (k, plan) in self.plans.iter_mut().enumerate() {
+            match plan {
+                Plan::Point(p) => edits.push((k, p.edit(chunk, &positions))),
+                Plan::Contextual { plan, seen } => {
+                    let ranks = plan.ranks(chunk, *seen)?;
+                    *seen += ranks.len() as u64;
+                    edits.push((k, plan.edit(chunk, &positions, &ranks)?));
+                }
+                // Its rows are all moved rows, finished already.
+                Plan::Collective(_) => {}
+            }
+        }
+        let edited = self.registry.apply(chunk, &edits)?;
+        let moved_rows = kernels::picked_rows(&positions, &self.moved.positions);
+        self.check_moved(chunk, &moved_rows)?;
+        Ok((edited, positions, moved_rows))
+    }
+
+    /// A re-read table must give the survey's rows in the survey's order: a moved row
+    /// is in a chosen group.
+    fn check_moved(&self, chunk: &RecordBatch, moved_rows: &[u32]) -> Result<()> {
+        if moved_rows.is_empty() {
+            return Ok(());
+        }
+        let mut in_a_group = vec![false; moved_rows.len()];
+        for plan in &self.plans {
+            if let Plan::Collective(chosen) = plan {
+                let keys = chosen.keys(chunk)?;
+                for (found, &row) in in_a_group.iter_mut().zip(moved_rows) {
+                    *found |= chosen.contains(&keys, row as usize);
+                }
+            }
+        }
+        if in_a_group.contains(&false) {
+            return Err(changed_between_reads());
+        }
+        Ok(())
+    }
+
+    /// The next chunk of the table with its anomalies and labels, the moved rows in
+    /// their place.
+    pub(crate) fn in_place(&mut self, chunk: &RecordBatch) -> Result<RecordBatch> {
+        let (edited, positions, moved_rows) = self.edit_chunk(chunk)?;
+        if moved_rows.is_empty() {
+            return Ok(edited);
+        }
+        let first = self
+            .moved
+            .positions
+            .partition_point(|&p| p < positions[moved_rows[0] as usize]);
+        let finished = self
+            .moved
+            .take(&(first..first + moved_rows.len()).collect::<Vec<_>>())?;
+        let mut runs = Runs::default();
+        for (i, &r) in moved_rows.iter().enumerate() {
+            runs.take_to(0, r as usize);
+            runs.push(1, i);
+            runs.skip_to(r as usize + 1);
+        }
+        runs.take_to(0, edited.num_rows());
+        splice(&[&edited, &finished], &runs.0)
+    }
+
+    /// Makes [`Injector::merged`] merge the moved rows into the stream by
+    /// `event_time` (a column of times or dates).
+    pub(crate) fn merge_by(&mut self, event_time: &str) -> Result<()> {
+        let mut keys = Vec::with_capacity(self.moved.positions.len());
+        for piece in &self.moved.pieces {
+            keys.extend(event_keys(piece, event_time)?);
+        }
+        let positions = &self.moved.positions;
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.par_sort_unstable_by_key(|&i| (keys[i as usize], positions[i as usize]));
+        self.merge = Some(MergeBuffer {
+            keys: order.iter().map(|&i| keys[i as usize]).collect(),
+            order,
+            next: 0,
+            column: event_time.to_string(),
+            window: None,
+            window_start: 0,
+        });
+        Ok(())
+    }
+
+    /// The next chunk of the table with its anomalies and labels, without the moved
+    /// rows, merged with the moved rows whose new event time comes before the chunk's
+    /// last row (stably: by event time, then table position), with each row's table
+    /// position. The chunk must be in event-time order; see [`Injector::merge_by`].
+    pub(crate) fn merged(&mut self, chunk: &RecordBatch) -> Result<Positioned> {
+        let (edited, positions, moved_rows) = self.edit_chunk(chunk)?;
+        let buffer = self.merge.as_mut().expect("merge_by first");
+        let mut stay = Vec::with_capacity(edited.num_rows() - moved_rows.len());
+        let mut moved = moved_rows.iter().peekable();
+        for r in 0..edited.num_rows() as u32 {
+            if moved.peek() == Some(&&r) {
+                moved.next();
+            } else {
+                stay.push(r);
+            }
+        }
+        let keys = event_keys(&edited, &buffer.column)?;
+        let mut indices = Vec::with_capacity(stay.len());
+        let mut seq = Vec::with_capacity(stay.len());
+        let first = buffer.next;
+        let mut b = first;
+        let mut windows: Vec<RecordBatch> = Vec::new();
+        let mut window_source = 0;
+        for &r in &stay {
+            let key = (keys[r as usize], positions[r as usize]);
+            while b < buffer.keys.len() {
+                let position = self.moved.positions[buffer.order[b] as usize];
+                if (buffer.keys[b], position) > key {
+                    break;
+                }
+                let in_window = b >= buffer.window_start
+                    && b < buffer.window_start + buffer.window.as_ref().map_or(0, |w| w.num_rows());
+                if window_source == 0 || !in_window {
+                    window_source = buffer.window_of(b, &self.moved, &mut windows)?;
+                }
+                indices.push((window_source, b - buffer.window_start));
+                seq.push(position as i64);
+                b += 1;
+            }
+            indices.push((0, r as usize));
+            seq.push(key.1 as i64);
+        }
+        buffer.next = b;
+        // Nothing moved out or in: the chunk as it is.
+        let batch = if b == first && moved_rows.is_empty() {
+            edited
+        } else {
+            let sources: Vec<&RecordBatch> = std::iter::once(&edited).chain(&windows).collect();
+            arrow_select::interleave::interleave_record_batch(&sources, &indices)?
+        };
+        Ok((batch, Int64Array::from(seq)))
+    }
+
+    /// After the last chunk: the moved rows not yet merged (their event time is after
+    /// the table's last row's), or `None`.
+    ///
+    /// # Errors
+    /// The table had fewer or more rows than when surveyed.
+    pub(crate) fn rest(&mut self) -> Result<Option<Positioned>> {
+        if self.next != self.rows {
+            return Err(changed_between_reads());
+        }
+        let Some(buffer) = self.merge.as_mut() else {
+            return Ok(None);
+        };
+        let rest = &buffer.order[buffer.next..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let batch = self
+            .moved
+            .take(&rest.iter().map(|&i| i as usize).collect::<Vec<_>>())?;
+        let seq = Int64Array::from_iter_values(
+            rest.iter()
+                .map(|&i| self.moved.positions[i as usize] as i64),
+        );
+        buffer.next = buffer.order.len();
+        Ok(Some((batch, seq)))
+    }
+}
+
+fn changed_between_reads() -> Error {
+    Error::invalid(
+        "source",
+        "the table's rows changed between two reads of it: anomalies read a table twice \
+         (once to plan, once to inject) and need the same rows in the same order each \
+         time (for a query, an ORDER BY on every row)",
+    )
+}
+
+/// `column` of `batch` as one `i64` per row (ticks of times, days of dates; nulls
+/// first), for ordering events.
+fn event_keys(batch: &RecordBatch, column: &str) -> Result<Vec<i64>> {
+    let array = batch.column_by_name(column).expect("checked");
+    let ticks = arrow_cast::cast(array, &DataType::Int64)?;
+    let ticks = ticks.as_primitive::<Int64Type>();
+    Ok((0..ticks.len())
+        .map(|i| {
+            if ticks.is_valid(i) {
+                ticks.value(i)
+            } else {
+                i64::MIN
+            }
+        })
+        .collect())
+}
+
+/// Runs of consecutive rows of one of several batches: `(batch, start, len)`.
+#[derive(Default)]
+struct Runs(Vec<(usize, usize, usize)>, usize);
+
+impl Runs {
+    /// Appends row `row` of `batch`, extending the last run when it is the next row.
+    fn push(&mut self, batch: usize, row: usize) {
+        match self.0.last_mut() {
+            Some((b, start, len)) if *b == batch && *start + *len == row => *len += 1,
+            _ => self.0.push((batch, row, 1)),
+        }
+    }
+
+    /// Appends the rows of `batch` from the cursor up to `end`, and moves the cursor
+    /// there.
+    fn take_to(&mut self, batch: usize, end: usize) {
+        if end > self.1 {
+            self.0.push((batch, self.1, end - self.1));
+        }
+        self.1 = self.1.max(end);
+    }
+
+    /// Moves the cursor to `row` without taking rows.
+    fn skip_to(&mut self, row: usize) {
+        self.1 = row;
+    }
+}
+
+/// A batch made of `runs` of rows of `batches` (all of one schema).
+fn splice(batches: &[&RecordBatch], runs: &[(usize, usize, usize)]) -> Result<RecordBatch> {
+    let columns = (0..batches[0].num_columns())
+        .map(|c| {
+            let arrays: Vec<&ArrayRef> = batches.iter().map(|b| b.column(c)).collect();
+            kernels::splice(&arrays, runs)
+        })
+        .collect::<Result<_>>()?;
+    Ok(RecordBatch::try_new(batches[0].schema(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::CollectiveAnomaly;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// When the survey's bound falls below a chosen group's priority (a few in a
+    /// million runs with the real margin; every run with a negative one), the chosen
+    /// groups' rows are read again and the result is the same.
+    #[test]
+    fn a_survey_that_missed_chosen_rows_reads_them_again() {
+        let orders = spindle_gen::Spindle::generate(
+            &spindle_gen::RetailDomain::new(),
+            spindle_gen::Scale::Small,
+            42,
+        )
+        .unwrap()
+        .table("order")
+        .unwrap()
+        .clone();
+        let registry = AnomalyRegistry::new(vec![
+            CollectiveAnomaly::new("c", "customer_id", "order_date")
+                .fraction(0.3)
+                .into(),
+        ]);
+        let inject = |margin: f64| {
+            let reads = AtomicUsize::new(0);
+            let table = orders.clone();
+            let reread = || -> Result<Batches> {
+                reads.fetch_add(1, Ordering::SeqCst);
+                let table = table.clone();
+                Ok(Box::new(
+                    (0..5).map(move |i| Ok(table.slice(i * 1_000, 1_000))),
+                ))
+            };
+            let mut injector = registry
+                .plan_with_margin("order", &orders.schema(), 7, &reread, margin)
+                .unwrap();
+            let batch = injector.in_place(&orders).unwrap();
+            injector.rest().unwrap();
+            (batch, reads.load(Ordering::SeqCst))
+        };
+        let (expected, reads) = inject(PRIORITY_MARGIN_SIGMAS);
+        assert_eq!(reads, 1);
+        let (again, reads) = inject(-20.0);
+        assert_eq!(reads, 2, "the chosen rows were read again");
+        assert_eq!(again, expected);
+    }
+}
