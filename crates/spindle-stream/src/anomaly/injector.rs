@@ -15,7 +15,7 @@ use crate::streamer::Batches;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use foldhash::fast::FixedState;
 use rayon::prelude::*;
 use spindle_gen::rng::RandomStream;
@@ -341,25 +341,15 @@ impl Moved {
 
 /// `batch` (labelled) with its anomaly type column, the last, as a dictionary.
 fn compact_labels(batch: RecordBatch) -> Result<RecordBatch> {
-    let mut columns = batch.columns().to_vec();
-    let mut fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
     let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
-    let kind = columns.pop().expect("the label columns");
+    let (schema, mut columns, _) = batch.into_parts();
+    let mut fields = schema.fields().to_vec();
+    let (kind, field) = (columns.pop(), fields.pop());
+    let (kind, field) = (kind.expect("labelled"), field.expect("labelled"));
     columns.push(arrow_cast::cast(&kind, &dictionary)?);
-    let field = fields.pop().expect("the label columns");
-    fields.push(field.with_data_type(dictionary));
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new_with_metadata(
-            fields,
-            batch.schema().metadata().clone(),
-        )),
-        columns,
-    )?)
+    fields.push(Arc::new(field.as_ref().clone().with_data_type(dictionary)));
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
 }
 
 /// The moved rows' order in the stream: by event time, then table position.
