@@ -271,11 +271,17 @@ def test_ctrl_c_stops_a_realtime_stream_flushes_and_raises_keyboard_interrupt():
         domain=RetailDomain(), sink=sink,
         config=StreamConfig(events_per_second=50, realtime=True, batch_size=1),
     )
+    # Python's own Ctrl-C handler, as at a terminal: a process started in the background
+    # by a shell inherits SIGINT ignored, and Python keeps it so.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        streamer.stream("order")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            streamer.stream("order")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 10
     lines = open("slow.jsonl").read().splitlines()
     # About a second at 50 events/s, every one flushed whole.
