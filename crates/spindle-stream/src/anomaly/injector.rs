@@ -548,14 +548,8 @@ impl Injector {
         let finished = self
             .moved
             .take(&(first..first + moved_rows.len()).collect::<Vec<_>>())?;
-        let mut runs = Runs::default();
-        for (i, &r) in moved_rows.iter().enumerate() {
-            runs.take_to(0, r as usize);
-            runs.push(1, i);
-            runs.skip_to(r as usize + 1);
-        }
-        runs.take_to(0, edited.num_rows());
-        splice(&[&edited, &finished], &runs.0)
+        let runs = kernels::replacement_runs(&moved_rows, edited.num_rows());
+        splice(&[&edited, &finished], &runs)
     }
 
     /// Makes [`Injector::merged`] merge the moved rows into the stream by
@@ -684,34 +678,6 @@ fn event_keys(batch: &RecordBatch, column: &str) -> Result<Vec<i64>> {
             }
         })
         .collect())
-}
-
-/// Runs of consecutive rows of one of several batches: `(batch, start, len)`.
-#[derive(Default)]
-struct Runs(Vec<(usize, usize, usize)>, usize);
-
-impl Runs {
-    /// Appends row `row` of `batch`, extending the last run when it is the next row.
-    fn push(&mut self, batch: usize, row: usize) {
-        match self.0.last_mut() {
-            Some((b, start, len)) if *b == batch && *start + *len == row => *len += 1,
-            _ => self.0.push((batch, row, 1)),
-        }
-    }
-
-    /// Appends the rows of `batch` from the cursor up to `end`, and moves the cursor
-    /// there.
-    fn take_to(&mut self, batch: usize, end: usize) {
-        if end > self.1 {
-            self.0.push((batch, self.1, end - self.1));
-        }
-        self.1 = self.1.max(end);
-    }
-
-    /// Moves the cursor to `row` without taking rows.
-    fn skip_to(&mut self, row: usize) {
-        self.1 = row;
-    }
 }
 
 /// A batch made of `runs` of rows of `batches` (all of one schema).

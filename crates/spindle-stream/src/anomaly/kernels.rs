@@ -68,6 +68,28 @@ pub(super) fn splice(arrays: &[&ArrayRef], runs: &[(usize, usize, usize)]) -> Re
     Ok(arrow_array::make_array(out.freeze()))
 }
 
+/// Runs (see [`splice`]) for `len` rows of array 0 with its `rows` (ascending) taken
+/// instead from array 1, whose rows come in order.
+pub(super) fn replacement_runs(rows: &[u32], len: usize) -> Vec<(usize, usize, usize)> {
+    let mut runs: Vec<(usize, usize, usize)> = Vec::with_capacity(2 * rows.len() + 1);
+    let mut at = 0;
+    for (k, &r) in rows.iter().enumerate() {
+        let r = r as usize;
+        if r > at {
+            runs.push((0, at, r - at));
+        }
+        match runs.last_mut() {
+            Some((1, start, n)) if *start + *n == k => *n += 1,
+            _ => runs.push((1, k, 1)),
+        }
+        at = r + 1;
+    }
+    if at < len {
+        runs.push((0, at, len - at));
+    }
+    runs
+}
+
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> (usize, &'a ArrayRef) {
     let i = batch.schema().index_of(name).expect("checked before");
     (i, batch.column(i))
@@ -632,17 +654,25 @@ impl GroupSurvey {
             ranked.truncate(k);
         }
         let kept = ranked.iter().all(|(p, _)| *p < self.bound);
-        let chosen = Chosen {
-            keys: ranked.into_iter().map(|(_, key)| key).collect(),
+        let mut chosen = Chosen {
+            ints: HashSet::default(),
+            texts: HashSet::default(),
             column: self.column,
         };
+        for (_, key) in ranked {
+            match key {
+                GroupKey::Int(v) => chosen.ints.insert(v),
+                GroupKey::Text(s) => chosen.texts.insert(s),
+            };
+        }
         (chosen, kept)
     }
 }
 
 /// The groups a collective anomaly chose.
 pub(super) struct Chosen {
-    keys: HashSet<GroupKey, FixedState>,
+    ints: HashSet<i64, FixedState>,
+    texts: HashSet<Box<str>, FixedState>,
     column: String,
 }
 
@@ -654,23 +684,20 @@ impl Chosen {
 
     /// Whether `row` of `keys` is in a chosen group.
     pub(super) fn contains(&self, keys: &Keys, row: usize) -> bool {
-        if self.keys.is_empty() {
-            return false;
-        }
         keys.with(row, |key| match key {
-            Some(KeyRef::Int(v)) => self.keys.contains(&GroupKey::Int(v)),
-            Some(KeyRef::Text(s)) => self.keys.contains(&GroupKey::Text(s.into())),
+            Some(KeyRef::Int(v)) => self.ints.contains(&v),
+            Some(KeyRef::Text(s)) => self.texts.contains(s),
             None => false,
         })
     }
 
     /// How many groups were chosen.
     pub(super) fn len(&self) -> usize {
-        self.keys.len()
+        self.ints.len() + self.texts.len()
     }
 }
 
-/// A collective anomaly's edit of the rows of `pieces` taken as one batch (the rows of
+/// A collective anomaly's edit of the rows of `pieces` (at least one) taken as one batch (the rows of
 /// its chosen groups, which must all be among them, at `positions` in the table): the
 /// rows (ascending) and their new times.
 pub(super) fn collective_edit(
@@ -680,12 +707,7 @@ pub(super) fn collective_edit(
     positions: &[u64],
     stream: RandomStream,
 ) -> Result<Edit> {
-    let Some(first) = pieces.first() else {
-        return Err(crate::error::Error::invalid(
-            "anomalies",
-            "no rows were moved",
-        ));
-    };
+    let first = pieces.first().expect("at least one piece");
     let (index, ts_array) = column(first, &c.timestamp_column);
     let ts_type = ts_array.data_type().clone();
     let DataType::Timestamp(unit, _) = ts_type else {

@@ -248,18 +248,6 @@ fn replace_rows(array: &ArrayRef, rows: &[u32], values: &ArrayRef) -> Result<Arr
     } else {
         arrow_cast::cast(values, array.data_type())?
     };
-    let mut runs = Vec::with_capacity(2 * rows.len() + 1);
-    let mut at = 0;
-    for (k, &r) in rows.iter().enumerate() {
-        let r = r as usize;
-        if r > at {
-            runs.push((0, at, r - at));
-        }
-        runs.push((1, k, 1));
-        at = r + 1;
-    }
-    if at < array.len() {
-        runs.push((0, at, array.len() - at));
-    }
+    let runs = kernels::replacement_runs(rows, array.len());
     kernels::splice(&[array, &values], &runs)
 }
