@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use spindle_gen::{RetailDomain, Scale, Spindle};
 use spindle_sinks::{JsonEncoder, ParquetOptions, ParquetSink, StreamWriter};
-use spindle_stream::ooo::OutOfOrder;
+use spindle_stream::delivery::Delivery;
 use spindle_stream::pacer::Pacer;
 use spindle_stream::{
     AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PacerOptions, PointAnomaly,
@@ -29,7 +29,11 @@ fn out_of_order(c: &mut Criterion) {
     group.throughput(Throughput::Elements(orders.num_rows() as u64));
     group.bench_function("medium_order_5pct_k10", |b| {
         b.iter(|| {
-            let mut ooo = OutOfOrder::new(0.05, 10, 42);
+            let config = StreamConfig {
+                out_of_order_fraction: 0.05,
+                ..StreamConfig::default()
+            };
+            let mut ooo = Delivery::new(&config, 42, None).unwrap();
             let mut n = 0;
             for at in (0..orders.num_rows()).step_by(65_536) {
                 let chunk = orders.slice(at, 65_536.min(orders.num_rows() - at));

@@ -3,7 +3,7 @@
 //! The settings of `stream` and `replay` are [`Layered`](crate::config_file::Layered)
 //! groups: each field is named as its `--config` key, flags win over the file.
 
-use crate::config_file::{AnomalySpec, Burst, Pattern, layered};
+use crate::config_file::{AnomalySpec, Burst, Pattern, Shape, Watermark, layered};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -35,6 +35,26 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// Print the result of a SQL query as a table (a look before replaying).
     Sql(SqlArgs),
+    /// Print a realtime run's planned events/s, second by second (the same schedule
+    /// `stream --realtime` keeps, from the same flags or --config), and draw it.
+    Schedule(Box<ScheduleArgs>),
+}
+
+/// Flags of `schedule`.
+#[derive(Args, Debug)]
+pub struct ScheduleArgs {
+    /// The stream settings (the rate and its shape: --rate, --burst, --rate-shape,
+    /// --time-pattern, --clock-start, --speedup, --seed; --duration is the span shown,
+    /// default 60 seconds; --max-events ends it early).
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Draw the schedule into this SVG file: target and planned events/s per second,
+    /// bursts shaded.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// TOML file with any of the stream settings (flags given here win).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 layered! {
@@ -245,6 +265,29 @@ layered! {
         /// How many places a late event may slip at most.
         #[arg(long = "max-delay-slots")]
         pub out_of_order_max_delay_slots: Option<u64>,
+        /// Make late events late by event time: each is sent after the events up to
+        /// its lateness (at most this many seconds) younger than it.
+        #[arg(long = "max-lateness", allow_negative_numbers = true)]
+        pub max_lateness_seconds: Option<f64>,
+        /// How lateness by event time is drawn: uniform or exponential.
+        #[arg(long)]
+        pub lateness_distribution: Option<String>,
+        /// Share of events sent twice (0..1), the copy marked `_spindle_duplicate_of`.
+        #[arg(long, allow_negative_numbers = true)]
+        pub duplicate_fraction: Option<f64>,
+        /// How many events after its original a copy comes at most.
+        #[arg(long = "duplicate-max-delay")]
+        pub duplicate_max_delay_slots: Option<u64>,
+        /// Share of events never sent (0..1); counted, and written to --ground-truth.
+        #[arg(long, allow_negative_numbers = true)]
+        pub drop_fraction: Option<f64>,
+        /// JSON-lines file receiving the dropped events, as they would have been sent.
+        #[arg(long)]
+        pub ground_truth: Option<PathBuf>,
+        /// Stamp `_spindle_watermark` on events: every N events, or every Ns seconds of
+        /// event time (e.g. 1000 or 30s).
+        #[arg(long = "watermark-every")]
+        pub watermark: Option<Watermark>,
         /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
         /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]`,
         /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
@@ -279,6 +322,11 @@ layered! {
         /// #START-END:MULTIPLIER (events).
         #[arg(long = "burst")]
         pub burst_windows: Option<Vec<Burst>>,
+        /// Rate shape (repeatable; shapes multiply): sine:PERIOD:AMPLITUDE,
+        /// ramp:FROM:TO:OVER, step:AT:MULTIPLIER or square:PERIOD:LOW:HIGH (seconds and
+        /// multipliers of --rate).
+        #[arg(long = "rate-shape")]
+        pub rate_shapes: Option<Vec<Shape>>,
         /// Time pattern preset: business_hours or retail_peak (in --config also a table
         /// of hour_multipliers and dow_multipliers).
         #[arg(long)]
@@ -313,7 +361,8 @@ layered! {
         /// injected).
         #[arg(long = "no-labels", num_args = 0, default_missing_value = "false")]
         pub label_anomalies: Option<bool>,
-        /// Print, after a realtime run, how late sends were against their due instants.
+        /// Print, after a realtime run, how late sends were against their due instants,
+        /// and the events/s planned and achieved in each second.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         pub report_lateness: Option<bool>,
         /// No progress on stderr.

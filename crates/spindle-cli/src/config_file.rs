@@ -11,7 +11,11 @@
 //! scale = "small"
 //! max_events = 1000
 //! out_of_order_fraction = 0.05
+//! max_lateness_seconds = 30.0            # late events by event time, up to 30 s
+//! duplicate_fraction = 0.01
+//! watermark = "10s"                      # or 1000 (events)
 //! time_pattern = "retail_peak"           # or { hour_multipliers = { "19" = 2.0 } }
+//! rate_shapes = ["sine:60:0.5"]
 //! [[burst_windows]]                      # or burst_windows = ["1:2:5", "#100-200:3"]
 //! start_offset_seconds = 1.0
 //! duration_seconds = 2.0
@@ -28,7 +32,8 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use spindle_stream::{
-    Anomaly, BurstWindow, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, TimePattern, Value,
+    Anomaly, BurstWindow, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, RateShape,
+    TimePattern, Value, WatermarkEvery,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -150,6 +155,62 @@ impl TryFrom<BurstSpec> for Burst {
                 multiplier,
             } => BurstWindow::events(start_event, end_event, multiplier),
         }))
+    }
+}
+
+/// A rate shape (`sine:60:0.5`, ...) as a flag or a TOML string.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Shape(pub RateShape);
+
+impl std::str::FromStr for Shape {
+    type Err = spindle_stream::Error;
+
+    fn from_str(text: &str) -> spindle_stream::Result<Self> {
+        text.parse().map(Shape)
+    }
+}
+
+impl TryFrom<String> for Shape {
+    type Error = spindle_stream::Error;
+
+    fn try_from(text: String) -> spindle_stream::Result<Self> {
+        text.parse()
+    }
+}
+
+/// When events carry a watermark: `N` (events) or `Ns` (seconds of event time), as a
+/// flag or a TOML string, or a TOML integer (events).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "WatermarkSpec")]
+pub struct Watermark(pub WatermarkEvery);
+
+impl std::str::FromStr for Watermark {
+    type Err = spindle_stream::Error;
+
+    fn from_str(text: &str) -> spindle_stream::Result<Self> {
+        text.parse().map(Watermark)
+    }
+}
+
+/// A watermark interval in either of its TOML forms.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum WatermarkSpec {
+    /// Every this many events.
+    Events(u64),
+    /// `N` or `Ns`.
+    Text(String),
+}
+
+impl TryFrom<WatermarkSpec> for Watermark {
+    type Error = spindle_stream::Error;
+
+    fn try_from(spec: WatermarkSpec) -> spindle_stream::Result<Self> {
+        match spec {
+            WatermarkSpec::Events(n) => n.to_string().parse(),
+            WatermarkSpec::Text(text) => text.parse(),
+        }
     }
 }
 

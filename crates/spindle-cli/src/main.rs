@@ -9,6 +9,7 @@ mod generate;
 mod progress;
 #[cfg(feature = "sql")]
 mod replay;
+mod schedule;
 mod stream;
 
 use clap::Parser;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         args::Command::Validate(a) => generate::validate(&a),
         args::Command::Generate(a) => generate::run(&a),
         args::Command::Stream(a) => stream::run(*a),
+        args::Command::Schedule(a) => schedule::run(*a),
         #[cfg(feature = "sql")]
         args::Command::Replay(a) => replay::run(*a),
         #[cfg(feature = "sql")]

@@ -63,6 +63,8 @@ pub struct Common {
     pub sinks: Vec<SinkAddress>,
     /// The share of the run this process sends (`--part`/`--parts`).
     pub part: spindle_gen::Partition,
+    /// Where dropped events go (`--ground-truth`).
+    pub ground_truth: Option<std::path::PathBuf>,
     open: SinkOpenOptions,
     quiet: bool,
 }
@@ -145,7 +147,19 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         } else {
             timestamp_column.as_deref()
         };
-        spindle_stream::streamer::event_time_column(t, &spec.schema, column)?;
+        let event_time = spindle_stream::streamer::event_time_column(t, &spec.schema, column)?;
+        let time_type = event_time
+            .map(|c| {
+                spec.schema
+                    .field_with_name(&c)
+                    .map(|f| f.data_type().clone())
+            })
+            .transpose()?;
+        // With --all-tables, tables without event time go without (as in the library).
+        if !(all_tables && time_type.is_none()) {
+            spindle_stream::delivery::check_event_time(&common.config, time_type.as_ref())
+                .map_err(|e| anyhow::anyhow!("table {t}: {}", named_stream_error(e)))?;
+        }
         common.anomalies.check(t, &spec.schema)?;
     }
     Ok(Settings {
@@ -178,11 +192,34 @@ pub fn common(run: RunArgs) -> Result<Common> {
             .map(|b| b.0)
             .collect(),
         time_pattern: run.time_pattern.map(|p| p.0),
+        rate_shapes: run.rate_shapes.into_iter().flatten().map(|s| s.0).collect(),
         label_anomalies: run.label_anomalies.unwrap_or(defaults.label_anomalies),
         batch_size: run.batch_size.unwrap_or(defaults.batch_size),
         realtime: run.realtime.unwrap_or(defaults.realtime),
+        max_lateness_seconds: run.max_lateness_seconds,
+        lateness_distribution: run
+            .lateness_distribution
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(named_stream_error)?
+            .unwrap_or_default(),
+        duplicate_fraction: run
+            .duplicate_fraction
+            .unwrap_or(defaults.duplicate_fraction),
+        duplicate_max_delay_slots: run
+            .duplicate_max_delay_slots
+            .unwrap_or(defaults.duplicate_max_delay_slots),
+        drop_fraction: run.drop_fraction.unwrap_or(defaults.drop_fraction),
+        watermark: run.watermark.map(|w| w.0),
     };
     config.validate().map_err(named_stream_error)?;
+    if run.ground_truth.is_some() && config.drop_fraction == 0.0 {
+        bail!(
+            "--ground-truth lists the events --drop-fraction drops: set {} above 0",
+            flag_of::<RunArgs>("drop_fraction")
+        );
+    }
 
     let event_time = match run.event_time.as_deref() {
         None | Some("table") => EventTimeMode::Table,
@@ -244,6 +281,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
         anomalies,
         sinks,
         part,
+        ground_truth: run.ground_truth,
         open: SinkOpenOptions {
             append: run.append.unwrap_or(false),
             indent: run.indent,
@@ -312,6 +350,15 @@ pub fn drive(
     } else {
         opened.into_iter().next().expect("one sink").1
     };
+    let ground_truth = common
+        .ground_truth
+        .as_ref()
+        .map(|path| {
+            SinkAddress::File(path.clone())
+                .open(SinkOpenOptions::default())
+                .with_context(|| format!("cannot open --ground-truth {}", path.display()))
+        })
+        .transpose()?;
     let progress = Arc::new(Mutex::new(Progress::new(total, "events", common.quiet)));
     if common.config.realtime {
         let target = common.config.events_per_second;
@@ -327,6 +374,9 @@ pub fn drive(
         .with_pacer_options(common.pacer)
         .with_part(common.part)
         .with_progress(move |sent| progress_in.lock().expect("progress lock").set(sent));
+    if let Some(sink) = ground_truth {
+        streamer = streamer.with_ground_truth(sink);
+    }
     let stop = streamer.stop_flag();
     ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
@@ -341,11 +391,15 @@ pub fn drive(
     }
     for r in &results {
         eprintln!("{r}");
-        if let Some(l) = r.lateness {
+        if let Some(l) = &r.lateness {
             eprintln!(
                 "lateness: {} sends, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
                 l.sends, l.p50_ms, l.p99_ms, l.max_ms
             );
+            eprintln!("second  planned  achieved");
+            for s in &l.per_second {
+                eprintln!("{:>6}  {:>7}  {:>8}", s.second, s.planned, s.achieved);
+            }
         }
     }
     let multi = report.and_then(|r| r.lock().expect("report lock").clone());

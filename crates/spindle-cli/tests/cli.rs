@@ -1227,3 +1227,286 @@ fn every_generated_table_reads_back_the_same_in_pyarrow_and_duckdb() {
         assert!(bounds.values().all(|kept| kept == true), "{table}");
     }
 }
+
+#[test]
+fn delivery_faults_from_flags_or_config_keep_their_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let flags = [
+        "--out-of-order",
+        "0.1",
+        "--max-lateness",
+        "172800",
+        "--lateness-distribution",
+        "exponential",
+        "--duplicate-fraction",
+        "0.05",
+        "--drop-fraction",
+        "0.03",
+        "--watermark-every",
+        "86400s",
+    ];
+    let truth = path("dropped.jsonl");
+    let out = path("events.jsonl");
+    let sink = format!("file:{}", out.display());
+    let mut args = vec![
+        "stream", "retail", "--table", "order", "--sink", &sink, "-q",
+    ];
+    args.extend_from_slice(&flags);
+    args.extend_from_slice(&["--ground-truth", truth.to_str().unwrap()]);
+    let o = spindle(&args);
+    let summary = text(&o.stderr);
+    assert!(o.status.success(), "{summary}");
+    let read = |p: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let sent = read(&out);
+    let dropped = read(&truth);
+    let seq = |e: &serde_json::Value| e["_spindle_seq"].as_u64().unwrap();
+    let copies = sent
+        .iter()
+        .filter(|e| !e["_spindle_duplicate_of"].is_null())
+        .count();
+    let stamps = sent
+        .iter()
+        .filter(|e| !e["_spindle_watermark"].is_null())
+        .count();
+    // Originals sent and events dropped are the table's 5,000 rows, each once.
+    let mut all: Vec<u64> = sent
+        .iter()
+        .filter(|e| e["_spindle_duplicate_of"].is_null())
+        .chain(&dropped)
+        .map(seq)
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..5_000).collect::<Vec<_>>());
+    for (name, count) in [
+        ("duplicates", copies),
+        ("dropped", dropped.len()),
+        ("watermarks", stamps),
+    ] {
+        assert!(count > 50, "{name}: {count}");
+        assert!(summary.contains(&format!("{name}={count}")), "{summary}");
+    }
+
+    // The same run from a config file: the same bytes.
+    let config = path("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "out_of_order_fraction = 0.1\nmax_lateness_seconds = 172800.0\n\
+             lateness_distribution = \"exponential\"\nduplicate_fraction = 0.05\n\
+             drop_fraction = 0.03\nwatermark = \"86400s\"\nground_truth = {:?}\n",
+            path("dropped2.jsonl").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let sink2 = format!("file:{}", path("events2.jsonl").display());
+    let o = spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--sink",
+        &sink2,
+        "-q",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(path("events2.jsonl")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(&truth).unwrap(),
+        std::fs::read(path("dropped2.jsonl")).unwrap()
+    );
+
+    let left = path("left.jsonl");
+    let left_flag = format!("file:{}", left.display());
+    for (args, message) in [
+        (&["--drop-fraction", "1.5"][..], "(set by --drop-fraction"),
+        (
+            &["--duplicate-fraction", "-0.1"][..],
+            "(set by --duplicate-fraction",
+        ),
+        (
+            &["--max-lateness", "30"][..],
+            "set out_of_order_fraction above 0 too (set by --max-lateness",
+        ),
+        (
+            &["--out-of-order", "0.1", "--max-lateness", "0"][..],
+            "(set by --max-lateness",
+        ),
+        (
+            &[
+                "--out-of-order",
+                "0.1",
+                "--max-lateness",
+                "30",
+                "--lateness-distribution",
+                "pareto",
+            ][..],
+            "allowed: uniform, exponential",
+        ),
+        (&["--watermark-every", "0"][..], "must be at least 1"),
+        (
+            &["--watermark-every", "soon"][..],
+            "every N seconds of event time, e.g. 30s",
+        ),
+        (&["--ground-truth", "t.jsonl"][..], "set --drop-fraction"),
+        (
+            &["--table", "store", "--watermark-every", "10"][..],
+            "table store: invalid watermark: needs an event time that is a timestamp or a date",
+        ),
+        (
+            &[
+                "--watermark-every",
+                "10",
+                "--realtime",
+                "--event-time",
+                "live",
+            ][..],
+            "use event time 'table' (set by --watermark-every",
+        ),
+    ] {
+        let mut all = vec!["stream", "retail", "--sink", &left_flag, "-q"];
+        if !args.contains(&"--table") {
+            all.extend_from_slice(&["--table", "order"]);
+        }
+        all.extend_from_slice(args);
+        let o = spindle(&all);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!left.exists(), "{args:?} left output");
+    }
+}
+
+#[test]
+fn schedule_prints_and_draws_the_plan_a_realtime_run_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = [
+        "--rate",
+        "2000",
+        "--rate-shape",
+        "sine:4:0.5",
+        "--burst",
+        "1:1:2",
+    ];
+    let mut args = vec!["schedule", "--duration", "3"];
+    args.extend_from_slice(&shape);
+    let plot = dir.path().join("rate.svg");
+    args.extend_from_slice(&["--plot", plot.to_str().unwrap()]);
+    let o = spindle(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = text(&o.stdout);
+    let rows: Vec<(u64, f64, u64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(csv.lines().next(), Some("second,target_eps,planned_events"));
+    assert_eq!(rows.len(), 3);
+    for &(s, target, planned) in &rows {
+        // The target is the base rate times the shape (and the burst in second 1).
+        let t = s as f64 + 0.5;
+        let burst = if s == 1 { 2.0 } else { 1.0 };
+        let expected = 2000.0 * burst * (1.0 + 0.5 * (std::f64::consts::TAU * t / 4.0).sin());
+        assert!(
+            (target - expected).abs() < 0.1,
+            "second {s}: {target} vs {expected}"
+        );
+        // The plan is a Poisson draw around it: within 5 standard deviations.
+        let (p, mean) = (planned as f64, (target + expected) / 2.0);
+        assert!(
+            (p - mean).abs() < 5.0 * mean.sqrt(),
+            "second {s}: {planned} planned"
+        );
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for label in [
+        "burst",
+        "target rate",
+        "seconds from the start",
+        "events per second",
+    ] {
+        assert!(svg.contains(label), "{label} missing from the plot");
+    }
+
+    // A realtime run of the same settings keeps that plan: the events due in each
+    // second are the schedule's, and every event is sent in some second.
+    let out = dir.path().join("events.jsonl");
+    let sink = format!("file:{}", out.display());
+    let mut args = vec![
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--scale",
+        "medium",
+        "--realtime",
+        "--duration",
+        "2",
+        "--report-lateness",
+        "-q",
+        "--sink",
+        &sink,
+    ];
+    args.extend_from_slice(&shape);
+    let o = spindle(&args);
+    let report = text(&o.stderr);
+    assert!(o.status.success(), "{report}");
+    let seconds: Vec<(u64, u64, u64)> = report
+        .lines()
+        .skip_while(|l| !l.starts_with("second  planned  achieved"))
+        .skip(1)
+        .map(|l| {
+            let f: Vec<u64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            (f[0], f[1], f[2])
+        })
+        .collect();
+    // (A third second may hold the last sends, a hair after the end.)
+    assert!((2..=3).contains(&seconds.len()), "{report}");
+    for &(s, planned, _) in &seconds {
+        let expected = rows.get(s as usize).filter(|_| s < 2).map_or(0, |r| r.2);
+        assert_eq!(planned, expected, "second {s}: {report}");
+    }
+    let sent = std::fs::read_to_string(&out).unwrap().lines().count() as u64;
+    assert_eq!(seconds.iter().map(|s| s.2).sum::<u64>(), sent);
+    assert_eq!(seconds.iter().map(|s| s.1).sum::<u64>(), sent);
+
+    for (args, message) in [
+        (
+            &["schedule", "--rate-shape", "sine:60:1.5"][..],
+            "amplitude 1.5 is not in 0..1",
+        ),
+        (
+            &["schedule", "--rate-shape", "wave"][..],
+            "square:PERIOD:LOW:HIGH",
+        ),
+        (
+            &["schedule", "--duration", "100000"][..],
+            "at most 86400 seconds",
+        ),
+        (&["schedule", "--rate", "0"][..], "(set by --rate"),
+    ] {
+        let o = spindle(args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+}

@@ -257,6 +257,14 @@ struct ConfigSpec {
     label_anomalies: bool,
     batch_size: i64,
     realtime: bool,
+    max_lateness_seconds: Option<f64>,
+    lateness_distribution: String,
+    duplicate_fraction: f64,
+    duplicate_max_delay_slots: i64,
+    drop_fraction: f64,
+    /// `N` (events) or `Ns` (seconds of event time).
+    watermark_every: Option<String>,
+    rate_shapes: Vec<String>,
 }
 
 /// A burst window by time offset or by event index, whichever is given.
@@ -325,6 +333,26 @@ impl ConfigSpec {
             label_anomalies: self.label_anomalies,
             batch_size: usize::try_from(self.batch_size).unwrap_or(0),
             realtime: self.realtime,
+            max_lateness_seconds: self.max_lateness_seconds,
+            lateness_distribution: self.lateness_distribution.parse().map_err(stream_error)?,
+            duplicate_fraction: self.duplicate_fraction,
+            duplicate_max_delay_slots: non_negative(
+                "duplicate_max_delay_slots",
+                self.duplicate_max_delay_slots,
+            )?,
+            drop_fraction: self.drop_fraction,
+            watermark: self
+                .watermark_every
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(stream_error)?,
+            rate_shapes: self
+                .rate_shapes
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_, _>>()
+                .map_err(stream_error)?,
         };
         config.validate().map_err(stream_error)?;
         Ok(config)
@@ -368,6 +396,9 @@ fn result_dict<'py>(py: Python<'py>, r: &StreamResult) -> PyResult<Bound<'py, Py
     d.set_item("out_of_order_count", r.out_of_order_count)?;
     d.set_item("elapsed_seconds", r.elapsed_seconds)?;
     d.set_item("stop_reason", r.stop_reason.as_str())?;
+    d.set_item("duplicate_count", r.duplicate_count)?;
+    d.set_item("dropped_count", r.dropped_count)?;
+    d.set_item("watermark_count", r.watermark_count)?;
     Ok(d)
 }
 

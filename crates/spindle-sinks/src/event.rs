@@ -18,6 +18,12 @@ pub const SEQ: &str = "_spindle_seq";
 /// Metadata: the event time, a copy of the timestamp column (absent for tables
 /// without one).
 pub const EVENT_TIME: &str = "_spindle_event_time";
+/// Delivery: on a duplicate's copy, the [`SEQ`] of the event it repeats; null on
+/// every event sent once or first (present when duplicates were asked for).
+pub const DUPLICATE_OF: &str = "_spindle_duplicate_of";
+/// Delivery: a watermark, the event time no later event of the run is older than;
+/// null on the events that carry none (present when watermarks were asked for).
+pub const WATERMARK: &str = "_spindle_watermark";
 
 /// The [`TABLE`] value of the first row of `batch`, if the column is there.
 pub fn table_of(batch: &RecordBatch) -> Option<String> {

@@ -1,5 +1,6 @@
 //! Stream settings: [`StreamConfig`], [`BurstWindow`] and [`TimePattern`], with the
-//! reference's names, defaults and presets.
+//! reference's names, defaults and presets, and beyond them rate shapes
+//! ([`RateShape`]) and delivery faults ([`LatenessDistribution`], [`WatermarkEvery`]).
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -166,6 +167,175 @@ impl std::str::FromStr for BurstWindow {
     }
 }
 
+/// A shape of the rate over the run's seconds, a multiplier of the base rate that
+/// composes (multiplies) with bursts, time patterns and other shapes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateShape {
+    /// `1 + amplitude x sin(2 pi t / period)`: a wave around the base rate.
+    Sine {
+        /// Seconds per cycle.
+        period_seconds: f64,
+        /// Swing, as a share of the base rate, in `0..1`.
+        amplitude: f64,
+    },
+    /// From `from` to `to` times the base rate, linearly over the first `over_seconds`,
+    /// then `to`.
+    Ramp {
+        /// Multiplier at the start.
+        from: f64,
+        /// Multiplier at `over_seconds` and after.
+        to: f64,
+        /// Seconds the ramp takes.
+        over_seconds: f64,
+    },
+    /// 1 before `at_seconds`, `multiplier` from then on.
+    Step {
+        /// When the step comes.
+        at_seconds: f64,
+        /// Multiplier after it.
+        multiplier: f64,
+    },
+    /// `high` in the first half of each period, `low` in the second.
+    Square {
+        /// Seconds per cycle.
+        period_seconds: f64,
+        /// Multiplier in the second half.
+        low: f64,
+        /// Multiplier in the first half.
+        high: f64,
+    },
+}
+
+impl RateShape {
+    /// The forms a shape is written in.
+    pub const FORMS: &'static str = "sine:PERIOD:AMPLITUDE, ramp:FROM:TO:OVER, step:AT:MULTIPLIER or square:PERIOD:LOW:HIGH (seconds and multipliers, e.g. sine:60:0.5)";
+
+    /// The multiplier at `elapsed` seconds into the run.
+    pub fn multiplier(&self, elapsed: f64) -> f64 {
+        match *self {
+            RateShape::Sine {
+                period_seconds,
+                amplitude,
+            } => 1.0 + amplitude * (std::f64::consts::TAU * elapsed / period_seconds).sin(),
+            RateShape::Ramp {
+                from,
+                to,
+                over_seconds,
+            } => from + (to - from) * (elapsed / over_seconds).clamp(0.0, 1.0),
+            RateShape::Step {
+                at_seconds,
+                multiplier,
+            } => {
+                if elapsed >= at_seconds {
+                    multiplier
+                } else {
+                    1.0
+                }
+            }
+            RateShape::Square {
+                period_seconds,
+                low,
+                high,
+            } => {
+                if (elapsed / period_seconds).fract() < 0.5 {
+                    high
+                } else {
+                    low
+                }
+            }
+        }
+    }
+
+    fn validate(&self, at: usize) -> Result<()> {
+        let bad = |what: String| Err(Error::invalid("rate_shapes", format!("shape {at}: {what}")));
+        let positive = |name: &str, v: f64| -> Result<()> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                bad(format!("{name} {v} must be > 0"))
+            }
+        };
+        match *self {
+            RateShape::Sine {
+                period_seconds,
+                amplitude,
+            } => {
+                positive("period", period_seconds)?;
+                if !(0.0..1.0).contains(&amplitude) {
+                    return bad(format!(
+                        "amplitude {amplitude} is not in 0..1 (the rate must stay above 0)"
+                    ));
+                }
+            }
+            RateShape::Ramp {
+                from,
+                to,
+                over_seconds,
+            } => {
+                positive("from", from)?;
+                positive("to", to)?;
+                positive("over", over_seconds)?;
+            }
+            RateShape::Step {
+                at_seconds,
+                multiplier,
+            } => {
+                if !(at_seconds.is_finite() && at_seconds >= 0.0) {
+                    return bad(format!("at {at_seconds} must be >= 0"));
+                }
+                positive("multiplier", multiplier)?;
+            }
+            RateShape::Square {
+                period_seconds,
+                low,
+                high,
+            } => {
+                positive("period", period_seconds)?;
+                positive("low", low)?;
+                positive("high", high)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for RateShape {
+    type Err = Error;
+
+    /// `sine:PERIOD:AMPLITUDE`, `ramp:FROM:TO:OVER`, `step:AT:MULTIPLIER` or
+    /// `square:PERIOD:LOW:HIGH`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::invalid("rate_shapes", format!("'{s}' is not {}", RateShape::FORMS));
+        let mut parts = s.split(':');
+        let kind = parts.next().unwrap_or_default().trim();
+        let numbers: Vec<f64> = parts
+            .map(|p| p.trim().parse::<f64>().map_err(|_| bad()))
+            .collect::<Result<_>>()?;
+        let shape = match (kind, numbers.as_slice()) {
+            ("sine", &[period_seconds, amplitude]) => RateShape::Sine {
+                period_seconds,
+                amplitude,
+            },
+            ("ramp", &[from, to, over_seconds]) => RateShape::Ramp {
+                from,
+                to,
+                over_seconds,
+            },
+            ("step", &[at_seconds, multiplier]) => RateShape::Step {
+                at_seconds,
+                multiplier,
+            },
+            ("square", &[period_seconds, low, high]) => RateShape::Square {
+                period_seconds,
+                low,
+                high,
+            },
+            _ => return Err(bad()),
+        };
+        shape.validate(0).map(|()| shape)
+    }
+}
+
 /// Rate multipliers by wall-clock hour (0-23) and day of week (0 = Monday).
 /// Hours and days not listed multiply by 1.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -261,6 +431,103 @@ impl TimePattern {
     }
 }
 
+/// How the lateness of an event delayed by event time is drawn, up to
+/// [`StreamConfig::max_lateness_seconds`] (`L`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LatenessDistribution {
+    /// Uniform in `(0, L]`.
+    #[default]
+    Uniform,
+    /// Exponential with mean `L / 4`, cut at `L` (most events a little late, a few
+    /// nearly `L` late): the long tail a mobile or batching producer shows.
+    Exponential,
+}
+
+impl LatenessDistribution {
+    /// The names, as flags and config files spell them.
+    pub const NAMES: [&'static str; 2] = ["uniform", "exponential"];
+
+    /// A lateness in `(0, max]` from a uniform draw `u` in `[0, 1)`.
+    pub fn lateness(self, u: f64, max: f64) -> f64 {
+        let v = 1.0 - u; // in (0, 1]
+        match self {
+            LatenessDistribution::Uniform => v * max,
+            LatenessDistribution::Exponential => {
+                // Inverse of the exponential's CDF cut at `max`.
+                let mean = max / 4.0;
+                let tail = (-max / mean).exp();
+                -mean * (1.0 - (1.0 - v) * (1.0 - tail)).ln()
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for LatenessDistribution {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "uniform" => Ok(Self::Uniform),
+            "exponential" => Ok(Self::Exponential),
+            other => Err(Error::invalid(
+                "lateness_distribution",
+                format!(
+                    "unknown distribution '{other}'; allowed: {}",
+                    Self::NAMES.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+/// When events carry a watermark (`_spindle_watermark`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WatermarkEvery {
+    /// On every `n`-th event of the run.
+    Events(u64),
+    /// On the run's first event with a watermark, then on the first event whose
+    /// watermark has passed the next multiple of this many seconds of event time (since
+    /// the Unix epoch): every 60 seconds stamps once per minute of event time.
+    Seconds(f64),
+}
+
+impl std::str::FromStr for WatermarkEvery {
+    type Err = Error;
+
+    /// `N` (events) or `Ns` (seconds of event time, e.g. `30s`, `0.5s`).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "watermark",
+                format!(
+                    "'{s}' is not N (every N events, e.g. 1000) or Ns (every N seconds of event time, e.g. 30s)"
+                ),
+            )
+        };
+        let every = match s.trim().strip_suffix('s') {
+            Some(secs) => WatermarkEvery::Seconds(secs.trim().parse().map_err(|_| bad())?),
+            None => WatermarkEvery::Events(s.trim().parse().map_err(|_| bad())?),
+        };
+        every.validate().map(|()| every)
+    }
+}
+
+impl WatermarkEvery {
+    fn validate(&self) -> Result<()> {
+        match *self {
+            WatermarkEvery::Events(0) => Err(Error::invalid(
+                "watermark",
+                "every 0 events: must be at least 1",
+            )),
+            WatermarkEvery::Seconds(s) if !(s.is_finite() && s > 0.0) => Err(Error::invalid(
+                "watermark",
+                format!("every {s} seconds: must be > 0"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Settings of a streaming run, with the reference's fields and defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamConfig {
@@ -278,12 +545,33 @@ pub struct StreamConfig {
     pub burst_windows: Vec<BurstWindow>,
     /// Time-of-day and day-of-week rate shape.
     pub time_pattern: Option<TimePattern>,
+    /// Shapes of the rate over the run's seconds (they multiply).
+    pub rate_shapes: Vec<RateShape>,
     /// Keep the `_spindle_is_anomaly` / `_spindle_anomaly_type` labels. Default true.
     pub label_anomalies: bool,
     /// Events per `send_batch` call. Default 100.
     pub batch_size: usize,
     /// Pace events at the configured rate; otherwise emit as fast as sinks take them.
     pub realtime: bool,
+    /// Delay late events by event time instead of by slots: a late event (one of
+    /// `out_of_order_fraction`) is sent after every event up to its lateness younger
+    /// than it, the lateness drawn from `lateness_distribution` up to this many seconds.
+    /// `None` (default): late events slip by slots.
+    pub max_lateness_seconds: Option<f64>,
+    /// How lateness by event time is drawn. Default uniform.
+    pub lateness_distribution: LatenessDistribution,
+    /// Share of events sent twice, 0..=1: the copy comes 1..=`duplicate_max_delay_slots`
+    /// events after the original, `_spindle_duplicate_of` set to its `_spindle_seq`.
+    /// Default 0.
+    pub duplicate_fraction: f64,
+    /// How many events after its original a duplicate comes at most. Default 10.
+    pub duplicate_max_delay_slots: u64,
+    /// Share of events never sent, 0..=1: counted in the result and handed to the
+    /// ground-truth sink, if any. Default 0.
+    pub drop_fraction: f64,
+    /// Stamp `_spindle_watermark` (the event time no later event of the run is older
+    /// than) on events this often. Default none.
+    pub watermark: Option<WatermarkEvery>,
 }
 
 impl Default for StreamConfig {
@@ -296,14 +584,30 @@ impl Default for StreamConfig {
             out_of_order_max_delay_slots: 10,
             burst_windows: Vec::new(),
             time_pattern: None,
+            rate_shapes: Vec::new(),
             label_anomalies: true,
             batch_size: 100,
             realtime: false,
+            max_lateness_seconds: None,
+            lateness_distribution: LatenessDistribution::Uniform,
+            duplicate_fraction: 0.0,
+            duplicate_max_delay_slots: 10,
+            drop_fraction: 0.0,
+            watermark: None,
         }
     }
 }
 
 impl StreamConfig {
+    /// Whether any delivery fault or watermark is asked for: the stage that permutes,
+    /// drops, duplicates and stamps events runs only then.
+    pub fn reshapes_delivery(&self) -> bool {
+        self.out_of_order_fraction > 0.0
+            || self.duplicate_fraction > 0.0
+            || self.drop_fraction > 0.0
+            || self.watermark.is_some()
+    }
+
     /// Checks every field, naming the first one out of range.
     ///
     /// # Errors
@@ -327,12 +631,37 @@ impl StreamConfig {
         if self.max_events == Some(0) {
             return Err(Error::invalid("max_events", "must be at least 1"));
         }
-        let f = self.out_of_order_fraction;
-        if !(0.0..=1.0).contains(&f) {
+        for (field, f) in [
+            ("out_of_order_fraction", self.out_of_order_fraction),
+            ("duplicate_fraction", self.duplicate_fraction),
+            ("drop_fraction", self.drop_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(Error::invalid(field, format!("{f} is not in 0..=1")));
+            }
+        }
+        if let Some(l) = self.max_lateness_seconds {
+            if !(l.is_finite() && l > 0.0) {
+                return Err(Error::invalid(
+                    "max_lateness_seconds",
+                    format!("{l} must be > 0"),
+                ));
+            }
+            if self.out_of_order_fraction == 0.0 {
+                return Err(Error::invalid(
+                    "max_lateness_seconds",
+                    "delays the late share of events: set out_of_order_fraction above 0 too",
+                ));
+            }
+        }
+        if self.duplicate_max_delay_slots == 0 {
             return Err(Error::invalid(
-                "out_of_order_fraction",
-                format!("{f} is not in 0..=1"),
+                "duplicate_max_delay_slots",
+                "must be at least 1",
             ));
+        }
+        if let Some(w) = &self.watermark {
+            w.validate()?;
         }
         if self.out_of_order_max_delay_slots == 0 {
             return Err(Error::invalid(
@@ -349,18 +678,27 @@ impl StreamConfig {
         if let Some(p) = &self.time_pattern {
             p.validate()?;
         }
+        for (i, shape) in self.rate_shapes.iter().enumerate() {
+            shape.validate(i)?;
+        }
         Ok(())
     }
 
-    /// The composite multiplier of time bursts and the time pattern at `elapsed`
-    /// seconds, wall-clock `wall_hour` and `wall_dow` (0 = Monday); at least 0.001.
+    /// The composite multiplier of time bursts, rate shapes and the time pattern at
+    /// `elapsed` seconds, wall-clock `wall_hour` and `wall_dow` (0 = Monday); at least
+    /// 0.001.
     pub fn get_rate_multiplier(&self, elapsed: f64, wall_hour: u8, wall_dow: u8) -> f64 {
         let bursts: f64 = self
             .burst_windows
             .iter()
             .filter(|w| w.is_active(elapsed))
             .map(BurstWindow::multiplier)
-            .product();
+            .product::<f64>()
+            * self
+                .rate_shapes
+                .iter()
+                .map(|s| s.multiplier(elapsed))
+                .product::<f64>();
         let pattern = self
             .time_pattern
             .as_ref()
@@ -475,6 +813,57 @@ mod tests {
             let msg = config.validate().unwrap_err().to_string();
             assert!(msg.contains(field), "{msg}");
         }
+    }
+
+    #[test]
+    fn rate_shapes_parse_compose_and_name_their_field() {
+        let sine: RateShape = "sine:60:0.5".parse().unwrap();
+        assert!((sine.multiplier(15.0) - 1.5).abs() < 1e-12);
+        assert!((sine.multiplier(45.0) - 0.5).abs() < 1e-12);
+        let ramp: RateShape = "ramp:0.5:2:100".parse().unwrap();
+        assert_eq!(
+            [
+                ramp.multiplier(0.0),
+                ramp.multiplier(50.0),
+                ramp.multiplier(500.0)
+            ],
+            [0.5, 1.25, 2.0]
+        );
+        let step: RateShape = "step:10:3".parse().unwrap();
+        assert_eq!([step.multiplier(9.9), step.multiplier(10.0)], [1.0, 3.0]);
+        let square: RateShape = "square:4:0.5:2".parse().unwrap();
+        assert_eq!(
+            [
+                square.multiplier(1.0),
+                square.multiplier(3.0),
+                square.multiplier(5.0)
+            ],
+            [2.0, 0.5, 2.0]
+        );
+        let c = StreamConfig {
+            rate_shapes: vec![step, square],
+            burst_windows: vec![BurstWindow::time(0.0, 20.0, 2.0)],
+            ..Default::default()
+        };
+        assert_eq!(c.get_rate_multiplier(11.0, 0, 0), 2.0 * 3.0 * 0.5);
+        for bad in [
+            "sine:60",
+            "sine:60:1",
+            "ramp:0:1:10",
+            "step:-1:2",
+            "square:0:1:2",
+            "saw:1:2",
+        ] {
+            let e = bad.parse::<RateShape>().unwrap_err().to_string();
+            assert!(e.contains("rate_shapes"), "{bad}: {e}");
+        }
+        assert!(
+            "wave"
+                .parse::<RateShape>()
+                .unwrap_err()
+                .to_string()
+                .contains("square:PERIOD:LOW:HIGH")
+        );
     }
 
     #[test]

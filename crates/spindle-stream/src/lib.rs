@@ -2,16 +2,18 @@
 //! Arrow batches end to end.
 //!
 //! - [`StreamConfig`], [`BurstWindow`], [`TimePattern`]: the reference's settings.
-//! - [`SpindleStreamer`]: event-time order, metadata, out-of-order, anomalies, emission.
+//! - [`SpindleStreamer`]: event-time order, metadata, anomalies, emission.
+//! - [`delivery`]: late events (by slots or event time), duplicates, drops and
+//!   watermarks, with ground truth.
 //! - [`AnomalyRegistry`] with [`PointAnomaly`], [`ContextualAnomaly`],
 //!   [`CollectiveAnomaly`]: labelled anomalies as column kernels.
 //! - [`pacer`]: realtime emission at a Poisson rate shaped by bursts and time patterns.
 
 pub mod anomaly;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod multi;
-pub mod ooo;
 pub mod pacer;
 pub mod result;
 pub mod streamer;
@@ -19,9 +21,11 @@ pub mod streamer;
 pub use anomaly::{
     Anomaly, AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, Value,
 };
-pub use config::{BurstWindow, StreamConfig, TimePattern};
+pub use config::{
+    BurstWindow, LatenessDistribution, RateShape, StreamConfig, TimePattern, WatermarkEvery,
+};
 pub use error::{Error, Result};
 pub use multi::{FanOut, SinkResult, StreamingMultiWriteResult, StreamingMultiWriter};
 pub use pacer::{EventTimeMode, PacerOptions};
-pub use result::{Lateness, StopReason, StreamResult};
+pub use result::{Lateness, SecondRate, StopReason, StreamResult};
 pub use streamer::{Batches, SpindleStreamer, TableSource};

@@ -50,7 +50,8 @@ pub struct PacerOptions {
     pub speedup: f64,
     /// What the event-time column carries.
     pub event_time: EventTimeMode,
-    /// Keep every send's lateness against its due instant (for benchmarks).
+    /// Keep every send's lateness against its due instant, and the events due and
+    /// sent in each second of the schedule (for benchmarks and `--report-lateness`).
     pub record_lateness: bool,
 }
 
@@ -70,14 +71,30 @@ impl PacerOptions {
     /// Checks the options for a run of `config` sending `part`.
     ///
     /// # Errors
-    /// A speedup that is not positive; a part of a realtime run without a
-    /// [`PacerOptions::start_at`] (the parts would each start their own clock).
+    /// A speedup that is not positive; lateness by event time or watermarks with live
+    /// event time; a part of a realtime run without a [`PacerOptions::start_at`] (the
+    /// parts would each start their own clock).
     pub fn validate(&self, config: &StreamConfig, part: Partition) -> Result<()> {
         if !(self.speedup.is_finite() && self.speedup > 0.0) {
             return Err(crate::Error::invalid(
                 "speedup",
                 format!("{} must be > 0", self.speedup),
             ));
+        }
+        if self.event_time == EventTimeMode::Live {
+            let by_table_time = [
+                (
+                    "max_lateness_seconds",
+                    config.max_lateness_seconds.is_some(),
+                ),
+                ("watermark", config.watermark.is_some()),
+            ];
+            if let Some((field, _)) = by_table_time.iter().find(|(_, on)| *on) {
+                return Err(crate::Error::invalid(
+                    field,
+                    "works on the table's event times, which live event time replaces: use event time 'table'",
+                ));
+            }
         }
         if part.count > 1 && config.realtime && self.start_at.is_none() {
             return Err(crate::Error::invalid(
@@ -142,6 +159,18 @@ pub struct Pacer {
     tokens: f64,
     token_time: f64,
     lateness: Vec<f64>,
+    /// Per second of the schedule: events due in it, events sent in it.
+    per_second: Vec<(u64, u64)>,
+}
+
+/// One second of a planned schedule ([`Pacer::plan`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlannedSecond {
+    /// The target rate at the middle of the second (events/s): base rate times bursts,
+    /// shapes and the time pattern.
+    pub target: f64,
+    /// Events the schedule has due in the second (a Poisson draw around the target).
+    pub planned: u64,
 }
 
 /// How much of a wait is left to the high-resolution sleep.
@@ -191,6 +220,7 @@ impl Pacer {
             tokens: Self::capacity_at(config.events_per_second),
             token_time: 0.0,
             lateness: Vec::new(),
+            per_second: Vec::new(),
         }
     }
 
@@ -199,7 +229,7 @@ impl Pacer {
     }
 
     /// The momentary rate for event `index` due around `t` seconds after start.
-    fn rate(&self, t: f64, index: u64) -> f64 {
+    pub fn rate(&self, t: f64, index: u64) -> f64 {
         let pattern_clock = self.wall_start_micros as f64 / 1e6 + t * self.options.speedup;
         let secs = pattern_clock.floor() as i64;
         let hour = secs.rem_euclid(86_400) / 3_600;
@@ -239,14 +269,15 @@ impl Pacer {
         self.due[index.saturating_sub(self.first_due) as usize]
     }
 
-    /// Forgets instants before event `index`, but for those that a late event in live
-    /// event-time mode may still ask for (its in-order slot, up to the delay bound
-    /// back, at most 2^20 slots).
+    /// Forgets instants before event `index`, but for those that a late event or a
+    /// duplicate's copy in live event-time mode may still ask for (its in-order slot,
+    /// up to the delay bound back, at most 2^20 slots).
     fn forget_before(&mut self, index: u64, stride: u64) {
         let keep = match self.options.event_time {
             EventTimeMode::Live => self
                 .config
                 .out_of_order_max_delay_slots
+                .max(self.config.duplicate_max_delay_slots)
                 .min(1 << 20)
                 .saturating_mul(stride),
             EventTimeMode::Table => 0,
@@ -267,6 +298,50 @@ impl Pacer {
     /// Lateness of every send so far (seconds after the due instant of its first event).
     pub fn lateness(&self) -> &[f64] {
         &self.lateness
+    }
+
+    /// Per second of the schedule so far, `(due, sent)`: events due in it and events
+    /// sent in it (recorded with [`PacerOptions::record_lateness`]).
+    pub fn per_second(&self) -> &[(u64, u64)] {
+        &self.per_second
+    }
+
+    fn count_second(&mut self, at: f64, planned: u64, achieved: u64) {
+        let second = at.max(0.0) as usize;
+        if self.per_second.len() <= second {
+            self.per_second.resize(second + 1, (0, 0));
+        }
+        self.per_second[second].0 += planned;
+        self.per_second[second].1 += achieved;
+    }
+
+    /// The schedule of a run of `seconds` seconds (or of `max_events` events, if fewer),
+    /// second by second, as [`Pacer::emit`] would send it: the same draws, the same
+    /// token bucket, nothing sent.
+    pub fn plan(&mut self, seconds: u64, max_events: Option<u64>) -> Vec<PlannedSecond> {
+        let mut planned = vec![0u64; seconds as usize];
+        let mut index = 0;
+        while max_events.is_none_or(|m| index < m) {
+            let due = self.due_at(index);
+            if due >= seconds as f64 {
+                break;
+            }
+            planned[due as usize] += 1;
+            index += 1;
+            self.forget_before(index, 1);
+        }
+        // Event-index bursts apply from the first event due in a second.
+        let mut first = 0;
+        (0..seconds)
+            .map(|s| {
+                let target = self.rate(s as f64 + 0.5, first);
+                first += planned[s as usize];
+                PlannedSecond {
+                    target,
+                    planned: planned[s as usize],
+                }
+            })
+            .collect()
     }
 
     /// The instant the schedule starts at: [`PacerOptions::start_at`] or now.
@@ -340,6 +415,13 @@ impl Pacer {
             let mut end = at + 1;
             while end < n && self.due_at(slots.index(end)) <= now {
                 end += 1;
+            }
+            if self.options.record_lateness {
+                for row in at..end {
+                    let due = self.due_at(slots.index(row));
+                    self.count_second(due, 1, 0);
+                }
+                self.count_second(now, 0, (end - at) as u64);
             }
             let size = self.config.batch_size;
             let slices: Vec<RecordBatch> = (at..end)

@@ -227,6 +227,11 @@ def test_parquet_sink_reads_back_in_pyarrow():
         (lambda: StreamConfig(batch_size=0), ValueError, "batch_size"),
         (lambda: StreamConfig(events_per_second=-5, realtime=True), ValueError, "events_per_second"),
         (lambda: StreamConfig(max_events=-1), ValueError, "max_events"),
+        (lambda: StreamConfig(drop_fraction=2), ValueError, "drop_fraction"),
+        (lambda: StreamConfig(watermark_every="soon"), ValueError, "watermark"),
+        (lambda: StreamConfig(rate_shapes=["sine:60:2"]), ValueError, "rate_shapes"),
+        (lambda: StreamConfig(out_of_order_fraction=0.1, max_lateness_seconds=60,
+                              lateness_distribution="pareto"), ValueError, "lateness_distribution"),
     ],
 )
 def test_bad_settings_raise_value_error_naming_the_field(make, error, message):
@@ -351,3 +356,22 @@ def test_stream_parts_together_are_the_run():
     # A shared start in the past: the events already due go at once.
     r = realtime.stream("order", part=(0, 2), start_at=time.time() - 60)
     assert r.events_sent == 5 and r.elapsed_seconds < 5
+
+
+def test_delivery_faults_are_counted_and_marked():
+    config = StreamConfig(out_of_order_fraction=0.1, max_lateness_seconds=2 * 86_400,
+                          duplicate_fraction=0.05, drop_fraction=0.03, watermark_every="86400s",
+                          rate_shapes=["sine:60:0.5"])
+    sink = FileSink("faults.jsonl", mode="w")
+    r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config).stream("order")
+    sink.close()
+    events = [json.loads(line) for line in open("faults.jsonl")]
+    copies = [e for e in events if e["_spindle_duplicate_of"] is not None]
+    originals = {e["_spindle_seq"] for e in events if e["_spindle_duplicate_of"] is None}
+    assert r.events_sent == len(events)
+    assert r.duplicate_count == len(copies) > 0
+    assert all(c["_spindle_duplicate_of"] == c["_spindle_seq"] for c in copies)
+    # Each order is sent once as itself, or dropped.
+    assert len(originals) + r.dropped_count == 5_000 and r.dropped_count > 0
+    assert r.watermark_count == sum(e["_spindle_watermark"] is not None for e in events) > 0
+    assert "duplicates=" in repr(r) and "dropped=" in repr(r)

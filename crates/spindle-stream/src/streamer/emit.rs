@@ -1,17 +1,19 @@
 //! The emission side of a stream: each ordered batch counted, cut to `max_events`,
 //! cut to this part's share when the run is partitioned, sent as fast as the sink
-//! takes it or paced in real time.
+//! takes it or paced in real time; dropped events handed to the ground-truth sink.
 
 use crate::anomaly::{ANOMALY_TYPE, IS_ANOMALY};
 use crate::config::StreamConfig;
+use crate::delivery::{Delivered, Dropped, count_late};
 use crate::error::Result;
-use crate::ooo::count_late;
 use crate::pacer::{Pacer, Slots};
 use crate::result::StopReason;
+use arrow_array::BooleanArray;
 use arrow_array::cast::AsArray;
-use arrow_array::{RecordBatch, UInt64Array};
+use arrow_array::{Array, RecordBatch, UInt64Array};
 use spindle_gen::Partition;
 use spindle_sinks::StreamWriter;
+use spindle_sinks::event::{DUPLICATE_OF, WATERMARK};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -46,9 +48,82 @@ pub(super) struct Run<'a> {
     pub(super) late: u64,
     pub(super) running_max: Option<u64>,
     pub(super) reason: StopReason,
+    /// Where dropped events go, if anywhere.
+    pub(super) ground_truth: Option<&'a mut dyn StreamWriter>,
+    /// Dropped events not yet known to be within the run's span.
+    pub(super) held_drops: Vec<Dropped>,
+    /// One past the largest in-order position the run has passed on to its parts.
+    pub(super) horizon: u64,
+    pub(super) duplicates: u64,
+    pub(super) dropped: u64,
+    pub(super) watermarks: u64,
 }
 
 impl Run<'_> {
+    /// Emits a chunk from the delivery stage, and reports the events it dropped once
+    /// the run has passed them (a run stopped by `max_events` reports only the drops
+    /// before its last event).
+    pub(super) fn deliver(&mut self, delivered: Delivered) -> Result<Flow> {
+        self.held_drops.extend(delivered.dropped);
+        let flow = self.emit(delivered.batch, Some(&delivered.positions))?;
+        self.report_drops(false)?;
+        Ok(flow)
+    }
+
+    /// Reports the held drops of this part before the horizon, or all of them when
+    /// `all` (the run completed).
+    pub(super) fn report_drops(&mut self, all: bool) -> Result<()> {
+        let Partition { index, count } = self.part;
+        let horizon = self.horizon;
+        let mut kept = Vec::new();
+        for dropped in std::mem::take(&mut self.held_drops) {
+            let reached: Vec<bool> = dropped
+                .positions
+                .iter()
+                .map(|&p| all || p < horizon)
+                .collect();
+            let ours: BooleanArray = dropped
+                .positions
+                .iter()
+                .zip(&reached)
+                .map(|(&p, &r)| Some(r && p % count == index))
+                .collect();
+            if reached.iter().any(|r| !r) {
+                let later: Vec<usize> = (0..reached.len()).filter(|&i| !reached[i]).collect();
+                let rows = UInt64Array::from_iter_values(later.iter().map(|&i| i as u64));
+                kept.push(Dropped {
+                    batch: arrow_select::take::take_record_batch(&dropped.batch, &rows)?,
+                    positions: later.iter().map(|&i| dropped.positions[i]).collect(),
+                });
+            }
+            let batch = arrow_select::filter::filter_record_batch(&dropped.batch, &ours)?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            self.dropped += batch.num_rows() as u64;
+            let batch = self.labelled(batch)?;
+            if let Some(sink) = self.ground_truth.as_deref_mut() {
+                sink.send_batches(&[batch])?;
+            }
+        }
+        self.held_drops = kept;
+        Ok(())
+    }
+
+    /// `batch` without its anomaly labels if the run leaves them out.
+    fn labelled(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        if self.config.label_anomalies || batch.schema().index_of(IS_ANOMALY).is_err() {
+            return Ok(batch);
+        }
+        let keep: Vec<usize> = (0..batch.num_columns())
+            .filter(|&i| {
+                let name = batch.schema().field(i).name().clone();
+                name != IS_ANOMALY && name != ANOMALY_TYPE
+            })
+            .collect();
+        Ok(batch.project(&keep)?)
+    }
+
     pub(super) fn emit(&mut self, batch: RecordBatch, positions: Option<&[u64]>) -> Result<Flow> {
         if self.stop.load(Ordering::Relaxed) {
             self.reason = StopReason::Interrupted;
@@ -63,20 +138,20 @@ impl Run<'_> {
                 limited = true;
             }
         }
-        let (mut batch, positions, slots) = self.share(batch, positions)?;
+        match positions {
+            Some(p) => {
+                if let Some(&max) = p[..batch.num_rows()].iter().max() {
+                    self.horizon = self.horizon.max(max + 1);
+                }
+            }
+            None => self.horizon = self.position + batch.num_rows() as u64,
+        }
+        let (batch, positions, slots) = self.share(batch, positions)?;
         if let Ok(schema_index) = batch.schema().index_of(IS_ANOMALY) {
             let labels = batch.column(schema_index).as_boolean();
             self.anomalies += labels.true_count() as u64;
-            if !self.config.label_anomalies {
-                let keep: Vec<usize> = (0..batch.num_columns())
-                    .filter(|&i| {
-                        let name = batch.schema().field(i).name().clone();
-                        name != IS_ANOMALY && name != ANOMALY_TYPE
-                    })
-                    .collect();
-                batch = batch.project(&keep)?;
-            }
         }
+        let batch = self.labelled(batch)?;
         let positions = positions.as_deref();
         let flow = match self.pacer.as_mut() {
             Some(pacer) => {
@@ -88,7 +163,7 @@ impl Run<'_> {
                     self.progress,
                     self.emitted,
                 )?;
-                self.count_late(positions, outcome.sent as usize);
+                self.count_sent(&batch, positions, outcome.sent as usize);
                 self.emitted += outcome.sent;
                 match outcome.stopped {
                     Some(reason) => {
@@ -136,9 +211,33 @@ impl Run<'_> {
         Ok((batch, positions, slots))
     }
 
-    fn count_late(&mut self, positions: Option<&[u64]>, sent: usize) {
+    /// Counts the first `sent` events of `batch`: late ones (duplicates' copies
+    /// aside), copies, and watermarks.
+    fn count_sent(&mut self, batch: &RecordBatch, positions: Option<&[u64]>, sent: usize) {
+        let marked = |name: &str| {
+            batch
+                .column_by_name(name)
+                .map(|c| c.slice(0, sent.min(c.len())))
+        };
+        let copies = marked(DUPLICATE_OF);
+        if let Some(c) = &copies {
+            self.duplicates += (c.len() - c.null_count()) as u64;
+        }
+        if let Some(w) = marked(WATERMARK) {
+            self.watermarks += (w.len() - w.null_count()) as u64;
+        }
         if let Some(p) = positions {
-            self.late += count_late(&p[..sent.min(p.len())], &mut self.running_max);
+            let p = &p[..sent.min(p.len())];
+            self.late += match copies.filter(|c| c.null_count() < c.len()) {
+                Some(c) => {
+                    let originals: Vec<u64> = (0..p.len())
+                        .filter(|&i| c.is_null(i))
+                        .map(|i| p[i])
+                        .collect();
+                    count_late(&originals, &mut self.running_max)
+                }
+                None => count_late(p, &mut self.running_max),
+            };
         }
     }
 
@@ -156,7 +255,7 @@ impl Run<'_> {
             }
             Err(e) => return Err(e.into()),
         }
-        self.count_late(positions, batch.num_rows());
+        self.count_sent(batch, positions, batch.num_rows());
         self.emitted += batch.num_rows() as u64;
         if let Some(progress) = self.progress.as_mut() {
             progress(self.emitted);

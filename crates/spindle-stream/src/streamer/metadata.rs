@@ -6,11 +6,14 @@ use arrow_schema::{DataType, Field, Schema};
 use std::sync::Arc;
 
 pub use spindle_sinks::event::{
-    EVENT_TIME as META_EVENT_TIME, SEQ as META_SEQ, TABLE as META_TABLE,
+    DUPLICATE_OF as META_DUPLICATE_OF, EVENT_TIME as META_EVENT_TIME, SEQ as META_SEQ,
+    TABLE as META_TABLE, WATERMARK as META_WATERMARK,
 };
 
 /// `payload` followed by `_spindle_table`, `_spindle_seq` and `_spindle_event_time`.
-/// Metadata columns the payload already has (a replayed stream) are replaced.
+/// Metadata columns the payload already has (a replayed stream) are replaced, and its
+/// delivery columns (`_spindle_duplicate_of`, `_spindle_watermark`) left out: this
+/// run's delivery stage writes its own.
 pub fn with_metadata(
     payload: &RecordBatch,
     seq: Int64Array,
@@ -21,7 +24,14 @@ pub fn with_metadata(
     let mut fields: Vec<Arc<Field>> = Vec::with_capacity(schema.fields().len() + 3);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.capacity());
     for (field, column) in schema.fields().iter().zip(payload.columns()) {
-        if ![META_TABLE, META_SEQ, META_EVENT_TIME].contains(&field.name().as_str()) {
+        let replaced = [
+            META_TABLE,
+            META_SEQ,
+            META_EVENT_TIME,
+            META_DUPLICATE_OF,
+            META_WATERMARK,
+        ];
+        if !replaced.contains(&field.name().as_str()) {
             fields.push(field.clone());
             columns.push(column.clone());
         }

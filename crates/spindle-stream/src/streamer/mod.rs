@@ -8,23 +8,27 @@
 //!    (this is the memory cost: the whole table);
 //! 2. metadata columns `_spindle_table`, `_spindle_seq` (row position before sorting)
 //!    and `_spindle_event_time`;
-//! 3. the out-of-order permutation, then `max_events`;
+//! 3. delivery ([`crate::delivery`]): late events, duplicates, drops and watermarks,
+//!    then `max_events`;
 //! 4. a partitioned run's share: part `i` of `N` sends every `N`-th event of the run
 //!    from its `i`-th, each at its instant in the run's schedule, so that the parts
 //!    together send exactly one run's events on one run's clock;
-//! 5. emission, as fast as the sink takes it or paced in real time.
+//! 5. emission, as fast as the sink takes it or paced in real time; dropped events go
+//!    to the ground-truth sink.
 
 mod emit;
 mod metadata;
 mod source;
 
-pub use metadata::{META_EVENT_TIME, META_SEQ, META_TABLE, with_metadata};
+pub use metadata::{
+    META_DUPLICATE_OF, META_EVENT_TIME, META_SEQ, META_TABLE, META_WATERMARK, with_metadata,
+};
 pub use source::{Batches, TableSource, event_time_column};
 
 use crate::anomaly::AnomalyRegistry;
 use crate::config::StreamConfig;
+use crate::delivery::Delivery;
 use crate::error::{Error, Result};
-use crate::ooo::OutOfOrder;
 use crate::pacer::Pacer;
 use crate::result::{StopReason, StreamResult};
 use arrow_array::RecordBatch;
@@ -70,6 +74,7 @@ pub struct SpindleStreamer {
     progress: Option<Box<dyn FnMut(u64) + Send>>,
     pacer_options: crate::pacer::PacerOptions,
     part: Partition,
+    ground_truth: Option<Box<dyn StreamWriter>>,
 }
 
 impl SpindleStreamer {
@@ -84,6 +89,7 @@ impl SpindleStreamer {
             progress: None,
             pacer_options: Default::default(),
             part: Partition::WHOLE,
+            ground_truth: None,
         }
     }
 
@@ -176,6 +182,14 @@ impl SpindleStreamer {
         self
     }
 
+    /// Sends the events [`StreamConfig::drop_fraction`] drops here (this part's share
+    /// of them, those within the run's span), as they would have been sent: a test's
+    /// ground truth of what its pipeline never saw.
+    pub fn with_ground_truth(mut self, sink: Box<dyn StreamWriter>) -> Self {
+        self.ground_truth = Some(sink);
+        self
+    }
+
     /// A flag that, once set, ends the run after the events already sent are flushed.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
@@ -192,12 +206,16 @@ impl SpindleStreamer {
         self.sink.as_mut()
     }
 
-    /// Closes the sink.
+    /// Closes the sink, and the ground-truth sink if there is one.
     ///
     /// # Errors
-    /// The sink failed to flush.
+    /// A sink failed to flush.
     pub fn close(&mut self) -> Result<()> {
-        Ok(self.sink.close()?)
+        let events = self.sink.close();
+        if let Some(g) = self.ground_truth.as_mut() {
+            g.close()?;
+        }
+        Ok(events?)
     }
 
     /// The tables available, in generation order.
@@ -240,7 +258,8 @@ impl SpindleStreamer {
     }
 
     /// Streams every table in generation order; `timestamp_column` applies to the tables
-    /// that have it.
+    /// that have it, and so do lateness by event time and watermarks to the tables with
+    /// an event time (in the others, late events slip by slots).
     ///
     /// # Errors
     /// As [`SpindleStreamer::stream`]; stops at the first failure.
@@ -249,7 +268,15 @@ impl SpindleStreamer {
         for table in self.table_names() {
             let source = self.source(&table)?;
             let column = timestamp_column.filter(|c| source.schema.index_of(c).is_ok());
-            let result = self.stream_source(source, column)?;
+            let timeless = event_time_column(&table, &source.schema, column)?.is_none();
+            let config = self.config.clone();
+            if timeless {
+                self.config.max_lateness_seconds = None;
+                self.config.watermark = None;
+            }
+            let result = self.stream_source(source, column);
+            self.config = config;
+            let result = result?;
             let stop = result.stop_reason;
             results.push(result);
             if matches!(stop, StopReason::Interrupted | StopReason::ReaderClosed) {
@@ -298,14 +325,30 @@ impl SpindleStreamer {
             late: 0,
             running_max: None,
             reason: StopReason::Completed,
+            ground_truth: self
+                .ground_truth
+                .as_mut()
+                .map(|g| -> &mut dyn StreamWriter { g.as_mut() }),
+            held_drops: Vec::new(),
+            horizon: 0,
+            duplicates: 0,
+            dropped: 0,
+            watermarks: 0,
         };
-        let mut ooo = (self.config.out_of_order_fraction > 0.0).then(|| {
-            OutOfOrder::new(
-                self.config.out_of_order_fraction,
-                self.config.out_of_order_max_delay_slots,
-                self.seed,
-            )
-        });
+        let event_time_type = event_time
+            .as_deref()
+            .map(|c| {
+                source
+                    .schema
+                    .field_with_name(c)
+                    .map(|f| f.data_type().clone())
+            })
+            .transpose()?;
+        let mut delivery = self
+            .config
+            .reshapes_delivery()
+            .then(|| Delivery::new(&self.config, self.seed, event_time_type.as_ref()))
+            .transpose()?;
         let chunks = Prefetch::new(ordered_chunks(
             source,
             event_time.as_deref(),
@@ -316,11 +359,8 @@ impl SpindleStreamer {
         for chunk in chunks {
             let (payload, seq) = chunk?;
             let events = with_metadata(&payload, seq, &table, event_time.as_deref())?;
-            flow = match ooo.as_mut() {
-                Some(o) => {
-                    let r = o.push(&events)?;
-                    run.emit(r.batch, Some(&r.positions))?
-                }
+            flow = match delivery.as_mut() {
+                Some(d) => run.deliver(d.push(&events)?)?,
                 None => run.emit(events, None)?,
             };
             if flow == Flow::Stop {
@@ -328,20 +368,32 @@ impl SpindleStreamer {
             }
         }
         if flow == Flow::Continue {
-            if let Some(rest) = ooo.as_mut().map(OutOfOrder::finish).transpose()?.flatten() {
-                run.emit(rest.batch, Some(&rest.positions))?;
+            if let Some(rest) = delivery
+                .as_mut()
+                .map(Delivery::finish)
+                .transpose()?
+                .flatten()
+            {
+                flow = run.deliver(rest)?;
+            }
+            if flow == Flow::Continue {
+                run.report_drops(true)?;
             }
         }
         let reason = run.reason;
         let (anomalies, late) = (run.anomalies, run.late);
+        let (duplicates, dropped, watermarks) = (run.duplicates, run.dropped, run.watermarks);
         let lateness = run
             .pacer
             .as_ref()
-            .and_then(|p| crate::result::Lateness::of(p.lateness()));
+            .and_then(|p| crate::result::Lateness::of(p.lateness(), p.per_second()));
         let run_started = run.pacer.as_ref().and_then(Pacer::started);
         match self.sink.flush() {
             Err(spindle_sinks::Error::Closed(_)) | Ok(()) => {}
             Err(e) => return Err(e.into()),
+        }
+        if let Some(g) = self.ground_truth.as_mut() {
+            g.flush()?;
         }
         // A realtime run is timed from its first emission (as the reference times its
         // emit loop); a fast run from the start, preparation included.
@@ -354,6 +406,9 @@ impl SpindleStreamer {
             events_sent: sent,
             anomaly_count: anomalies,
             out_of_order_count: late,
+            duplicate_count: duplicates,
+            dropped_count: dropped,
+            watermark_count: watermarks,
             elapsed_seconds: elapsed,
             events_per_second_actual: if elapsed > 0.0 {
                 sent as f64 / elapsed

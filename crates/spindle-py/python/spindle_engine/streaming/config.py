@@ -82,6 +82,14 @@ class StreamConfig:
     label_anomalies: bool = True
     batch_size: int = 100
     realtime: bool = False
+    # Beyond the seed: delivery faults and rate shapes (README "Delivery faults").
+    max_lateness_seconds: float | None = None
+    lateness_distribution: str = "uniform"
+    duplicate_fraction: float = 0.0
+    duplicate_max_delay_slots: int = 10
+    drop_fraction: float = 0.0
+    watermark_every: int | str | None = None
+    rate_shapes: list[str] = field(default_factory=list)
 
     def get_rate_multiplier(self, elapsed: float, wall_hour: int = 0, wall_dow: int = 0) -> float:
         """The composite rate multiplier at a moment (bursts by time and the pattern)."""
@@ -118,4 +126,13 @@ class StreamConfig:
             "label_anomalies": bool(self.label_anomalies),
             "batch_size": self.batch_size,
             "realtime": bool(self.realtime),
+            "max_lateness_seconds": None
+            if self.max_lateness_seconds is None
+            else float(self.max_lateness_seconds),
+            "lateness_distribution": str(self.lateness_distribution),
+            "duplicate_fraction": float(self.duplicate_fraction),
+            "duplicate_max_delay_slots": self.duplicate_max_delay_slots,
+            "drop_fraction": float(self.drop_fraction),
+            "watermark_every": None if self.watermark_every is None else str(self.watermark_every),
+            "rate_shapes": [str(s) for s in self.rate_shapes],
         }

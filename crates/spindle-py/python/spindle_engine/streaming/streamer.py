@@ -20,6 +20,9 @@ class StreamResult:
     out_of_order_count: int
     elapsed_seconds: float
     stop_reason: str = "completed"
+    duplicate_count: int = 0
+    dropped_count: int = 0
+    watermark_count: int = 0
 
     @property
     def events_per_second_actual(self) -> float:
@@ -34,9 +37,18 @@ class StreamResult:
         return self.elapsed_seconds
 
     def __repr__(self) -> str:
+        faults = "".join(
+            f", {name}={count}"
+            for name, count in (
+                ("duplicates", self.duplicate_count),
+                ("dropped", self.dropped_count),
+                ("watermarks", self.watermark_count),
+            )
+            if count
+        )
         return (
             f"StreamResult(table={self.table!r}, events={self.events_sent:,}, "
-            f"anomalies={self.anomaly_count}, ooo={self.out_of_order_count}, "
+            f"anomalies={self.anomaly_count}, ooo={self.out_of_order_count}{faults}, "
             f"{self.elapsed_seconds:.2f}s @ {self.events_per_second_actual:,.0f} eps)"
         )
 
