@@ -22,6 +22,7 @@ REF_DOMAIN_CLASSES = {"iot": "IoTDomain", "financial": "FinancialDomain", "healt
 SCHEMA_SECTION = "## Schema domains"
 PYTHON_SECTION = "## Python package"
 ANOMALY_SECTION = "## Anomalies at scale"
+REALISM_SECTION = "## Stream realism"
 REF_STREAM = """
 import time
 from sqllocks_spindle import RetailDomain
@@ -148,8 +149,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip large/xlarge")
     ap.add_argument("--kafka", help="bootstrap of a Kafka-protocol broker for the sink benchmarks")
     ap.add_argument("--tansu", help="tansu binary, to create the benchmark topics")
-    ap.add_argument("--only", choices=["schema", "python", "spark", "anomalies"],
+    ap.add_argument("--only", choices=["schema", "python", "spark", "anomalies", "realism"],
                     help="run only that section's workloads and replace its section of --out")
+    ap.add_argument("--baseline",
+                    help="an earlier spindle binary: the realism section times its plain stream beside ours")
     ap.add_argument("--package-python",
                     help="a Python with the spindle_engine package installed (for the Python section)")
     a = ap.parse_args()
@@ -158,7 +161,7 @@ def main():
     try:
         if a.only:
             section = {"schema": schema_section, "python": python_section, "spark": spark_bench,
-                       "anomalies": anomaly_section}[a.only](a, py, sp, tmp)
+                       "anomalies": anomaly_section, "realism": realism_section}[a.only](a, py, sp, tmp)
             old = open(a.out).read() if os.path.exists(a.out) else "# Benchmarks\n"
             open(a.out, "w").write(replace_section(old, section))
             print(f"wrote {a.out}")
@@ -226,6 +229,75 @@ def anomaly_section(a, py, sp, tmp):
               "`xlarge`) and merges them back chunk by chunk. Before (the table gathered, injected and sorted): "
               "`large` took 6.45 s and 1,246 MiB.", ""]
     return lines
+
+
+def realism_section(a, py, sp, tmp):
+    """Delivery faults at full speed (`order` at `medium` to JSON lines), each alone and
+    all at once, beside the plain stream (and an earlier binary's, with --baseline);
+    then realtime runs under a rate shape, planned against achieved events per second."""
+    out, truth = f"{tmp}/events.jsonl", f"{tmp}/dropped.jsonl"
+    base = ["stream", "retail", "--table", "order", "--scale", "medium", "--sink", f"file:{out}", "-q"]
+    faults = {
+        "plain (every new option off)": [],
+        "5% late by slots (`--out-of-order 0.05`)": ["--out-of-order", "0.05"],
+        "5% late by event time (`--max-lateness 3600`)": ["--out-of-order", "0.05", "--max-lateness", "3600"],
+        "1% duplicated (`--duplicate-fraction 0.01`)": ["--duplicate-fraction", "0.01"],
+        "1% dropped, to a ground-truth file": ["--drop-fraction", "0.01", "--ground-truth", truth],
+        "watermarks every 60 s of event time": ["--watermark-every", "60s"],
+        "all of the above at once": ["--out-of-order", "0.05", "--max-lateness", "3600", "--duplicate-fraction",
+                                     "0.01", "--drop-fraction", "0.01", "--ground-truth", truth,
+                                     "--watermark-every", "60s"],
+    }
+
+    def eps(output):
+        m = re.search(r"events=([\d,]+), .*?, ([\d.]+)s @", output)
+        return int(m.group(1).replace(",", "")) / float(m.group(2))
+
+    runs = {name: [] for name in faults}
+    baseline = []
+    for _ in range(a.runs):
+        if a.baseline:
+            remove([out, truth])
+            baseline.append(run([a.baseline] + base))
+        for name, extra in faults.items():
+            remove([out, truth])
+            runs[name].append(run([sp] + base + extra))
+    lines = [REALISM_SECTION, "",
+             "Delivery faults (README \"Delivery faults\") on `order` at `medium` (500,000 events) into JSON "
+             "lines, each alone and all at once; events/s as the run reports it (sends, dropped events not counted), "
+             f"median of {a.runs} alternating runs. Command: `benches/compare.sh --only realism --runs {a.runs}"
+             + (" --baseline OLD_SPINDLE`" if a.baseline else "`") + ".", "",
+             "| workload | wall | events/s | peak RSS |", "|---|---|---|---|"]
+    plain_eps = statistics.median(eps(r[2]) for r in runs["plain (every new option off)"])
+    if baseline:
+        bw = statistics.median(r[0] for r in baseline)
+        be = statistics.median(eps(r[2]) for r in baseline)
+        lines.append(f"| plain, the binary before these options | {bw:.3f} s | {be:,.0f} | "
+                     f"{max(r[1] for r in baseline):.0f} MiB |")
+    for name, rs in runs.items():
+        w, e = statistics.median(r[0] for r in rs), statistics.median(eps(r[2]) for r in rs)
+        lines.append(f"| {name} | {w:.3f} s | {e:,.0f} ({e / plain_eps:.2f}x plain) | {max(r[1] for r in rs):.0f} MiB |")
+        print(name, w, e, flush=True)
+    if baseline:
+        lines += ["", f"Plain against the binary before: {plain_eps / be:.3f} of its events/s (goal: within 5%)."]
+
+    lines += ["", "Realtime under a rate shape (`--rate-shape sine:20:0.5`, 30 s, `order` at `large` to /dev/null, "
+              "`--report-lateness`): events planned in each second against events sent in it, over the 29 whole "
+              "seconds (the last may hold a send due at its very end).", "",
+              "| base rate | seconds within 2% | worst second | lateness p50 / p99 / max |", "|---|---|---|---|"]
+    for rate in [1_000, 10_000, 100_000]:
+        _, _, output = run([sp, "stream", "retail", "--table", "order", "--scale", "large", "--realtime", "--rate",
+                            str(rate), "--rate-shape", "sine:20:0.5", "--duration", "30", "--report-lateness",
+                            "--sink", "file:/dev/null", "-q"])
+        seconds = [tuple(int(x) for x in line.split()) for line in output.splitlines()
+                   if re.fullmatch(r"\s*\d+\s+\d+\s+\d+\s*", line)][:29]
+        errors = [abs(achieved - planned) / planned for _, planned, achieved in seconds if planned]
+        within = sum(e <= 0.02 for e in errors)
+        lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms", output)
+        lines.append(f"| {rate:,} events/s | {within} of {len(errors)} | {max(errors) * 100:.2f}% "
+                     f"| {lat.group(1)} / {lat.group(2)} / {lat.group(3)} ms |")
+        print(rate, within, len(errors), max(errors), flush=True)
+    return lines + [""]
 
 
 def spark_bench(a, py, sp, tmp):

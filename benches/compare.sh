@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times Spindle beside the Python reference (sqllocks-spindle 3.0.0), alternating
 # runs, and rewrites BENCHMARKS.md.
-# Usage: benches/compare.sh [--runs N] [--quick] [--only schema|python|spark|anomalies] [--kafka HOST:PORT --tansu PATH]
+# Usage: benches/compare.sh [--runs N] [--quick] [--only schema|python|spark|anomalies|realism]
+#        [--baseline OLD_SPINDLE] [--kafka HOST:PORT --tansu PATH]
 # (with --kafka, the sink benchmarks include a Kafka topic created with tansu). The Python
 # package's release wheel is installed into the reference's venv, so both run on one Python.
 set -euo pipefail
@@ -13,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 (cd "$root" && cargo build --release -q -p spindle-cli)
 case " $* " in
-  *" anomalies "*|*" schema "*) ;;  # the CLI against the reference: no package needed
+  *" anomalies "*|*" schema "*|*" realism "*) ;;  # the CLI alone, or against the reference: no package needed
   *) "$venv/bin/pip" install -q --force-reinstall --no-deps "$root/crates/spindle-py" ;;
 esac
 case " $* " in

@@ -435,8 +435,9 @@ type Outcome<'py> = (Vec<Bound<'py, PyDict>>, Option<Bound<'py, PyDict>>);
 /// by a `StreamingMultiWriter`, each behind its own buffer. `part=(i, n)` sends only
 /// part `i` of `n` of the run's events; `start_at` (Unix seconds) is the wall-clock
 /// instant a realtime schedule starts at, the same for every part of a run.
+/// `ground_truth` receives the events `drop_fraction` drops.
 #[pyfunction]
-#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, part=None, start_at=None))]
+#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, part=None, start_at=None, ground_truth=None))]
 #[allow(clippy::too_many_arguments)]
 fn stream<'py>(
     py: Python<'py>,
@@ -452,6 +453,7 @@ fn stream<'py>(
     fan_out: Option<FanOutSpec>,
     part: Option<(u64, u64)>,
     start_at: Option<f64>,
+    ground_truth: Option<Py<Sink>>,
 ) -> PyResult<Outcome<'py>> {
     let config = config.config()?;
     let part = partition(part)?;
@@ -512,6 +514,9 @@ fn stream<'py>(
     .with_anomalies(registry)
     .with_pacer_options(pacer)
     .with_part(part);
+    if let Some(sink) = &ground_truth {
+        streamer = streamer.with_ground_truth(Box::new(Shared::of(sink.get())));
+    }
     let stop = streamer.stop_flag();
 
     // The stream runs on a thread of its own; this thread waits with the GIL released

@@ -362,16 +362,19 @@ def test_delivery_faults_are_counted_and_marked():
     config = StreamConfig(out_of_order_fraction=0.1, max_lateness_seconds=2 * 86_400,
                           duplicate_fraction=0.05, drop_fraction=0.03, watermark_every="86400s",
                           rate_shapes=["sine:60:0.5"])
-    sink = FileSink("faults.jsonl", mode="w")
-    r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config).stream("order")
+    sink, truth = FileSink("faults.jsonl", mode="w"), FileSink("dropped.jsonl", mode="w")
+    r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config).stream("order", ground_truth=truth)
     sink.close()
+    truth.close()
+    dropped = [json.loads(line) for line in open("dropped.jsonl")]
     events = [json.loads(line) for line in open("faults.jsonl")]
     copies = [e for e in events if e["_spindle_duplicate_of"] is not None]
     originals = {e["_spindle_seq"] for e in events if e["_spindle_duplicate_of"] is None}
     assert r.events_sent == len(events)
     assert r.duplicate_count == len(copies) > 0
     assert all(c["_spindle_duplicate_of"] == c["_spindle_seq"] for c in copies)
-    # Each order is sent once as itself, or dropped.
-    assert len(originals) + r.dropped_count == 5_000 and r.dropped_count > 0
+    # Each order is sent once as itself, or dropped (and then in the ground truth).
+    assert r.dropped_count == len(dropped) > 0
+    assert sorted(originals | {e["_spindle_seq"] for e in dropped}) == list(range(5_000))
     assert r.watermark_count == sum(e["_spindle_watermark"] is not None for e in events) > 0
     assert "duplicates=" in repr(r) and "dropped=" in repr(r)

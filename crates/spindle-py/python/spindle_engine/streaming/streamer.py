@@ -109,7 +109,7 @@ def _unix_seconds(instant) -> float | None:
 
 
 def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks, table, timestamp_column,
-                 fan_out=None, part=None, start_at=None):
+                 fan_out=None, part=None, start_at=None, ground_truth=None):
     """One run of the engine: ``[StreamResult]`` and the fan-out's report (or None)."""
     results, multi = _native.stream(
         sinks,
@@ -121,6 +121,7 @@ def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks,
         fan_out=fan_out,
         part=part,
         start_at=_unix_seconds(start_at),
+        ground_truth=None if ground_truth is None else ground_truth._native_sink(),
         **source,
     )
     return [StreamResult(**r) for r in results], multi
@@ -165,7 +166,8 @@ class SpindleStreamer:
 
         return {"domain": _domain_name(self._domain), "scale_name": self._scale}
 
-    def _run(self, table: str | None, timestamp_column: str | None, part=None, start_at=None) -> list[StreamResult]:
+    def _run(self, table: str | None, timestamp_column: str | None, part=None, start_at=None,
+             ground_truth=None) -> list[StreamResult]:
         from spindle_engine.streaming.multi_writer import StreamingMultiWriter
 
         if isinstance(self._sink, StreamingMultiWriter):
@@ -177,12 +179,13 @@ class SpindleStreamer:
         if not custom:
             source = self._source()
         elif table is None:
-            return [r for t in self._table_names() for r in self._run(t, timestamp_column, part, start_at)]
+            return [r for t in self._table_names()
+                    for r in self._run(t, timestamp_column, part, start_at, ground_truth)]
         else:
             source = {"tables": _arrow_tables({table: self._inject_python(table, custom)})}
             registry = AnomalyRegistry([a for a in registry if a._injected_by_engine])
         return _stream_once(source, self._config, registry, self._seed, table=table, timestamp_column=timestamp_column,
-                            part=part, start_at=start_at, **sinks)[0]
+                            part=part, start_at=start_at, ground_truth=ground_truth, **sinks)[0]
 
     def _table_names(self) -> list[str]:
         if self._tables is not None:
@@ -215,7 +218,7 @@ class SpindleStreamer:
         return df
 
     def stream(self, table: str, timestamp_column: str | None = None, *, part: tuple[int, int] | None = None,
-               start_at=None) -> StreamResult:
+               start_at=None, ground_truth=None) -> StreamResult:
         """Streams every row of ``table`` (up to ``max_events``) in event-time order,
         ``timestamp_column`` (default: the first timestamp column) giving event time.
 
@@ -223,11 +226,13 @@ class SpindleStreamer:
         ``n``-th from the ``i``-th): ``n`` producers with the same settings together
         send exactly one run. ``start_at`` (a datetime, naive meaning UTC, or Unix
         seconds) is the wall-clock instant a realtime schedule starts at; the parts
-        of a realtime run need the same one.
+        of a realtime run need the same one. ``ground_truth`` (a sink) receives the
+        events ``drop_fraction`` drops, as they would have been sent.
         """
-        return self._run(table, timestamp_column, part, start_at)[0]
+        return self._run(table, timestamp_column, part, start_at, ground_truth)[0]
 
     def stream_all(self, timestamp_column: str | None = None, *, part: tuple[int, int] | None = None,
-                   start_at=None) -> list[StreamResult]:
-        """Streams every table in generation order (``part``, ``start_at``: as :meth:`stream`)."""
-        return self._run(None, timestamp_column, part, start_at)
+                   start_at=None, ground_truth=None) -> list[StreamResult]:
+        """Streams every table in generation order (``part``, ``start_at``,
+        ``ground_truth``: as :meth:`stream`)."""
+        return self._run(None, timestamp_column, part, start_at, ground_truth)
