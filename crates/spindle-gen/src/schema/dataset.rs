@@ -221,11 +221,15 @@ pub fn load(name: &str, base: DatasetBase) -> Result<Arc<Dataset>, String> {
                 return Ok(d.clone());
             }
             let d = Arc::new(make()?);
-            cache
+            // The first copy made wins: a parse matches columns to datasets by identity
+            // (`Arc::ptr_eq`), so a second thread's copy must not replace one already
+            // handed out.
+            Ok(cache
                 .lock()
                 .expect("dataset cache")
-                .insert(key.to_string(), d.clone());
-            Ok(d)
+                .entry(key.to_string())
+                .or_insert(d)
+                .clone())
         };
     let mut tried = Vec::new();
     match base {
@@ -301,6 +305,40 @@ mod tests {
         assert!(Dataset::from_json("x", serde_json::json!({"a": 1})).is_err());
         assert!(Dataset::from_json("x", serde_json::json!([])).is_err());
         assert!(Dataset::from_json("x", serde_json::json!([{"a": 1}, 2])).is_err());
+    }
+
+    /// Threads loading one dataset at once all get the same copy: a schema's columns
+    /// are matched to their dataset by identity, and a copy made by a racing thread
+    /// once replaced the first in the cache, so a parse in another thread could find
+    /// its `record_field` column's dataset differ from its `record_sample`'s (seen as a
+    /// flaky "no record_sample column" when tests loaded one domain in parallel).
+    #[test]
+    fn concurrent_loads_share_one_copy() {
+        let records: Vec<String> = (0..20_000)
+            .map(|i| format!("{{\"code\": \"c{i}\", \"weight\": {i}}}"))
+            .collect();
+        let text = format!("[{}]", records.join(","));
+        let sets: &'static [(&'static str, &'static str)] =
+            Box::leak(vec![("racing", &*Box::leak(text.into_boxed_str()))].into_boxed_slice());
+        for round in 0..4 {
+            let domain: &'static str = Box::leak(format!("race{round}").into_boxed_str());
+            let barrier = std::sync::Barrier::new(8);
+            let copies: Vec<Arc<Dataset>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            load("racing", DatasetBase::Embedded(domain, sets)).unwrap()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let cached = load("racing", DatasetBase::Embedded(domain, sets)).unwrap();
+            for copy in &copies {
+                assert!(Arc::ptr_eq(copy, &cached), "round {round}: a second copy");
+            }
+        }
     }
 
     #[test]
