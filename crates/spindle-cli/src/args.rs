@@ -289,7 +289,7 @@ layered! {
         #[arg(long = "watermark-every")]
         pub watermark: Option<Watermark>,
         /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
-        /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]`,
+        /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]` (`{table}` in TOPIC: a topic per table),
         /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
         /// SPINDLE_EVENTHUB_CONNECTION_STRING).
         #[arg(long)]

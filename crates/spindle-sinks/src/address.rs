@@ -24,7 +24,8 @@ pub enum SinkAddress {
     /// `parquet:PATH`: a Parquet file.
     Parquet(PathBuf),
     /// `kafka://HOST:PORT[,HOST:PORT]/TOPIC[?key=COLUMN&acks=..&compression=..&linger_ms=..
-    /// &batch_bytes=..&timeout_ms=..&headers=false]`: a Kafka topic.
+    /// &batch_bytes=..&timeout_ms=..&headers=false]`: a Kafka topic (a topic per table when
+    /// TOPIC holds `{table}`).
     #[cfg(feature = "kafka")]
     Kafka(crate::KafkaOptions),
     /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]`: an Azure Event Hub through its Kafka

@@ -2,7 +2,8 @@
 //!
 //! Each event is one message: the JSON object as the payload, optionally keyed by a
 //! column (so one entity stays on one partition), with headers `_spindle_table` and,
-//! for labelled anomalies, `_spindle_anomaly_type`. `delivered()` counts messages the
+//! for labelled anomalies, `_spindle_anomaly_type`; to one topic, or to a topic per
+//! table when the topic holds `{table}`. `delivered()` counts messages the
 //! broker acknowledged; a message that fails after librdkafka's retries is counted as
 //! failed and reported by `flush`/`close`, never dropped silently.
 
@@ -136,11 +137,17 @@ impl ProducerContext for Deliveries {
     }
 }
 
-/// Produces events to a Kafka topic.
+/// The placeholder a topic may hold for each event's table (`orders-{table}`).
+pub const TABLE_PLACEHOLDER: &str = "{table}";
+
+/// Produces events to a Kafka topic, or to a topic per table when the topic holds
+/// [`TABLE_PLACEHOLDER`].
 pub struct KafkaSink {
     options: KafkaOptions,
     producer: Option<ThreadedProducer<Deliveries>>,
     sent: u64,
+    /// Topics checked to exist (a per-table topic is checked at its first event).
+    topics: std::collections::HashSet<String>,
 }
 
 fn kafka_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -166,33 +173,72 @@ impl KafkaSink {
         let producer: ThreadedProducer<Deliveries> = config
             .create_with_context(context)
             .map_err(|e| kafka_error("invalid Kafka settings", e))?;
-        let metadata = producer
+        let mut sink = Self {
+            options,
+            producer: Some(producer),
+            sent: 0,
+            topics: Default::default(),
+        };
+        if sink.options.topic.contains(TABLE_PLACEHOLDER) {
+            // Topics per table are checked as their tables come; the broker now.
+            sink.metadata(None)?;
+        } else {
+            let topic = sink.options.topic.clone();
+            sink.check_topic(&topic)?;
+        }
+        Ok(sink)
+    }
+
+    fn metadata(&self, topic: Option<&str>) -> Result<rdkafka::metadata::Metadata> {
+        self.producer()?
             .client()
-            .fetch_metadata(Some(&options.topic), Duration::from_secs(10))
+            .fetch_metadata(topic, Duration::from_secs(10))
             .map_err(|e| {
                 kafka_error(
                     &format!(
                         "no Kafka broker answered at {} within 10 s",
-                        options.bootstrap_servers
+                        self.options.bootstrap_servers
                     ),
                     e,
                 )
-            })?;
-        let topic = metadata.topics().iter().find(|t| t.name() == options.topic);
-        match topic {
-            Some(t) if t.error().is_none() && !t.partitions().is_empty() => {}
-            _ => {
-                return Err(Error::Kafka(format!(
-                    "topic '{}' does not exist on {}; create it first",
-                    options.topic, options.bootstrap_servers
-                )));
-            }
+            })
+    }
+
+    /// Checks, once, that `topic` exists.
+    fn check_topic(&mut self, topic: &str) -> Result<()> {
+        if self.topics.contains(topic) {
+            return Ok(());
         }
-        Ok(Self {
-            options,
-            producer: Some(producer),
-            sent: 0,
-        })
+        let metadata = self.metadata(Some(topic))?;
+        match metadata.topics().iter().find(|t| t.name() == topic) {
+            Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                self.topics.insert(topic.to_string());
+                Ok(())
+            }
+            _ => Err(Error::Kafka(format!(
+                "topic '{topic}' does not exist on {}; create it first",
+                self.options.bootstrap_servers
+            ))),
+        }
+    }
+
+    /// The topic of `batch`'s events: the sink's, with [`TABLE_PLACEHOLDER`] replaced
+    /// by their `_spindle_table`.
+    fn topic_of(&mut self, table: Option<&str>) -> Result<String> {
+        if !self.options.topic.contains(TABLE_PLACEHOLDER) {
+            return Ok(self.options.topic.clone());
+        }
+        let table = table.ok_or_else(|| Error::Invalid {
+            field: "topic",
+            message: format!(
+                "'{}' names a topic per table, and these events have no {} column",
+                self.options.topic,
+                crate::event::TABLE
+            ),
+        })?;
+        let topic = self.options.topic.replace(TABLE_PLACEHOLDER, table);
+        self.check_topic(&topic)?;
+        Ok(topic)
     }
 
     fn producer(&self) -> Result<&ThreadedProducer<Deliveries>> {
@@ -277,14 +323,14 @@ impl KafkaSink {
         };
         let keys = keys.as_ref().map(|k| k.as_string::<i32>());
         let table = crate::table_of(batch);
+        let topic = self.topic_of(table.as_deref())?;
         let labels = batch
             .column_by_name(crate::event::ANOMALY_TYPE)
             .and_then(|c| c.as_string_opt::<i32>().cloned());
         let producer = self.producer()?;
         let mut sent = 0;
         for (row, line) in payloads.take(batch.num_rows()).enumerate() {
-            let mut record: BaseRecord<'_, [u8], [u8]> =
-                BaseRecord::to(&self.options.topic).payload(line);
+            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic).payload(line);
             if let Some(k) = keys.filter(|k| k.is_valid(row)) {
                 record = record.key(k.value(row).as_bytes());
             }

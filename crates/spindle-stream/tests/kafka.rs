@@ -190,3 +190,74 @@ fn a_broker_that_dies_mid_run_gives_an_error_with_the_delivered_count() {
         "the count reported is the count delivered"
     );
 }
+
+#[test]
+fn a_topic_per_table_routes_each_table_to_its_own() {
+    let Some((bootstrap, tansu)) = broker() else {
+        return;
+    };
+    let base = create_topic(&tansu, &bootstrap, "spindle-tables");
+    for table in ["store", "order"] {
+        let status = Command::new(&tansu)
+            .args([
+                "topic",
+                "create",
+                &format!("{base}-{table}"),
+                "--broker",
+                &format!("tcp://{bootstrap}"),
+                "--partitions",
+                "1",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "tansu topic create");
+    }
+    let template = format!("{base}-{{table}}");
+    let sink = KafkaSink::new(KafkaOptions::new(&bootstrap, &template)).unwrap();
+    let mut s =
+        SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
+            .unwrap()
+            .with_config(StreamConfig {
+                max_events: Some(700),
+                ..Default::default()
+            });
+    let stores = s.stream("store", None).unwrap().events_sent;
+    assert_eq!(s.stream("order", None).unwrap().events_sent, 700);
+    // A table whose topic is missing is named, not sent elsewhere.
+    let e = s.stream("customer", None).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("topic '{base}-customer' does not exist")),
+        "{e}"
+    );
+
+    for (table, expected) in [("store", stores), ("order", 700)] {
+        let topic = format!("{base}-{table}");
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", format!("check-{topic}"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[&topic]).unwrap();
+        let mut got = 0u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut quiet_since = Instant::now();
+        while Instant::now() < deadline
+            && (got < expected || quiet_since.elapsed() < Duration::from_secs(2))
+        {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    quiet_since = Instant::now();
+                    let event: serde_json::Value =
+                        serde_json::from_slice(m.payload().unwrap()).unwrap();
+                    assert_eq!(event["_spindle_table"], table, "in {topic}");
+                    got += 1;
+                }
+                Some(Err(e)) => panic!("consumer: {e}"),
+                None => {}
+            }
+        }
+        assert_eq!(got, expected, "{topic} holds its table's events, once");
+    }
+}
