@@ -4,7 +4,7 @@
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{Headers, Message, OwnedMessage};
 use spindle_gen::{RetailDomain, Scale};
 use spindle_sinks::{FileMode, FileSink, KafkaOptions, KafkaSink};
 use spindle_stream::{FanOut, SpindleStreamer, StreamConfig, StreamingMultiWriter};
@@ -30,26 +30,60 @@ fn broker() -> Option<(String, String)> {
     }
 }
 
+/// A new topic of 3 partitions named `{prefix}-{nanos}`.
 fn create_topic(tansu: &str, bootstrap: &str, prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     let topic = format!("{prefix}-{nanos}");
+    create_named_topic(tansu, bootstrap, &topic, 3);
+    topic
+}
+
+fn create_named_topic(tansu: &str, bootstrap: &str, topic: &str, partitions: u32) {
     let status = Command::new(tansu)
         .args([
             "topic",
             "create",
-            &topic,
+            topic,
             "--broker",
             &format!("tcp://{bootstrap}"),
             "--partitions",
-            "3",
+            &partitions.to_string(),
         ])
         .status()
         .unwrap();
-    assert!(status.success(), "tansu topic create");
-    topic
+    assert!(status.success(), "tansu topic create {topic}");
+}
+
+/// The messages of `topic` from its start: until `expected` have come and the topic
+/// has then been quiet for 2 seconds (so extra messages would show), or a minute.
+fn consume(bootstrap: &str, topic: &str, expected: usize) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("check-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline
+        && (messages.len() < expected || quiet_since.elapsed() < Duration::from_secs(2))
+    {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                quiet_since = Instant::now();
+                messages.push(m.detach());
+            }
+            Some(Err(e)) => panic!("consumer: {e}"),
+            None => {}
+        }
+    }
+    messages
 }
 
 fn stream_orders(
@@ -92,40 +126,21 @@ fn every_event_arrives_once_keyed_and_spread_over_partitions() {
         .map(String::from)
         .collect();
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", format!("check-{topic}"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&topic]).unwrap();
     let mut payloads = Vec::new();
     let mut partition_of_key: HashMap<String, i32> = HashMap::new();
     let mut partitions = HashSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut quiet_since = Instant::now();
-    while Instant::now() < deadline
-        && (payloads.len() < 5_000 || quiet_since.elapsed() < Duration::from_secs(2))
-    {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                quiet_since = Instant::now();
-                let payload = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
-                let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
-                let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
-                assert_eq!(key, event["customer_id"].to_string(), "key is the customer");
-                let p = *partition_of_key.entry(key).or_insert(m.partition());
-                assert_eq!(p, m.partition(), "one customer, one partition");
-                partitions.insert(m.partition());
-                let headers = m.headers().unwrap();
-                let table = headers.iter().find(|h| h.key == "_spindle_table").unwrap();
-                assert_eq!(table.value, Some(&b"order"[..]));
-                payloads.push(payload);
-            }
-            Some(Err(e)) => panic!("consumer: {e}"),
-            None => {}
-        }
+    for m in consume(&bootstrap, &topic, 5_000) {
+        let payload = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
+        let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+        assert_eq!(key, event["customer_id"].to_string(), "key is the customer");
+        let p = *partition_of_key.entry(key).or_insert(m.partition());
+        assert_eq!(p, m.partition(), "one customer, one partition");
+        partitions.insert(m.partition());
+        let headers = m.headers().unwrap();
+        let table = headers.iter().find(|h| h.key == "_spindle_table").unwrap();
+        assert_eq!(table.value, Some(&b"order"[..]));
+        payloads.push(payload);
     }
     assert_eq!(payloads.len(), 5_000, "exactly the events sent, no more");
     assert_eq!(partitions.len(), 3, "spread over the 3 partitions");
@@ -198,19 +213,7 @@ fn a_topic_per_table_routes_each_table_to_its_own() {
     };
     let base = create_topic(&tansu, &bootstrap, "spindle-tables");
     for table in ["store", "order"] {
-        let status = Command::new(&tansu)
-            .args([
-                "topic",
-                "create",
-                &format!("{base}-{table}"),
-                "--broker",
-                &format!("tcp://{bootstrap}"),
-                "--partitions",
-                "1",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "tansu topic create");
+        create_named_topic(&tansu, &bootstrap, &format!("{base}-{table}"), 1);
     }
     let template = format!("{base}-{{table}}");
     let sink = KafkaSink::new(KafkaOptions::new(&bootstrap, &template)).unwrap();
@@ -232,32 +235,15 @@ fn a_topic_per_table_routes_each_table_to_its_own() {
 
     for (table, expected) in [("store", stores), ("order", 700)] {
         let topic = format!("{base}-{table}");
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", format!("check-{topic}"))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        consumer.subscribe(&[&topic]).unwrap();
-        let mut got = 0u64;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut quiet_since = Instant::now();
-        while Instant::now() < deadline
-            && (got < expected || quiet_since.elapsed() < Duration::from_secs(2))
-        {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    quiet_since = Instant::now();
-                    let event: serde_json::Value =
-                        serde_json::from_slice(m.payload().unwrap()).unwrap();
-                    assert_eq!(event["_spindle_table"], table, "in {topic}");
-                    got += 1;
-                }
-                Some(Err(e)) => panic!("consumer: {e}"),
-                None => {}
-            }
+        let messages = consume(&bootstrap, &topic, expected as usize);
+        for m in &messages {
+            let event: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            assert_eq!(event["_spindle_table"], table, "in {topic}");
         }
-        assert_eq!(got, expected, "{topic} holds its table's events, once");
+        assert_eq!(
+            messages.len() as u64,
+            expected,
+            "{topic} holds its table's events, once"
+        );
     }
 }
