@@ -79,8 +79,8 @@ struct Pending {
     event: Event,
 }
 
-/// An event of the buffer.
-#[derive(Clone, Copy, Debug)]
+/// An event of the buffer (ordered by in-order position first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Event {
     /// Its in-order position.
     position: u64,
@@ -92,14 +92,13 @@ struct Event {
     copy: bool,
 }
 
-/// A late event waiting for an event younger than its lateness.
+/// A late event waiting for an event younger than its lateness (ordered by due time,
+/// then position).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Overdue {
     /// Sent before the first event whose time (microseconds) is above this.
     due: i64,
-    position: u64,
-    row: u32,
-    time: i64,
+    event: Event,
 }
 
 /// How late events are late.
@@ -330,14 +329,8 @@ impl Delivery {
                 break;
             }
             self.overdue.pop();
-            self.remove_pending_time(top.time);
-            let event = Event {
-                position: top.position,
-                row: top.row,
-                time: top.time,
-                copy: false,
-            };
-            self.send(event, step, out);
+            self.remove_pending_time(top.event.time);
+            self.send(top.event, step, out);
         }
     }
 
@@ -398,9 +391,7 @@ impl Delivery {
                 self.add_pending_time(time);
                 self.overdue.push(Reverse(Overdue {
                     due: time.saturating_add(l),
-                    position: p,
-                    row: event.row,
-                    time,
+                    event,
                 }));
             } else {
                 self.send(event, p, &mut out);
@@ -418,17 +409,17 @@ impl Delivery {
         }
         let mut overdue = std::mem::take(&mut self.overdue).into_vec();
         for Reverse(entry) in &mut overdue {
-            keep.push(entry.row);
-            entry.row = (keep.len() - 1) as u32;
+            keep.push(entry.event.row);
+            entry.event.row = (keep.len() - 1) as u32;
         }
         self.overdue = BinaryHeap::from(overdue);
         if !keep.is_empty() {
-            self.carry = Some(take(&buffer, &keep)?);
+            self.carry = Some(take_rows(&buffer, &keep)?);
         }
         let dropped = (!dropped.0.is_empty())
             .then(|| {
                 Ok::<_, Error>(Dropped {
-                    batch: take(&buffer, &dropped.0)?,
+                    batch: take_rows(&buffer, &dropped.0)?,
                     positions: dropped.1,
                 })
             })
@@ -469,7 +460,7 @@ impl Delivery {
 
     /// The rows of `out` taken from `buffer`, with the delivery columns asked for.
     fn assemble(&self, buffer: &RecordBatch, out: Out) -> Result<Delivered> {
-        let batch = take(buffer, &out.rows)?;
+        let batch = take_rows(buffer, &out.rows)?;
         let schema = batch.schema();
         let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
@@ -528,7 +519,8 @@ pub fn check_event_time(config: &StreamConfig, event_time: Option<&DataType>) ->
     }
 }
 
-fn take(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch> {
+/// The rows `rows` of `batch`, in that order.
+pub(crate) fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch> {
     let indices = UInt32Array::from(rows.to_vec());
     Ok(arrow_select::take::take_record_batch(batch, &indices)?)
 }

@@ -4,11 +4,10 @@
 
 use crate::anomaly::{ANOMALY_TYPE, IS_ANOMALY};
 use crate::config::StreamConfig;
-use crate::delivery::{Delivered, Dropped, count_late};
+use crate::delivery::{Delivered, Dropped, count_late, take_rows};
 use crate::error::Result;
 use crate::pacer::{Pacer, Slots};
 use crate::result::StopReason;
-use arrow_array::BooleanArray;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch, UInt64Array};
 use spindle_gen::Partition;
@@ -71,37 +70,33 @@ impl Run<'_> {
     }
 
     /// Reports the held drops of this part before the horizon, or all of them when
-    /// `all` (the run completed).
+    /// `all` (the run completed); keeps the others.
     pub(super) fn report_drops(&mut self, all: bool) -> Result<()> {
         let Partition { index, count } = self.part;
-        let horizon = self.horizon;
         let mut kept = Vec::new();
         for dropped in std::mem::take(&mut self.held_drops) {
-            let reached: Vec<bool> = dropped
-                .positions
-                .iter()
-                .map(|&p| all || p < horizon)
-                .collect();
-            let ours: BooleanArray = dropped
-                .positions
-                .iter()
-                .zip(&reached)
-                .map(|(&p, &r)| Some(r && p % count == index))
-                .collect();
-            if reached.iter().any(|r| !r) {
-                let later: Vec<usize> = (0..reached.len()).filter(|&i| !reached[i]).collect();
-                let rows = UInt64Array::from_iter_values(later.iter().map(|&i| i as u64));
+            let (mut ours, mut later) = (Vec::new(), Vec::new());
+            for (row, &p) in dropped.positions.iter().enumerate() {
+                if !(all || p < self.horizon) {
+                    later.push(row as u32);
+                } else if p % count == index {
+                    ours.push(row as u32);
+                }
+            }
+            if !later.is_empty() {
                 kept.push(Dropped {
-                    batch: arrow_select::take::take_record_batch(&dropped.batch, &rows)?,
-                    positions: later.iter().map(|&i| dropped.positions[i]).collect(),
+                    positions: later
+                        .iter()
+                        .map(|&r| dropped.positions[r as usize])
+                        .collect(),
+                    batch: take_rows(&dropped.batch, &later)?,
                 });
             }
-            let batch = arrow_select::filter::filter_record_batch(&dropped.batch, &ours)?;
-            if batch.num_rows() == 0 {
+            if ours.is_empty() {
                 continue;
             }
-            self.dropped += batch.num_rows() as u64;
-            let batch = self.labelled(batch)?;
+            self.dropped += ours.len() as u64;
+            let batch = self.labelled(take_rows(&dropped.batch, &ours)?)?;
             if let Some(sink) = self.ground_truth.as_deref_mut() {
                 sink.send_batches(&[batch])?;
             }

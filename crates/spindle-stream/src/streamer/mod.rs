@@ -268,15 +268,12 @@ impl SpindleStreamer {
         for table in self.table_names() {
             let source = self.source(&table)?;
             let column = timestamp_column.filter(|c| source.schema.index_of(c).is_ok());
-            let timeless = event_time_column(&table, &source.schema, column)?.is_none();
-            let config = self.config.clone();
-            if timeless {
-                self.config.max_lateness_seconds = None;
-                self.config.watermark = None;
+            let mut config = self.config.clone();
+            if event_time_column(&table, &source.schema, column)?.is_none() {
+                config.max_lateness_seconds = None;
+                config.watermark = None;
             }
-            let result = self.stream_source(source, column);
-            self.config = config;
-            let result = result?;
+            let result = self.stream_with(source, column, &config)?;
             let stop = result.stop_reason;
             results.push(result);
             if matches!(stop, StopReason::Interrupted | StopReason::ReaderClosed) {
@@ -295,8 +292,19 @@ impl SpindleStreamer {
         source: TableSource,
         timestamp_column: Option<&str>,
     ) -> Result<StreamResult> {
-        self.config.validate()?;
-        self.pacer_options.validate(&self.config, self.part)?;
+        let config = self.config.clone();
+        self.stream_with(source, timestamp_column, &config)
+    }
+
+    /// Streams `source` under `config` (the streamer's, or one adjusted for a table).
+    fn stream_with(
+        &mut self,
+        source: TableSource,
+        timestamp_column: Option<&str>,
+        config: &StreamConfig,
+    ) -> Result<StreamResult> {
+        config.validate()?;
+        self.pacer_options.validate(config, self.part)?;
         let table = source.name.clone();
         let event_time = event_time_column(&table, &source.schema, timestamp_column)?;
         if !self.anomalies.is_empty() {
@@ -305,18 +313,13 @@ impl SpindleStreamer {
         let started = Instant::now();
         let delivered_before = self.sink.delivered();
         let mut run = Run {
-            config: &self.config,
+            config,
             sink: self.sink.as_mut(),
             stop: &self.stop,
             progress: &mut self.progress,
-            pacer: self.config.realtime.then(|| {
-                Pacer::new(
-                    &self.config,
-                    &self.pacer_options,
-                    self.seed,
-                    event_time.clone(),
-                )
-            }),
+            pacer: config
+                .realtime
+                .then(|| Pacer::new(config, &self.pacer_options, self.seed, event_time.clone())),
             started,
             part: self.part,
             position: 0,
@@ -344,10 +347,9 @@ impl SpindleStreamer {
                     .map(|f| f.data_type().clone())
             })
             .transpose()?;
-        let mut delivery = self
-            .config
+        let mut delivery = config
             .reshapes_delivery()
-            .then(|| Delivery::new(&self.config, self.seed, event_time_type.as_ref()))
+            .then(|| Delivery::new(config, self.seed, event_time_type.as_ref()))
             .transpose()?;
         let chunks = Prefetch::new(ordered_chunks(
             source,
