@@ -2,6 +2,7 @@
 //! uniform positions and random permutations.
 
 use crate::rng::RandomStream;
+use std::ops::Range;
 
 /// A discrete distribution over `0..n`, sampled by inverse CDF.
 #[derive(Clone, Debug)]
@@ -315,6 +316,248 @@ impl ExactPrefix {
     }
 }
 
+/// Units per block of a [`SpreadPrefix`]: block boundaries are fixed, the rows of a
+/// block are spread over its units at random.
+const SPREAD_BLOCK: u64 = 64;
+
+/// `at(u)` rows belong to the first `u` units, with the per-unit counts a uniform
+/// foreign key gives (each row picks its unit at random: multinomial counts, about
+/// Poisson(`per_unit`), zeros and long tails included), but grouped: rows of a unit are
+/// contiguous, so a child table laid out this way is grouped by parent. Exactly
+/// `floor(per_unit x units)` rows on the whole, as many in each block of
+/// [`SPREAD_BLOCK`] units as the mean gives it; within a block the rows are split
+/// between the halves of each range of units by a binomial draw (counter-based, so
+/// `at` is computable for any `u` on its own, in `O(log SPREAD_BLOCK)` draws plus
+/// one 64-bit word per 64 rows of the block).
+#[derive(Clone, Copy, Debug)]
+pub struct SpreadPrefix {
+    /// Mean rows per unit.
+    pub per_unit: f64,
+    /// Rows every unit has before the rest are spread (0, or 1 for children a parent
+    /// cannot be without); at most `per_unit`.
+    pub floor: u64,
+    /// How many units there are.
+    pub units: u64,
+    /// The stream the split draws come from.
+    pub stream: RandomStream,
+}
+
+impl SpreadPrefix {
+    /// Rows of units `0..u`.
+    pub fn at(&self, u: u64) -> u64 {
+        if u >= self.units {
+            self.total()
+        } else {
+            self.rows_of(u).start
+        }
+    }
+
+    /// The rows of unit `u` (below `units`), in one descent of its block's tree.
+    pub fn rows_of(&self, u: u64) -> Range<u64> {
+        let block = u / SPREAD_BLOCK;
+        let (start, width, spread) = self.block(block);
+        let offset = u - block * SPREAD_BLOCK;
+        let (mut lo, mut size, mut rows, mut node, mut below) = (0, SPREAD_BLOCK, spread, 1, 0);
+        while size > 1 && rows > 0 {
+            let half = size / 2;
+            let to_left = self.split(block, node, lo, half, width, rows);
+            if offset >= lo + half {
+                below += to_left;
+                rows -= to_left;
+                lo += half;
+                node = 2 * node + 1;
+            } else {
+                rows = to_left;
+                node *= 2;
+            }
+            size = half;
+        }
+        let own = if size == 1 { rows } else { 0 };
+        let first = start + self.floor * offset + below;
+        first..first + self.floor + own
+    }
+
+    /// Rows over all units.
+    pub fn total(&self) -> u64 {
+        (self.per_unit * self.units as f64) as u64
+    }
+
+    /// The unit row `row` (below [`SpreadPrefix::total`]) belongs to: its block by
+    /// the blocks' fixed starts, then one descent of the block's tree by rows.
+    pub fn unit_of(&self, row: u64) -> u64 {
+        let blocks = self.units.div_ceil(SPREAD_BLOCK);
+        // The last block starting at or before the row (blocks without rows share
+        // their start with the next).
+        let (mut block, mut hi) = (0, blocks);
+        while hi - block > 1 {
+            let mid = block + (hi - block) / 2;
+            if self.block_start(mid) <= row {
+                block = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let (start, width, spread) = self.block(block);
+        // Rows of the node's first unit onwards, before `row`.
+        let mut ahead = row - start;
+        let (mut lo, mut size, mut rows, mut node) = (0, SPREAD_BLOCK, spread, 1);
+        while size > 1 {
+            let half = size / 2;
+            let to_left = if rows > 0 {
+                self.split(block, node, lo, half, width, rows)
+            } else {
+                0
+            };
+            let left_rows = self.floor * half.min(width.saturating_sub(lo)) + to_left;
+            if ahead >= left_rows {
+                ahead -= left_rows;
+                rows -= to_left;
+                lo += half;
+                node = 2 * node + 1;
+            } else {
+                rows = to_left;
+                node *= 2;
+            }
+            size = half;
+        }
+        block * SPREAD_BLOCK + lo
+    }
+
+    /// A cursor for reading `at` over nearby units (a block's counts made at once).
+    pub fn cursor(&self) -> SpreadCursor<'_> {
+        SpreadCursor {
+            prefix: self,
+            block: u64::MAX,
+            starts: [0; SPREAD_BLOCK as usize + 1],
+        }
+    }
+
+    /// Block `block`'s first row, its units and the rows spread over them (beyond the
+    /// floor).
+    fn block(&self, block: u64) -> (u64, u64, u64) {
+        let first = block * SPREAD_BLOCK;
+        let width = SPREAD_BLOCK.min(self.units - first);
+        let start = self.block_start(block);
+        let end = self.block_start(block + 1);
+        (start, width, end - start - self.floor * width)
+    }
+
+    /// The first row of block `block`: block boundaries are fixed at
+    /// `floor(per_unit x first unit)`.
+    fn block_start(&self, block: u64) -> u64 {
+        let first = block.saturating_mul(SPREAD_BLOCK);
+        if first >= self.units {
+            self.total()
+        } else {
+            // Never negative: truncation is the floor.
+            (self.per_unit * first as f64) as u64
+        }
+    }
+
+    /// Of the `rows` rows of the range of `2 x half` slots from `lo` (tree node `node`
+    /// of `block`, whose units end at `width`), how many fall to its left half:
+    /// Binomial(rows, left / (left + right)) on the units each half holds.
+    fn split(&self, block: u64, node: u64, lo: u64, half: u64, width: u64, rows: u64) -> u64 {
+        let left = half.min(width.saturating_sub(lo));
+        let right = half.min(width.saturating_sub(lo + half));
+        let key = block * (2 * SPREAD_BLOCK) + node;
+        if right == 0 {
+            rows
+        } else if left == right {
+            // Binomial(rows, 1/2): the set bits among `rows` random bits.
+            let mut count = 0;
+            let mut word = 0;
+            let mut left_bits = rows;
+            while left_bits > 0 {
+                // One mix a word: a node's first 64 words are its own counters
+                // (4,096 rows; more only above 64 rows a unit).
+                let bits = if word < 64 {
+                    self.stream.bits(key * 64 + word)
+                } else {
+                    self.stream.bits2(key, word)
+                };
+                let take = left_bits.min(64);
+                let masked = if take == 64 {
+                    bits
+                } else {
+                    bits & ((1 << take) - 1)
+                };
+                count += u64::from(masked.count_ones());
+                left_bits -= take;
+                word += 1;
+            }
+            count
+        } else {
+            (0..rows)
+                .filter(|&j| self.stream.below2(key, j, left + right) < left)
+                .count() as u64
+        }
+    }
+
+    /// Spreads block `block`'s `rows` rows over its `width` units, into `counts`.
+    fn fill(&self, block: u64, width: u64, rows: u64, counts: &mut [u64]) {
+        // Depth first; a node's right half waits while its left is walked, so at most
+        // one node a level waits.
+        let mut pending = [(0u64, 0u64, 0u64, 0u64); 8];
+        pending[0] = (1, 0, SPREAD_BLOCK, rows);
+        let mut waiting = 1;
+        while waiting > 0 {
+            waiting -= 1;
+            let (node, lo, size, rows) = pending[waiting];
+            if rows == 0 {
+                continue;
+            }
+            if size == 1 {
+                counts[lo as usize] = rows;
+                continue;
+            }
+            let half = size / 2;
+            let to_left = self.split(block, node, lo, half, width, rows);
+            pending[waiting] = (2 * node + 1, lo + half, half, rows - to_left);
+            pending[waiting + 1] = (2 * node, lo, half, to_left);
+            waiting += 2;
+        }
+    }
+}
+
+/// Reads [`SpreadPrefix::at`] block by block: the first read in a block makes all of
+/// its units' starts (one walk of its tree), the others are a lookup. The values are
+/// `at`'s.
+pub struct SpreadCursor<'a> {
+    prefix: &'a SpreadPrefix,
+    block: u64,
+    starts: [u64; SPREAD_BLOCK as usize + 1],
+}
+
+impl SpreadCursor<'_> {
+    /// Rows of units `0..u`.
+    pub fn at(&mut self, u: u64) -> u64 {
+        let p = self.prefix;
+        if u >= p.units {
+            return p.total();
+        }
+        let block = u / SPREAD_BLOCK;
+        self.load(block);
+        self.starts[(u - block * SPREAD_BLOCK) as usize]
+    }
+
+    /// Makes block `block`'s starts, unless they are the ones held.
+    fn load(&mut self, block: u64) {
+        if block == self.block {
+            return;
+        }
+        let p = self.prefix;
+        let (start, width, spread) = p.block(block);
+        let mut counts = [0; SPREAD_BLOCK as usize];
+        p.fill(block, width, spread, &mut counts);
+        self.starts[0] = start;
+        for (i, count) in counts.iter().take(width as usize).enumerate() {
+            self.starts[i + 1] = self.starts[i] + p.floor + count;
+        }
+        self.block = block;
+    }
+}
+
 /// A seeded random permutation of `0..n`.
 pub fn permutation(stream: RandomStream, n: usize) -> Vec<u32> {
     let mut p: Vec<u32> = (0..n as u32).collect();
@@ -412,5 +655,63 @@ mod tests {
         let s = sample_without_replacement(RandomStream::new(1, "s"), 10_000, 123);
         assert_eq!(s.len(), 123);
         assert!(s.windows(2).all(|w| w[0] < w[1]) && *s.last().unwrap() < 10_000);
+    }
+    #[test]
+    fn spread_prefix_is_exact_grouped_and_spread_like_a_uniform_key() {
+        for (per_unit, floor, units) in [
+            (1.5, 0, 100_003),
+            (2.5, 1, 40_037),
+            (0.3, 0, 99_991),
+            (20.0, 0, 20_011),
+        ] {
+            let p = SpreadPrefix {
+                per_unit,
+                floor,
+                units,
+                stream: RandomStream::new(3, "spread"),
+            };
+            let total = (per_unit * units as f64) as u64;
+            assert_eq!((p.at(0), p.at(units), p.total()), (0, total, total));
+            let counts: Vec<u64> = (0..units).map(|u| p.at(u + 1) - p.at(u)).collect();
+            assert!(
+                counts.iter().all(|&c| c >= floor),
+                "every unit has its floor"
+            );
+            assert_eq!(counts.iter().sum::<u64>(), total);
+            // Multinomial counts over the spread rows: mean and variance of the spread part
+            // are about (per_unit - floor).
+            let spread = per_unit - floor as f64;
+            let n = units as f64;
+            let mean = counts.iter().map(|&c| (c - floor) as f64).sum::<f64>() / n;
+            let var = counts
+                .iter()
+                .map(|&c| ((c - floor) as f64 - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            assert!(
+                (var / spread - 1.0).abs() < 0.05,
+                "{per_unit}: variance {var}, mean {mean}"
+            );
+            if (0.1..3.0).contains(&per_unit) {
+                // Zeros as often as Poisson gives them.
+                let zeros = counts.iter().filter(|&&c| c == floor).count() as f64 / n;
+                assert!(
+                    (zeros - (-spread).exp()).abs() < 0.01,
+                    "{per_unit}: zeros {zeros}"
+                );
+            }
+            for row in (0..total).step_by(97) {
+                let u = p.unit_of(row);
+                assert!(p.at(u) <= row && row < p.at(u + 1), "row {row}: unit {u}");
+            }
+            // The cursor and one unit's rows read the same prefix, in any order.
+            let mut cursor = p.cursor();
+            for u in (0..=units).step_by(7).chain((0..units).rev().step_by(61)) {
+                assert_eq!(cursor.at(u), p.at(u), "unit {u}");
+                if u < units {
+                    assert_eq!(p.rows_of(u), p.at(u)..p.at(u + 1), "unit {u}");
+                }
+            }
+        }
     }
 }

@@ -419,6 +419,66 @@ fn nested_children_and_computed_totals_agree() {
     }
 }
 
+/// Children per parent row (zeros included) of `child.fk` over `parents` parent rows
+/// keyed 1..=parents.
+fn fan_out(child: &RecordBatch, fk: &str, parents: usize) -> Vec<u64> {
+    let mut per = vec![0u64; parents];
+    for key in child
+        .column_by_name(fk)
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .iter()
+        .flatten()
+    {
+        per[key as usize - 1] += 1;
+    }
+    per
+}
+
+fn share(per: &[u64], test: impl Fn(u64) -> bool) -> f64 {
+    per.iter().filter(|&&n| test(n)).count() as f64 / per.len() as f64
+}
+
+#[test]
+fn children_per_parent_spread_as_the_reference_s_keys_do() {
+    let tables = check_domain("retail", Scale::Medium);
+    let customers = tables["customer"].num_rows();
+    // Nested addresses (1.5 a customer, grouped by customer): multinomial counts like
+    // the reference's uniform key, so about Poisson(1.5): e^-1.5 = 22.3% without one.
+    let addresses = fan_out(&tables["address"], "customer_id", customers);
+    let none = share(&addresses, |n| n == 0);
+    assert!(
+        (none - 0.223).abs() < 0.01,
+        "customers without an address: {none}"
+    );
+    assert!(
+        addresses.iter().max() >= Some(&7),
+        "{:?}",
+        addresses.iter().max()
+    );
+    // Lines are what an order's total is summed from: at least one each, the rest spread
+    // (1 + Poisson(1.5)).
+    let orders = tables["order"].num_rows();
+    let lines = fan_out(&tables["order_line"], "order_id", orders);
+    assert_eq!(lines.iter().min(), Some(&1));
+    let one = share(&lines, |n| n == 1);
+    assert!((one - 0.223).abs() < 0.01, "orders of one line: {one}");
+    // A capped pareto key (at most 50 orders a customer): counts drawn around each
+    // customer's expectation, not set to it, so the many customers expected to order
+    // about ten times order 3, 4, ... 16 times. The reference's shares at `medium`:
+    // 0.07% without an order, 4.1% with 3, 12.9% with 7 (the most common), 4.8% with 11.
+    let orders_of = fan_out(&tables["order"], "customer_id", customers);
+    assert_eq!(orders_of.iter().sum::<u64>(), orders as u64);
+    assert_eq!(orders_of.iter().max(), Some(&50));
+    for (count, reference) in [(0, 0.0007), (3, 0.041), (7, 0.129), (11, 0.048)] {
+        let at = share(&orders_of, |n| n == count);
+        assert!(
+            (at - reference).abs() < 0.2 * reference + 0.002,
+            "{at} of customers have exactly {count} orders (the reference: {reference})"
+        );
+    }
+}
+
 #[test]
 fn built_in_domains_are_the_shipped_files() {
     let built: Vec<&str> = spindle_gen::schema::built_in().map(|d| d.name()).collect();

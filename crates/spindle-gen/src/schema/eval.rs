@@ -7,7 +7,7 @@ use super::dataset::Dataset;
 use super::layout::{Layout, Nest};
 use super::model::*;
 use super::words;
-use crate::dist::{Alias, ExactPrefix, SORTED_BLOCK, SortedUniforms, Weighted, permutation};
+use crate::dist::{Alias, SORTED_BLOCK, SortedUniforms, SpreadPrefix, Weighted, permutation};
 use crate::error::{Error, Result};
 use crate::rng::RandomStream;
 use arrow_array::cast::AsArray;
@@ -145,7 +145,7 @@ pub struct Engine {
     seed: u64,
     streams: Vec<Vec<RandomStream>>,
     preps: Vec<Vec<Prep>>,
-    prefixes: Vec<Option<ExactPrefix>>,
+    prefixes: Vec<Option<SpreadPrefix>>,
     full: Vec<Vec<OnceLock<std::result::Result<ArrayRef, String>>>>,
 }
 
@@ -182,12 +182,22 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(t, n)| {
-                n.map(|Nest { parent, ratio, .. }| ExactPrefix {
-                    per_unit: ratio,
-                    jitter: ratio.min((6.0 * ratio).sqrt()),
-                    units: counts[parent],
-                    stream: RandomStream::new(seed, &format!("schema.{}#count", s.tables[t].name)),
-                })
+                n.map(
+                    |Nest {
+                         parent,
+                         ratio,
+                         floor,
+                         ..
+                     }| SpreadPrefix {
+                        per_unit: ratio,
+                        floor,
+                        units: counts[parent],
+                        stream: RandomStream::new(
+                            seed,
+                            &format!("schema.{}#count", s.tables[t].name),
+                        ),
+                    },
+                )
             })
             .collect();
         let mut preps = Vec::with_capacity(s.tables.len());
@@ -434,9 +444,12 @@ impl Engine {
         Ok(p)
     }
 
-    /// Per-parent counts under a cap: the pick's expected counts, floored and capped,
-    /// the rest spread evenly over the parents with room (as the reference hands the
-    /// excess to random parents under the cap).
+    /// Per-parent counts under a cap: each parent's count drawn around the pick's
+    /// expected count (Poisson, as a key drawn row by row spreads them: parents without
+    /// children and long tails included) and capped; then the total is made exact, the
+    /// rows short (the capped excess among them) handed to uniform parents with room,
+    /// as the reference hands a capped parent's excess, or the rows over taken from
+    /// uniform rows.
     fn cap(pick: FkPick, parents: u64, rows: u64, cap: u64, stream: RandomStream) -> Cap {
         let p = parents as usize;
         let weights: Vec<f64> = match pick {
@@ -456,29 +469,41 @@ impl Engine {
             }
         };
         let total_w: f64 = weights.iter().sum();
+        let counts_stream = stream.fork(u64::MAX - 3);
         let mut counts: Vec<u64> = weights
             .iter()
-            .map(|w| ((w / total_w * rows as f64) as u64).min(cap))
+            .enumerate()
+            .map(|(i, w)| {
+                counts_stream
+                    .poisson(i as u64, w / total_w * rows as f64)
+                    .min(cap)
+            })
             .collect();
-        let mut left = rows - counts.iter().sum::<u64>();
-        while left > 0 {
-            let open = counts.iter().filter(|c| **c < cap).count() as u64;
-            let share = left / open;
-            let before = left;
-            for c in counts.iter_mut().filter(|c| **c < cap) {
-                let add = share.min(cap - *c);
-                *c += add;
-                left -= add;
+        let drawn: u64 = counts.iter().sum();
+        let fix = stream.fork(u64::MAX - 2);
+        let (mut short, mut over) = (rows.saturating_sub(drawn), drawn.saturating_sub(rows));
+        let mut draw = 0;
+        // A uniform parent gets a row short if it has room; a row over is taken from a
+        // uniform parent with probability count / cap, so from a row drawn uniformly.
+        // A scan finishes the job should the draws not (all but every parent full).
+        while (short > 0 || over > 0) && draw < 64 * (rows + parents) {
+            let i = fix.below(draw, parents) as usize;
+            if short > 0 && counts[i] < cap {
+                counts[i] += 1;
+                short -= 1;
+            } else if over > 0 && fix.below2(draw, 1, cap) < counts[i] {
+                counts[i] -= 1;
+                over -= 1;
             }
-            if left == before {
-                // Fewer rows left than parents with room: one each, in a shuffled order.
-                let room: Vec<usize> = (0..p).filter(|&i| counts[i] < cap).collect();
-                let order = permutation(stream.fork(u64::MAX - 2), room.len());
-                for &k in order.iter().take(left as usize) {
-                    counts[room[k as usize]] += 1;
-                }
-                left = 0;
-            }
+            draw += 1;
+        }
+        for c in counts.iter_mut() {
+            let add = short.min(cap - *c);
+            *c += add;
+            short -= add;
+            let take = over.min(*c);
+            *c -= take;
+            over -= take;
         }
         let mut starts = Vec::with_capacity(p + 1);
         let mut acc = 0;
@@ -818,10 +843,13 @@ impl<'e> Eval<'e> {
             match &self.rows {
                 Rows::Range(r) if !r.is_empty() => {
                     let mut u = prefix.unit_of(r.start);
+                    let mut cursor = prefix.cursor();
+                    let mut next = cursor.at(u + 1);
                     r.clone()
                         .map(|row| {
-                            while prefix.at(u + 1) <= row {
+                            while next <= row {
                                 u += 1;
+                                next = cursor.at(u + 1);
                             }
                             Some(u)
                         })
@@ -835,7 +863,7 @@ impl<'e> Eval<'e> {
             let nullable = self.table().columns[c].nullable;
             self.rows.map_indexed(|i, row| {
                 let owner = owners[i]?;
-                let (lo, hi) = (target_prefix.at(owner), target_prefix.at(owner + 1));
+                let Range { start: lo, end: hi } = target_prefix.rows_of(owner);
                 if hi > lo {
                     Some(lo + s.below(row, hi - lo))
                 } else if nullable {
@@ -1214,9 +1242,20 @@ impl<'e> Eval<'e> {
             } => {
                 let parents = self.fk_rows(*parent_column)?;
                 let prefix = e.prefixes[self.t].expect("checked: nested");
+                // A range of rows has its parents in order: read their starts block by
+                // block; a list's parents are anywhere.
+                let mut cursor = prefix.cursor();
+                let sequential = matches!(self.rows, Rows::Range(_));
                 let d = *default;
                 Arc::new(BooleanArray::from(self.rows.map_indexed(|i, r| {
-                    if parents[i].is_some_and(|p| prefix.at(p) == r) {
+                    let mut start = |p: u64| {
+                        if sequential {
+                            cursor.at(p)
+                        } else {
+                            prefix.at(p)
+                        }
+                    };
+                    if parents[i].is_some_and(|p| start(p) == r) {
                         d
                     } else {
                         !d
@@ -1395,7 +1434,18 @@ impl<'e> Eval<'e> {
 
     fn computed(&mut self, rule: Aggregate, child: usize, child_column: usize) -> Result<ArrayRef> {
         let prefix = self.e.prefixes[child].expect("checked: the child is nested");
-        let bounds: Vec<(u64, u64)> = self.rows.map(|r| (prefix.at(r), prefix.at(r + 1)));
+        let bounds: Vec<(u64, u64)> = match &self.rows {
+            Rows::Range(r) => {
+                let mut cursor = prefix.cursor();
+                r.clone()
+                    .map(|r| (cursor.at(r), cursor.at(r + 1)))
+                    .collect()
+            }
+            Rows::List(_) => self.rows.map(|r| {
+                let rows = prefix.rows_of(r);
+                (rows.start, rows.end)
+            }),
+        };
         let child_rows = match &self.rows {
             Rows::Range(r) => Rows::Range(prefix.at(r.start)..prefix.at(r.end)),
             Rows::List(_) => Rows::List(

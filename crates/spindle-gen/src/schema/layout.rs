@@ -17,6 +17,10 @@ pub struct Nest {
     pub fk: usize,
     /// Mean rows per parent row.
     pub ratio: f64,
+    /// Rows every parent has (1 where the parent aggregates its children and the mean
+    /// is at least 1: an order is made of its lines; 0 otherwise, where parents
+    /// without children are as common as the reference's uniform key makes them).
+    pub floor: u64,
 }
 
 /// The scale-independent plan of a schema.
@@ -160,10 +164,14 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
     // rows of them. Other per-parent tables draw their keys independently (as the
     // reference does), which also lets them be generated in event-time order.
     let mut needs_nest = vec![false; n];
+    let mut aggregated = vec![false; n];
     for table in &s.tables {
         for col in &table.columns {
             match &col.generator {
-                Generator::Computed { child_table, .. } => needs_nest[*child_table] = true,
+                Generator::Computed { child_table, .. } => {
+                    needs_nest[*child_table] = true;
+                    aggregated[*child_table] = true;
+                }
                 Generator::ForeignKey {
                     table: target,
                     constrained_by: Some(_),
@@ -196,6 +204,7 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
                     parent: *parent,
                     fk,
                     ratio: *ratio,
+                    floor: u64::from(aggregated[*t] && *ratio >= 1.0),
                 });
             }
         }
