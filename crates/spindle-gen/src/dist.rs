@@ -357,22 +357,7 @@ impl SpreadPrefix {
         let block = u / SPREAD_BLOCK;
         let (start, width, spread) = self.block(block);
         let offset = u - block * SPREAD_BLOCK;
-        let (mut lo, mut size, mut rows, mut node, mut below) = (0, SPREAD_BLOCK, spread, 1, 0);
-        while size > 1 && rows > 0 {
-            let half = size / 2;
-            let to_left = self.split(block, node, lo, half, width, rows);
-            if offset >= lo + half {
-                below += to_left;
-                rows -= to_left;
-                lo += half;
-                node = 2 * node + 1;
-            } else {
-                rows = to_left;
-                node *= 2;
-            }
-            size = half;
-        }
-        let own = if size == 1 { rows } else { 0 };
+        let (_, below, own) = self.descend(block, width, spread, |_, middle| offset >= middle);
         let first = start + self.floor * offset + below;
         first..first + self.floor + own
     }
@@ -400,26 +385,13 @@ impl SpreadPrefix {
         let (start, width, spread) = self.block(block);
         // Rows of the node's first unit onwards, before `row`.
         let mut ahead = row - start;
-        let (mut lo, mut size, mut rows, mut node) = (0, SPREAD_BLOCK, spread, 1);
-        while size > 1 {
-            let half = size / 2;
-            let to_left = if rows > 0 {
-                self.split(block, node, lo, half, width, rows)
-            } else {
-                0
-            };
-            let left_rows = self.floor * half.min(width.saturating_sub(lo)) + to_left;
-            if ahead >= left_rows {
+        let (lo, _, _) = self.descend(block, width, spread, |left_rows, _| {
+            let right = ahead >= left_rows;
+            if right {
                 ahead -= left_rows;
-                rows -= to_left;
-                lo += half;
-                node = 2 * node + 1;
-            } else {
-                rows = to_left;
-                node *= 2;
             }
-            size = half;
-        }
+            right
+        });
         block * SPREAD_BLOCK + lo
     }
 
@@ -430,6 +402,40 @@ impl SpreadPrefix {
             block: u64::MAX,
             starts: [0; SPREAD_BLOCK as usize + 1],
         }
+    }
+
+    /// Walks block `block`'s tree from the root to one unit, going right where
+    /// `right(rows of the left half, floor rows included; the right half's first slot)`
+    /// says so. Returns the unit's slot, the spread rows before it in the block, and
+    /// its own spread rows.
+    fn descend(
+        &self,
+        block: u64,
+        width: u64,
+        spread: u64,
+        mut right: impl FnMut(u64, u64) -> bool,
+    ) -> (u64, u64, u64) {
+        let (mut lo, mut size, mut rows, mut node, mut below) = (0, SPREAD_BLOCK, spread, 1, 0);
+        while size > 1 {
+            let half = size / 2;
+            let to_left = if rows > 0 {
+                self.split(block, node, lo, half, width, rows)
+            } else {
+                0
+            };
+            let left_rows = self.floor * half.min(width.saturating_sub(lo)) + to_left;
+            if right(left_rows, lo + half) {
+                below += to_left;
+                rows -= to_left;
+                lo += half;
+                node = 2 * node + 1;
+            } else {
+                rows = to_left;
+                node *= 2;
+            }
+            size = half;
+        }
+        (lo, below, rows)
     }
 
     /// Block `block`'s first row, its units and the rows spread over them (beyond the
