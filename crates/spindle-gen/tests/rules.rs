@@ -236,6 +236,42 @@ fn medium_orders_per_customer_are_skewed_like_the_reference() {
     assert_eq!(max, 50, "the cap of 50 orders per customer binds and holds");
 }
 
+#[test]
+fn early_orders_spread_over_the_customers_signed_up_by_then() {
+    // Orders come in date order; each customer orders at the same pace from signing up
+    // on, so volume grows with the customer base and a stream's first orders spread as
+    // its later ones do. The reference at `small`: the first 200 orders by date go to
+    // 108 customers, the first 1,000 to 342 (Spindle had 38 and 188 when the volume
+    // followed the season alone and the few first customers took it).
+    let r = Spindle::generate(&RetailDomain::new(), Scale::Small, 42).unwrap();
+    let order = r.table("order").unwrap();
+    let customer = ints(order, "customer_id").values();
+    let dates = times(order, "order_date").values();
+    assert!(
+        dates.windows(2).all(|w| w[0] <= w[1]),
+        "orders in date order"
+    );
+    for (first, at_least) in [(200, 95), (1_000, 300)] {
+        let distinct: std::collections::HashSet<i64> = customer[..first].iter().copied().collect();
+        assert!(
+            distinct.len() >= at_least,
+            "the first {first} orders go to {} customers",
+            distinct.len()
+        );
+    }
+    // Four years of signups at an even pace: the last year has about 7x the orders of
+    // the first (customers signed up by mid-year: 3.5 of 4 years against 0.5).
+    let year = 365 * 86_400 * 1_000_000i64;
+    let start = dates[0];
+    let first_year = dates.iter().filter(|&&t| t < start + year).count();
+    let last_year = dates.iter().filter(|&&t| t >= start + 3 * year).count();
+    let growth = last_year as f64 / first_year as f64;
+    assert!(
+        (5.0..9.0).contains(&growth),
+        "last year / first year: {growth}"
+    );
+}
+
 fn batches_equal(a: &RecordBatch, b: &RecordBatch) -> bool {
     a.schema() == b.schema()
         && a.columns()

@@ -453,6 +453,18 @@ impl RetailPlan {
                 * WEEKDAY_WEIGHTS[date.weekday().num_days_from_monday() as usize];
             day_hour.extend(hours.iter().map(|h| h * day_weight));
         }
+        // Every customer orders at the same pace from signing up on (the Pareto weights
+        // make some faster): orders per hour grow with the customers signed up by then,
+        // so a stream's first hours spread over the first customers as later ones spread
+        // over all, instead of the few early customers taking the seasonal volume.
+        let mut signed_up = 0;
+        for (hour, weight) in day_hour.iter_mut().enumerate() {
+            let end = RANGE_START + (hour as i64 + 1) * 3600;
+            while signed_up < signup.len() && signup[signed_up] < end {
+                signed_up += 1;
+            }
+            *weight *= signed_up as f64;
+        }
 
         let leaves: Vec<&Category> = categories().iter().filter(|c| c.is_leaf).collect();
 

@@ -452,9 +452,9 @@ impl RetailPlan {
     }
 
     /// The customer of order `order`, among the first `eligible` customers (those
-    /// signed up by its date): recent ones favoured (density 2x over signup rank), each
-    /// kept with its capped Pareto weight, and passed over when `full` (they already
-    /// have the cap of orders). After 64 draws, the nearest customer who is not full.
+    /// signed up by its date): a uniform one, kept with its capped Pareto weight, and
+    /// passed over when `full` (they already have the cap of orders). After 64 draws,
+    /// the nearest customer who is not full.
     pub(super) fn pick_customer(
         &self,
         order: u64,
@@ -467,7 +467,7 @@ impl RetailPlan {
         let attempt = |n: u64| {
             let bits = draws.bits(n);
             let pick = (bits >> 32) as f64 * (1.0 / 4_294_967_296.0);
-            let candidate = ((pick.sqrt() * k as f64) as u64).min(k - 1);
+            let candidate = ((pick * k as f64) as u64).min(k - 1);
             let bound = self.keep_below[(bits as u32 >> (32 - KEEP_BITS)) as usize];
             // The candidate's Pareto weight is base^(-1/1.16).
             let base = 1.0 - self.customer_weights.unit(candidate) as f32;
