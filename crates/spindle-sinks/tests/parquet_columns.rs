@@ -324,11 +324,12 @@ fn an_ascending_chunk_keeps_the_codec_only_where_it_saves_an_eighth() {
 
 #[test]
 fn floats_past_a_full_dictionary_are_written_plain() {
-    // 200,000 distinct amounts in one row group: the dictionary takes the first
-    // 131,072, and the pages after the one that fills it are plain.
-    let rows = 200_000usize;
+    // 250,000 amounts in one row group, each value once or twice (3 distinct in 5,
+    // too many repeats to give up the dictionary early): the dictionary takes the
+    // first 131,072 distinct ones, and the pages after the one that fills it are plain.
+    let rows = 250_000usize;
     let floats: Vec<Option<f64>> = (0..rows)
-        .map(|i| (i % 9 != 4).then_some(i as f64 * 0.25 - 1_000.0))
+        .map(|i| (i % 9 != 4).then_some((i * 3 / 5) as f64 * 0.25 - 1_000.0))
         .collect();
     let table = table(&vec![Some(1); rows], &floats);
     let (read, metadata) = round_trip(&table, &[], ParquetOptions::default());
@@ -341,6 +342,31 @@ fn floats_past_a_full_dictionary_are_written_plain() {
     assert!(
         dictionary_first,
         "the dictionary page comes before the data pages"
+    );
+    check_statistics(&table, &metadata);
+}
+
+#[test]
+fn unique_floats_give_up_the_dictionary_after_the_first_page() {
+    // 200,000 distinct amounts: the first page (20,000 rows) is dictionary-encoded, its
+    // values all new, so the pages after it are plain and the dictionary page holds
+    // that page's values only (160,000 bytes, not the full 1 MiB).
+    let rows = 200_000usize;
+    let floats: Vec<Option<f64>> = (0..rows).map(|i| Some(i as f64 * 0.37 - 9.5)).collect();
+    let table = table(&vec![Some(1); rows], &floats);
+    let (read, metadata) = round_trip(&table, &[], ParquetOptions::default());
+    assert_eq!(read, table);
+    let chunk = metadata.row_group(0).column(3);
+    let encodings: Vec<Encoding> = chunk.encodings().collect();
+    assert!(
+        encodings.contains(&Encoding::RLE_DICTIONARY),
+        "{encodings:?}"
+    );
+    assert!(encodings.contains(&Encoding::PLAIN), "{encodings:?}");
+    let dictionary_bytes = chunk.data_page_offset() - chunk.dictionary_page_offset().unwrap();
+    assert!(
+        dictionary_bytes <= 20_000 * 8 + 64,
+        "dictionary page of {dictionary_bytes} bytes"
     );
     check_statistics(&table, &metadata);
 }

@@ -633,9 +633,16 @@ struct DictionaryPage {
     /// Index of each non-null value (0 once the chunk is written plain).
     indices: Vec<u32>,
     arrays: Vec<ArrayRef>,
-    /// Pages are written plain from now on (the dictionary filled up).
+    /// Pages are written plain from now on (the dictionary filled up, or would not pay).
     plain: bool,
+    /// Non-null values of the chunk's pages encoded so far.
+    encoded: usize,
 }
+
+/// A chunk whose first pages (at least this many values) are nearly all distinct values
+/// writes its next pages plain: a dictionary of unique values only adds its indices,
+/// and filling it costs a lookup a value.
+const DICTIONARY_TRIAL_VALUES: usize = 10_000;
 
 impl DictionaryPage {
     /// Records the next value's index, `None` when the dictionary had no room for it.
@@ -663,6 +670,9 @@ impl DictionaryPage {
             encode_indices(&self.indices, entries, out);
             Encoding::RLE_DICTIONARY
         };
+        self.encoded += self.indices.len();
+        // Nine in ten values new: the values are unique, or nearly (amounts, instants).
+        self.plain |= self.encoded >= DICTIONARY_TRIAL_VALUES && entries * 10 > self.encoded * 9;
         self.indices.clear();
         self.arrays.clear();
         encoding
@@ -672,7 +682,8 @@ impl DictionaryPage {
 /// Dictionary-encoded pages of 64-bit floating-point numbers (Parquet DOUBLE): each
 /// distinct value (by bit pattern) is stored once in the dictionary page, and data
 /// pages hold bit-packed indices into it (RLE_DICTIONARY). Once the dictionary is
-/// full, pages are written PLAIN.
+/// full, or its first pages held nearly only distinct values
+/// ([`DICTIONARY_TRIAL_VALUES`]), pages are written PLAIN.
 #[derive(Default)]
 pub(super) struct FloatDictionary {
     /// Distinct values, as bits, in order of first appearance.
@@ -773,7 +784,8 @@ impl PageValues for FloatDictionary {
 /// Dictionary-encoded pages of text (Parquet BYTE_ARRAY): each distinct value is stored
 /// once in the dictionary page, and data pages hold bit-packed indices into it. Once
 /// the dictionary is full, pages are written PLAIN, from the page that fills it on
-/// (which is why a page's arrays are kept until it is written).
+/// (which is why a page's arrays are kept until it is written); so are the pages after
+/// first pages of nearly only distinct values ([`DICTIONARY_TRIAL_VALUES`]).
 #[derive(Default)]
 pub(super) struct TextDictionary {
     /// Distinct values, one after the other, in order of first appearance.
