@@ -480,6 +480,49 @@ fn children_per_parent_spread_as_the_reference_s_keys_do() {
 }
 
 #[test]
+fn skewed_keys_do_not_favour_the_parents_that_came_first() {
+    // Customers are generated in signup order; a Pareto key into them picks its busiest
+    // customers at random, not the first to sign up, so a stream's first orders spread
+    // as the reference's do (its first 200 orders of `small` go to 108 customers).
+    let tables = check_domain("retail", Scale::Small);
+    let order = &tables["order"];
+    let dates = order
+        .column_by_name("order_date")
+        .unwrap()
+        .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+        .values()
+        .to_vec();
+    let customers = order
+        .column_by_name("customer_id")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec();
+    let mut by_date: Vec<usize> = (0..dates.len()).collect();
+    by_date.sort_by_key(|&i| (dates[i], i));
+    let first: HashSet<i64> = by_date[..200].iter().map(|&i| customers[i]).collect();
+    assert!(
+        first.len() >= 85,
+        "the first 200 orders go to {} customers",
+        first.len()
+    );
+    // The busiest tenth of customers is spread over the signup order: as many of them
+    // among the first half of sign-ups as among the second.
+    let per = fan_out(order, "customer_id", tables["customer"].num_rows());
+    let mut busiest: Vec<usize> = (0..per.len()).collect();
+    busiest.sort_by_key(|&c| std::cmp::Reverse(per[c]));
+    let early = busiest[..per.len() / 10]
+        .iter()
+        .filter(|&&c| c < per.len() / 2)
+        .count() as f64
+        / (per.len() / 10) as f64;
+    assert!(
+        (0.35..0.65).contains(&early),
+        "{early} of the busiest signed up in the first half"
+    );
+}
+
+#[test]
 fn built_in_domains_are_the_shipped_files() {
     let built: Vec<&str> = spindle_gen::schema::built_in().map(|d| d.name()).collect();
     assert_eq!(built, DOMAINS[1..].to_vec());

@@ -82,6 +82,12 @@ struct Prep {
     cap: Option<Cap>,
     /// Record order of a unique record sample.
     perm: Option<Vec<u32>>,
+    /// A skewed foreign key into a table generated in time order: the parent at each
+    /// popularity rank (a Feistel permutation of the parent rows), so that how often a
+    /// parent is picked does not follow when it appeared (the first customers to sign
+    /// up are not the busiest ones), as in the reference, whose parents are not in
+    /// time order.
+    ranks: Option<Feistel>,
     /// Sorted positions of a temporal column generated in ascending order.
     sorted: Option<SortedUniforms>,
     /// For a sorted seasonal column with peak hours: weights of (day, hour) buckets.
@@ -415,6 +421,9 @@ impl Engine {
                     if parents <= ZIPF_TABLE_MAX && parents > 0 {
                         p.alias = Some(Alias::zipf(parents as usize, *alpha));
                     }
+                }
+                if !matches!(pick, FkPick::Uniform) && layout.ordered_by[*table].is_some() {
+                    p.ranks = Some(Feistel::new(parents, stream.fork(u64::MAX - 4)));
                 }
             }
             Generator::ReferenceData {
@@ -912,6 +921,11 @@ impl<'e> Eval<'e> {
                 }
             }
         };
+        if let Some(ranks) = &prep.ranks {
+            for r in rows.iter_mut().flatten() {
+                *r = ranks.apply(*r);
+            }
+        }
         if let Some(mask) = self.null_mask(c) {
             for (r, null) in rows.iter_mut().zip(mask.values().iter()) {
                 if null {
