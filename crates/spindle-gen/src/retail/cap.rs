@@ -6,7 +6,7 @@
 //! candidate ([`RetailPlan::pick_customer`]). The plan works that reading out once:
 //! every order's first choice (its customer were nobody full) is drawn in parallel,
 //! then the orders are settled in order, counting each customer's orders ([`Settle`]):
-//! a cheap pass, since first choices are rarely full (at `medium`, 47 customers reach
+//! a cheap pass, since first choices are rarely full (at `medium`, 53 customers reach
 //! the cap and a few dozen orders move).
 //!
 //! Up to [`STORED_ORDERS`] orders, the plan keeps every order's date and customer (12

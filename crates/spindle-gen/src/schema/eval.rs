@@ -394,6 +394,7 @@ impl Engine {
                 table,
                 pick,
                 max_per_parent,
+                constrained_by,
                 ..
             } => {
                 let parents = counts[*table];
@@ -422,7 +423,10 @@ impl Engine {
                         p.alias = Some(Alias::zipf(parents as usize, *alpha));
                     }
                 }
-                if !matches!(pick, FkPick::Uniform) && layout.ordered_by[*table].is_some() {
+                if !matches!(pick, FkPick::Uniform)
+                    && constrained_by.is_none()
+                    && layout.ordered_by[*table].is_some()
+                {
                     p.ranks = Some(Feistel::new(parents, stream.fork(u64::MAX - 4)));
                 }
             }
