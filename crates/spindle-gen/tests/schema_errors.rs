@@ -255,3 +255,43 @@ fn a_cap_holds_exactly_and_costs_no_row() {
     // Skewed: the first device, most likely, is full.
     assert_eq!(per[&1], 6, "{per:?}");
 }
+
+#[test]
+fn uuids_are_random_version_4_and_distinct() {
+    let mut doc = base();
+    set(
+        &mut doc,
+        &["tables", "sensor", "columns", "serial"],
+        serde_json::json!({"type": "string", "generator": {"strategy": "uuid"}}),
+    );
+    set(
+        &mut doc,
+        &["generation", "derived_counts", "sensor"],
+        serde_json::json!({"fixed": 5000}),
+    );
+    let d = SchemaDomain::from_json(&doc.to_string(), None).unwrap();
+    let result = spindle_gen::Spindle::generate(&d, Scale::Small, 3).unwrap();
+    let sensor = result.table("sensor").unwrap();
+    let serials = arrow_array::cast::AsArray::as_string::<i32>(
+        sensor.column_by_name("serial").unwrap().as_ref(),
+    );
+    let mut seen = std::collections::HashSet::new();
+    for serial in serials.iter() {
+        let serial = serial.unwrap();
+        let groups: Vec<&str> = serial.split('-').collect();
+        let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lengths, [8, 4, 4, 4, 12], "{serial}");
+        assert!(
+            serial
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(groups[2].starts_with('4'), "version 4: {serial}");
+        assert!(
+            "89ab".contains(&groups[3][..1]),
+            "RFC 4122 variant: {serial}"
+        );
+        assert!(seen.insert(serial.to_string()), "{serial} twice");
+    }
+    assert_eq!(seen.len(), 5000);
+}

@@ -10,6 +10,7 @@ use super::words;
 use crate::dist::{Alias, SORTED_BLOCK, SortedUniforms, SpreadPrefix, Weighted, permutation};
 use crate::error::{Error, Result};
 use crate::rng::RandomStream;
+use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{
@@ -66,6 +67,36 @@ impl Rows {
             Rows::Range(r) => r.clone().enumerate().map(|(i, row)| f(i, row)).collect(),
             Rows::List(l) => l.iter().enumerate().map(|(i, &row)| f(i, row)).collect(),
         }
+    }
+
+    /// A text column of what `f(i, row, out)` writes for every row. `out` is one
+    /// buffer, emptied before each row, so no value is allocated on its own.
+    fn texts(&self, mut f: impl FnMut(usize, u64, &mut String)) -> ArrayRef {
+        let mut column = StringBuilder::with_capacity(self.len(), 16 * self.len());
+        let mut out = String::new();
+        let mut each = |i: usize, row: u64| {
+            out.clear();
+            f(i, row, &mut out);
+            column.append_value(&out);
+        };
+        match self {
+            Rows::Range(r) => r.clone().enumerate().for_each(|(i, row)| each(i, row)),
+            Rows::List(l) => l.iter().enumerate().for_each(|(i, &row)| each(i, row)),
+        }
+        Arc::new(column.finish())
+    }
+}
+
+/// Appends `x` lowercased, without its spaces (`x.to_lowercase().replace(' ', "")` for
+/// any text without a final capital sigma), taking at most `limit` characters and
+/// leaving out those in `skip`.
+fn push_lower(out: &mut String, x: &str, skip: &[char], limit: usize) {
+    let lowered = x.chars().flat_map(char::to_lowercase);
+    for c in lowered
+        .filter(|c| *c != ' ' && !skip.contains(c))
+        .take(limit)
+    {
+        out.push(c);
     }
 }
 
@@ -991,19 +1022,20 @@ impl<'e> Eval<'e> {
                 self.rows
                     .map(|r| start.wrapping_add(step.wrapping_mul(r as i64))),
             )),
-            Generator::Uuid => Arc::new(StringArray::from(self.rows.map(|r| {
+            Generator::Uuid => self.rows.texts(|_, r, out| {
                 let (hi, lo) = (s.bits(r), s.bits2(r, 1));
                 let hi = (hi & !0xF000) | 0x4000;
                 let lo = (lo & !(0xC << 60)) | (0x8 << 60);
-                format!(
+                let _ = write!(
+                    out,
                     "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
                     hi >> 32,
                     (hi >> 16) & 0xFFFF,
                     hi & 0xFFFF,
                     lo >> 48,
                     lo & 0xFFFF_FFFF_FFFF
-                )
-            }))),
+                );
+            }),
             Generator::Enum { .. } => {
                 let prep = &e.preps[self.t][c];
                 let alias = prep.alias.as_ref().expect("enum has weights");
@@ -1109,8 +1141,7 @@ impl<'e> Eval<'e> {
                     });
                 }
                 const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-                let v = self.rows.map_indexed(|i, r| {
-                    let mut out = String::new();
+                self.rows.texts(|i, r, out| {
                     for (k, part) in parts.iter().enumerate() {
                         match part {
                             PatternPart::Literal(t) => out.push_str(t),
@@ -1134,9 +1165,7 @@ impl<'e> Eval<'e> {
                             }
                         }
                     }
-                    out
-                });
-                Arc::new(StringArray::from(v))
+                })
             }
             Generator::ReferenceData { dataset, field, .. } => {
                 let prep = &e.preps[self.t][c];
@@ -1324,20 +1353,19 @@ impl<'e> Eval<'e> {
         let pick = |list: &'static [&'static str], r: u64, k: u64| {
             list[s.below2(r, k, list.len() as u64) as usize]
         };
-        let lower = |x: &str| x.to_lowercase().replace(' ', "");
-        let v: Vec<String> = match p {
-            Provider::FirstName => self
-                .rows
-                .map(|r| pick(words::first_names(), r, 0).to_string()),
-            Provider::LastName => self
-                .rows
-                .map(|r| pick(words::last_names(), r, 1).to_string()),
-            Provider::Name => self.rows.map(|r| {
-                format!(
+        let copy = |list: &'static [&'static str], k: u64| {
+            move |_: usize, r: u64, out: &mut String| out.push_str(pick(list, r, k))
+        };
+        Ok(match p {
+            Provider::FirstName => self.rows.texts(copy(words::first_names(), 0)),
+            Provider::LastName => self.rows.texts(copy(words::last_names(), 1)),
+            Provider::Name => self.rows.texts(|_, r, out| {
+                let _ = write!(
+                    out,
                     "{} {}",
                     pick(words::first_names(), r, 0),
                     pick(words::last_names(), r, 1)
-                )
+                );
             }),
             Provider::Email => {
                 let table = self.table();
@@ -1355,7 +1383,7 @@ impl<'e> Eval<'e> {
                     }
                     _ => None,
                 };
-                self.rows.map_indexed(|i, r| {
+                self.rows.texts(|i, r, out| {
                     let (first, last) = match &names {
                         Some((f, l)) => (
                             if f.is_valid(i) {
@@ -1374,80 +1402,75 @@ impl<'e> Eval<'e> {
                             pick(words::last_names(), r, 1),
                         ),
                     };
-                    format!(
-                        "{}.{}{}@{}",
-                        lower(first),
-                        lower(last),
+                    push_lower(out, first, &[], usize::MAX);
+                    out.push('.');
+                    push_lower(out, last, &[], usize::MAX);
+                    let _ = write!(
+                        out,
+                        "{}@{}",
                         1 + s.below2(r, 2, 998),
                         pick(words::email_domains(), r, 3)
-                    )
+                    );
                 })
             }
-            Provider::CompanyEmail => self.rows.map(|r| {
-                let company: String = lower(pick(words::company_names(), r, 2))
-                    .replace([',', '.'], "")
-                    .chars()
-                    .take(20)
-                    .collect();
-                format!(
-                    "{}.{}@{company}.com",
-                    lower(pick(words::first_names(), r, 0)),
-                    lower(pick(words::last_names(), r, 1))
-                )
+            Provider::CompanyEmail => self.rows.texts(|_, r, out| {
+                push_lower(out, pick(words::first_names(), r, 0), &[], usize::MAX);
+                out.push('.');
+                push_lower(out, pick(words::last_names(), r, 1), &[], usize::MAX);
+                out.push('@');
+                push_lower(out, pick(words::company_names(), r, 2), &[',', '.'], 20);
+                out.push_str(".com");
             }),
-            Provider::PhoneNumber => self.rows.map(|r| {
-                format!(
+            Provider::PhoneNumber => self.rows.texts(|_, r, out| {
+                let _ = write!(
+                    out,
                     "({}) {}-{}",
                     200 + s.below2(r, 0, 799),
                     200 + s.below2(r, 1, 799),
                     1000 + s.below2(r, 2, 9000)
-                )
+                );
             }),
-            Provider::Ssn => self.rows.map(|r| {
+            Provider::Ssn => self.rows.texts(|_, r, out| {
                 let area = match 1 + s.below2(r, 0, 899) {
                     666 => 665,
                     a => a,
                 };
-                format!(
+                let _ = write!(
+                    out,
                     "{area:03}-{:02}-{:04}",
                     1 + s.below2(r, 1, 99),
                     1 + s.below2(r, 2, 9999)
-                )
+                );
             }),
-            Provider::Company => self
-                .rows
-                .map(|r| pick(words::company_names(), r, 0).to_string()),
-            Provider::StreetAddress => self.rows.map(|r| {
-                format!(
+            Provider::Company => self.rows.texts(copy(words::company_names(), 0)),
+            Provider::StreetAddress => self.rows.texts(|_, r, out| {
+                let _ = write!(
+                    out,
                     "{} {} {}",
                     100 + s.below2(r, 0, 9900),
                     pick(words::street_names(), r, 1),
                     pick(words::STREET_SUFFIXES, r, 2)
-                )
+                );
             }),
-            Provider::Sentence => self
-                .rows
-                .map(|r| pick(words::sentences(), r, 0).to_string()),
-            Provider::City => self.rows.map(|r| pick(words::US_CITIES, r, 0).to_string()),
-            Provider::StateAbbr => self.rows.map(|r| pick(words::US_STATES, r, 0).to_string()),
-            Provider::Uri => self.rows.map(|r| {
-                format!(
+            Provider::Sentence => self.rows.texts(copy(words::sentences(), 0)),
+            Provider::City => self.rows.texts(copy(words::US_CITIES, 0)),
+            Provider::StateAbbr => self.rows.texts(copy(words::US_STATES, 0)),
+            Provider::Uri => self.rows.texts(|_, r, out| {
+                let _ = write!(
+                    out,
                     "https://{}/{}",
                     pick(words::uri_domains(), r, 0),
                     pick(words::uri_paths(), r, 1)
-                )
+                );
             }),
             Provider::RandomText => {
                 const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-                self.rows.map(|r| {
+                self.rows.texts(|_, r, out| {
                     let f = s.fork(r);
-                    (0..12)
-                        .map(|j| CHARS[f.below(j, 36) as usize] as char)
-                        .collect()
+                    out.extend((0..12).map(|j| CHARS[f.below(j, 36) as usize] as char));
                 })
             }
-        };
-        Ok(Arc::new(StringArray::from(v)))
+        })
     }
 
     fn computed(&mut self, rule: Aggregate, child: usize, child_column: usize) -> Result<ArrayRef> {
