@@ -795,7 +795,11 @@ impl<'e> Eval<'e> {
             .map_err(|e| invalid(format!("{}: {e}", self.path(c))))?;
         if let (Some(max), DataType::Utf8) = (col.max_length, &ty) {
             let s = v.as_string::<i32>();
-            if s.iter().flatten().any(|x| x.chars().count() > max) {
+            // No more bytes than `max` is no more characters: most values need no count.
+            if s.iter()
+                .flatten()
+                .any(|x| x.len() > max && x.chars().count() > max)
+            {
                 let cut: StringArray = s
                     .iter()
                     .map(|x| x.map(|x| x.char_indices().nth(max).map_or(x, |(i, _)| &x[..i])))
@@ -1695,12 +1699,13 @@ fn numeric_bounds(
 /// `x` moved the least distance to satisfy `x op y` on a grid of `10^-digits` (exact
 /// when `digits` is `None`).
 fn clamp_f64(x: f64, op: CmpOp, y: f64, digits: Option<i32>) -> f64 {
-    let step = digits.map(|d| 10f64.powi(-d));
+    // Worked out only for a row that breaks the rule (most rows do not).
+    let step = || digits.map(|d| 10f64.powi(-d));
     let up = |v: f64| match digits {
         Some(d) => {
             let f = 10f64.powi(d);
             let r = (v * f).ceil() / f;
-            if r < v { r + step.unwrap_or(0.0) } else { r }
+            if r < v { r + step().unwrap_or(0.0) } else { r }
         }
         None => v,
     };
@@ -1708,11 +1713,11 @@ fn clamp_f64(x: f64, op: CmpOp, y: f64, digits: Option<i32>) -> f64 {
         Some(d) => {
             let f = 10f64.powi(d);
             let r = (v * f).floor() / f;
-            if r > v { r - step.unwrap_or(0.0) } else { r }
+            if r > v { r - step().unwrap_or(0.0) } else { r }
         }
         None => v,
     };
-    let tiny = |v: f64| step.unwrap_or(v.abs() * 1e-12 + 1e-12);
+    let tiny = |v: f64| step().unwrap_or(v.abs() * 1e-12 + 1e-12);
     match op {
         CmpOp::Ge if x < y => up(y),
         CmpOp::Gt if x <= y => {
