@@ -370,6 +370,12 @@ impl SpreadPrefix {
     /// The unit row `row` (below [`SpreadPrefix::total`]) belongs to: its block by
     /// the blocks' fixed starts, then one descent of the block's tree by rows.
     pub fn unit_of(&self, row: u64) -> u64 {
+        self.unit_and_rows_of(row).0
+    }
+
+    /// The unit row `row` belongs to, and all of that unit's rows (from the same
+    /// descent as [`SpreadPrefix::unit_of`]).
+    pub fn unit_and_rows_of(&self, row: u64) -> (u64, Range<u64>) {
         let blocks = self.units.div_ceil(SPREAD_BLOCK);
         // The last block starting at or before the row (blocks without rows share
         // their start with the next).
@@ -385,14 +391,15 @@ impl SpreadPrefix {
         let (start, width, spread) = self.block(block);
         // Rows of the node's first unit onwards, before `row`.
         let mut ahead = row - start;
-        let (lo, _, _) = self.descend(block, width, spread, |left_rows, _| {
+        let (lo, below, own) = self.descend(block, width, spread, |left_rows, _| {
             let right = ahead >= left_rows;
             if right {
                 ahead -= left_rows;
             }
             right
         });
-        block * SPREAD_BLOCK + lo
+        let first = start + self.floor * lo + below;
+        (block * SPREAD_BLOCK + lo, first..first + self.floor + own)
     }
 
     /// A cursor for reading `at` over nearby units (a block's counts made at once).
@@ -707,8 +714,9 @@ mod tests {
                 );
             }
             for row in (0..total).step_by(97) {
-                let u = p.unit_of(row);
+                let (u, rows) = p.unit_and_rows_of(row);
                 assert!(p.at(u) <= row && row < p.at(u + 1), "row {row}: unit {u}");
+                assert_eq!(rows, p.rows_of(u), "row {row}");
             }
             // The cursor and one unit's rows read the same prefix, in any order.
             let mut cursor = p.cursor();

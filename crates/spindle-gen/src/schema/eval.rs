@@ -903,7 +903,19 @@ impl<'e> Eval<'e> {
                         })
                         .collect()
                 }
-                _ => self.rows.map(|row| Some(prefix.unit_of(row))),
+                _ => {
+                    // A list's rows come in runs of one parent's (a parent's children
+                    // looked up together): a row in the last one's unit needs no descent.
+                    let mut last: Option<(u64, Range<u64>)> = None;
+                    self.rows.map(|row| {
+                        let (unit, rows) = match last.take() {
+                            Some((unit, rows)) if rows.contains(&row) => (unit, rows),
+                            _ => prefix.unit_and_rows_of(row),
+                        };
+                        last = Some((unit, rows));
+                        Some(unit)
+                    })
+                }
             }
         } else if let Some(by) = constrained_by {
             let owners = self.fk_rows(*by)?;
