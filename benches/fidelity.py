@@ -267,11 +267,6 @@ def event_time(tdef):
     return next((c for c, d in tdef["columns"].items() if d.get("type") in ("timestamp", "datetime")), None)
 
 
-def early_parents(table, when, key, first):
-    """Distinct values of `key` among the first `first` rows in order of `when`."""
-    return int(table.sort_values(when, kind="stable").head(first)[key].nunique())
-
-
 def fan_out(child_keys, parent_keys):
     """Children per parent, zeros included, as an integer array over the parent's rows."""
     counts = child_keys.dropna().value_counts()
@@ -314,6 +309,11 @@ def compare_domain(section, scale, spindle, tmp):
         summary["tables"] += 1
         n_ours, n_ref = len(ours), len(theirs)
         big = min(n_ours, n_ref) >= 1000
+        # Each side's first rows by event time, sorted once for all of the table's keys.
+        when = event_time(tdef)
+        early_rows = None
+        if big and when in ours and when in theirs:
+            early_rows = [t.sort_values(when, kind="stable").head(max(EARLY)) for t in (ours, theirs)]
         rows.append(f"| **{table}** | rows | | | {n_ours:,} / {n_ref:,} | {'FLAG' if n_ours != n_ref else ''} | |")
         if list(ours.columns) != list(theirs.columns):
             same_names = sorted(ours.columns) == sorted(theirs.columns)
@@ -352,9 +352,8 @@ def compare_domain(section, scale, spindle, tmp):
                          f"none {np.mean(x == 0):.3f}/{np.mean(y == 0):.3f}, fan-out TVD {d:.3f}")
                 if min(len(x), len(y)) >= 30 and d > 0.05 and d > noise_bound(x, y, lambda p, q: tvd_codes(p, q, k)):
                     flags.append("fan-out")
-                when = event_time(tdef)
-                if when and when in ours and when in theirs and min(n_ours, n_ref) >= 1000:
-                    early = [(early_parents(ours, when, col, k), early_parents(theirs, when, col, k)) for k in EARLY]
+                if early_rows is not None:
+                    early = [tuple(int(t.head(k)[col].nunique()) for t in early_rows) for k in EARLY]
                     stats += "; first " + ", ".join(f"{k:,} by {when}: {p}/{q} parents" for k, (p, q) in zip(EARLY, early))
                     if any(p < 0.75 * q for p, q in early):
                         flags.append("early spread")

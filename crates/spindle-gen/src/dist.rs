@@ -294,26 +294,6 @@ impl ExactPrefix {
             (self.per_unit * u as f64 + self.jitter * self.stream.unit(u)) as u64
         }
     }
-
-    /// Rows over all units.
-    pub fn total(&self) -> u64 {
-        self.at(self.units)
-    }
-
-    /// The unit row `row` (below [`ExactPrefix::total`]) belongs to.
-    pub fn unit_of(&self, row: u64) -> u64 {
-        // The largest u with at(u) <= row; at(units) > row.
-        let (mut lo, mut hi) = (0, self.units);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if self.at(mid) <= row {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
-    }
 }
 
 /// Units per block of a [`SpreadPrefix`]: block boundaries are fixed, the rows of a

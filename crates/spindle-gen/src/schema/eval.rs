@@ -1309,15 +1309,15 @@ impl<'e> Eval<'e> {
                 // block; a list's parents are anywhere.
                 let mut cursor = prefix.cursor();
                 let sequential = matches!(self.rows, Rows::Range(_));
+                let mut start = |p: u64| {
+                    if sequential {
+                        cursor.at(p)
+                    } else {
+                        prefix.at(p)
+                    }
+                };
                 let d = *default;
                 Arc::new(BooleanArray::from(self.rows.map_indexed(|i, r| {
-                    let mut start = |p: u64| {
-                        if sequential {
-                            cursor.at(p)
-                        } else {
-                            prefix.at(p)
-                        }
-                    };
                     if parents[i].is_some_and(|p| start(p) == r) {
                         d
                     } else {
