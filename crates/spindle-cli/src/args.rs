@@ -239,6 +239,15 @@ layered! {
         /// Stream every table in generation order.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         pub all_tables: Option<bool>,
+        /// Stream these tables (comma-separated), one after another in generation
+        /// order, or merged with --interleave.
+        #[arg(long, value_delimiter = ',')]
+        pub tables: Option<Vec<String>>,
+        /// Merge the tables of --tables or --all-tables into one stream by event time
+        /// (a child at its parent's time, after it); `_spindle_table` names each
+        /// event's table, and `kafka://H:P/{table}` routes them to a topic each.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub interleave: Option<bool>,
         /// Inject point anomalies into this share of rows of the table's main measure.
         #[arg(long, allow_negative_numbers = true)]
         pub anomaly_fraction: Option<f64>,

@@ -75,7 +75,10 @@ struct Settings {
     scale: spindle_gen::Scale,
     seed: u64,
     tables: Vec<String>,
-    all_tables: bool,
+    /// More than `--table`: `--tables` or `--all-tables`.
+    several: bool,
+    /// Merged into one stream (`--interleave`).
+    interleave: bool,
     common: Common,
 }
 
@@ -104,17 +107,40 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
     let domain = spindle_gen::domain_by_name(stream.domain.as_deref().unwrap_or("retail"))?;
     let scale = resolve_scale(&scale, "small")?;
     let all_tables = stream.all_tables.unwrap_or(false);
-    let tables: Vec<String> = match (&run.table, all_tables) {
-        (Some(_), true) => bail!("pass either --table or --all-tables, not both"),
-        (Some(t), false) => vec![domain.table(t)?.name.to_string()],
-        (None, true) => domain.table_names().iter().map(|s| s.to_string()).collect(),
-        (None, false) => bail!(
-            "pass --table TABLE or --all-tables; tables of {}: {}",
+    let interleave = stream.interleave.unwrap_or(false);
+    let tables: Vec<String> = match (&run.table, &stream.tables, all_tables) {
+        (Some(_), Some(_), _) | (Some(_), _, true) | (_, Some(_), true) => {
+            bail!("pass one of --table, --tables and --all-tables")
+        }
+        (Some(t), None, false) => vec![domain.table(t)?.name.to_string()],
+        (None, Some(list), false) => {
+            let mut named = Vec::new();
+            for t in list {
+                let name = domain.table(t)?.name;
+                if named.contains(&name) {
+                    bail!("--tables names {name} twice");
+                }
+                named.push(name);
+            }
+            // In generation order, as --all-tables streams them.
+            domain
+                .table_names()
+                .into_iter()
+                .filter(|t| named.contains(t))
+                .map(str::to_string)
+                .collect()
+        }
+        (None, None, true) => domain.table_names().iter().map(|s| s.to_string()).collect(),
+        (None, None, false) => bail!(
+            "pass --table TABLE, --tables T1,T2 or --all-tables; tables of {}: {}",
             domain.name(),
             domain.table_names().join(", ")
         ),
     };
-
+    if interleave && run.table.is_some() {
+        bail!("--interleave merges several tables: pass --tables T1,T2 or --all-tables");
+    }
+    let several = all_tables || stream.tables.is_some();
     let seed = run.seed.unwrap_or(42);
     let mut common = common(run)?;
     if let Some(fraction) = stream.anomaly_fraction {
@@ -140,7 +166,7 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
     let timestamp_column = common.timestamp_column.clone();
     for t in &tables {
         let spec = domain.table(t)?;
-        let column = if all_tables {
+        let column = if several {
             timestamp_column
                 .as_deref()
                 .filter(|c| spec.schema.index_of(c).is_ok())
@@ -155,8 +181,13 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
                     .map(|f| f.data_type().clone())
             })
             .transpose()?;
-        // With --all-tables, tables without event time go without (as in the library).
-        if !(all_tables && time_type.is_none()) {
+        // Several tables: those without event time go without (as in the library); an
+        // interleaved stream's event time is a timestamp for every table, and its
+        // anomalies go to the tables that have their columns (the library checks).
+        if interleave {
+            continue;
+        }
+        if !(several && time_type.is_none()) {
             spindle_stream::delivery::check_event_time(&common.config, time_type.as_ref())
                 .map_err(|e| anyhow::anyhow!("table {t}: {}", named_stream_error(e)))?;
         }
@@ -167,7 +198,8 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         scale,
         seed,
         tables,
-        all_tables,
+        several,
+        interleave,
         common,
     })
 }
@@ -295,25 +327,31 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let s = resolve(args)?;
     let plan = s.domain.plan(s.scale, s.seed)?;
     let part = s.common.part;
-    let total = match (s.all_tables, s.common.config.max_events) {
+    let total = match (s.several, s.common.config.max_events) {
         (false, Some(max)) => Some(max.min(plan.row_count(&s.tables[0]))),
         (false, None) => Some(plan.row_count(&s.tables[0])),
-        (true, _) => None,
+        (true, max) => {
+            let rows: u64 = s.tables.iter().map(|t| plan.row_count(t)).sum();
+            Some(max.map_or(rows, |m| m.min(rows)))
+        }
     }
     // This part's share: every count-th event from the index-th.
     .map(|n| (n + part.count - 1 - part.index) / part.count);
-    let (tables, all_tables) = (s.tables, s.all_tables);
+    let (tables, several, interleave) = (s.tables, s.several, s.interleave);
     drive(
         s.common,
         total,
         |sink| SpindleStreamer::from_plan(plan, sink),
         move |streamer, timestamp_column| {
-            if all_tables {
-                streamer.stream_all(timestamp_column)
-            } else {
-                streamer
-                    .stream(&tables[0], timestamp_column)
-                    .map(|r| vec![r])
+            let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+            match (several, interleave) {
+                (_, true) => streamer
+                    .stream_interleaved(&tables, timestamp_column)
+                    .map(|r| vec![r]),
+                (true, false) => streamer.stream_tables(&tables, timestamp_column),
+                (false, false) => streamer
+                    .stream(tables[0], timestamp_column)
+                    .map(|r| vec![r]),
             }
         },
     )

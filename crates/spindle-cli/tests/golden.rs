@@ -3,8 +3,10 @@
 //! new `golden.txt`), never an accident of a refactor or a dependency upgrade.
 //!
 //! Pinned: every Retail table at `small` (seed 42) as JSON lines and as Parquet; every
-//! built-in schema domain at `fabric_demo` (seed 42) as JSON lines; and a stream of
-//! orders with late events and all three anomaly kinds.
+//! built-in schema domain at `fabric_demo` (seed 42) as JSON lines; a stream of
+//! orders with late events and all three anomaly kinds; and an interleaved stream of
+//! orders, lines and returns with those anomalies and every delivery fault, and its
+//! tables in a Parquet file each.
 //!
 //! To re-pin after a deliberate change: `SPINDLE_BLESS=1 cargo test -p spindle-cli
 //! --test golden`, then review the diff of `tests/golden.txt` and say why in
@@ -135,6 +137,53 @@ fraction = 0.01
         &format!("file:{}", events.display()),
     ]);
     digest_files(&stream_dir, "stream-retail-order", &mut digests);
+
+    // An interleaved stream with the same anomalies and every delivery fault, as JSON
+    // lines, and its tables in a Parquet file each.
+    let merged_dir = tmp.path().join("interleaved");
+    let truth = tmp.path().join("dropped.jsonl");
+    let interleaved = |sink: String, extra: &[&str]| {
+        let mut args = vec![
+            "stream",
+            "retail",
+            "--tables",
+            "order,order_line,return",
+            "--interleave",
+            "--scale",
+            "small",
+            "--seed",
+            "42",
+            "--anomalies",
+            anomalies.to_str().unwrap(),
+            "--quiet",
+            "--sink",
+            &sink,
+        ];
+        args.extend_from_slice(extra);
+        spindle(&args);
+    };
+    interleaved(
+        format!("file:{}", merged_dir.join("events.jsonl").display()),
+        &[
+            "--out-of-order",
+            "0.05",
+            "--max-lateness",
+            "3600",
+            "--duplicate-fraction",
+            "0.01",
+            "--drop-fraction",
+            "0.01",
+            "--watermark-every",
+            "3600s",
+            "--ground-truth",
+            truth.to_str().unwrap(),
+        ],
+    );
+    interleaved(
+        format!("parquet:{}", merged_dir.join("{table}.parquet").display()),
+        &[],
+    );
+    digest_files(&merged_dir, "stream-retail-interleaved", &mut digests);
     digests
 }
 

@@ -26,6 +26,12 @@ pub struct TableSpec {
     pub ordered_by: Option<&'static str>,
     /// The column that anomaly injection targets by default (the table's main measure).
     pub main_measure: Option<&'static str>,
+    /// For a table generated alongside its driver and nested directly under it: its
+    /// column naming each row's driver row, and the driver's key column it names
+    /// (`order_line.order_id` names `order.order_id`). A chunk of such a table holds
+    /// the children of exactly the driver rows of the same chunk, so the two join
+    /// chunk by chunk (an interleaved stream gives each line its order's event time).
+    pub driver_key: Option<(&'static str, &'static str)>,
 }
 
 /// A family of related tables (Retail, ...).

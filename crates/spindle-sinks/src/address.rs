@@ -3,13 +3,15 @@
 //! ([`SinkAddress::open`]) here.
 
 use crate::error::{Error, Result};
-use crate::{ConsoleSink, FileMode, FileSink, ParquetOptions, ParquetSink, StreamWriter};
+use crate::{
+    ConsoleSink, FileMode, FileSink, ParquetOptions, ParquetSink, PerTableSink, StreamWriter,
+};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Every form of a sink address, for help texts and errors.
-pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, \
+pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
      &batch_bytes=1000000&timeout_ms=30000&headers=false], \
      eventhub:[env=VAR&hub=NAME&key=COLUMN]";
@@ -19,9 +21,10 @@ pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, \
 pub enum SinkAddress {
     /// `console` (or `stdout`): JSON lines on standard output.
     Console,
-    /// `file:PATH` (or `jsonl:PATH`): a JSON-lines file.
+    /// `file:PATH` (or `jsonl:PATH`): a JSON-lines file (a file per table when PATH
+    /// holds `{table}`).
     File(PathBuf),
-    /// `parquet:PATH`: a Parquet file.
+    /// `parquet:PATH`: a Parquet file (a file per table when PATH holds `{table}`).
     Parquet(PathBuf),
     /// `kafka://HOST:PORT[,HOST:PORT]/TOPIC[?key=COLUMN&acks=..&compression=..&linger_ms=..
     /// &batch_bytes=..&timeout_ms=..&headers=false]`: a Kafka topic (a topic per table when
@@ -181,9 +184,23 @@ impl SinkAddress {
                     true => FileMode::Append,
                     false => FileMode::Overwrite,
                 };
-                Box::new(FileSink::new(path, mode)?)
+                let open = move |path: &Path| -> Result<Box<dyn StreamWriter>> {
+                    Ok(Box::new(FileSink::new(path, mode)?))
+                };
+                match PerTableSink::is_template(path) {
+                    true => Box::new(PerTableSink::new(path, self.to_string(), Box::new(open))?),
+                    false => open(path)?,
+                }
             }
-            Self::Parquet(path) => Box::new(ParquetSink::new(path, ParquetOptions::default())?),
+            Self::Parquet(path) => {
+                let open = |path: &Path| -> Result<Box<dyn StreamWriter>> {
+                    Ok(Box::new(ParquetSink::new(path, ParquetOptions::default())?))
+                };
+                match PerTableSink::is_template(path) {
+                    true => Box::new(PerTableSink::new(path, self.to_string(), Box::new(open))?),
+                    false => open(path)?,
+                }
+            }
             #[cfg(feature = "kafka")]
             Self::Kafka(kafka) => Box::new(crate::KafkaSink::new(kafka.clone())?),
             #[cfg(feature = "kafka")]

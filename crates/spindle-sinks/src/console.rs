@@ -83,4 +83,8 @@ impl StreamWriter for ConsoleSink {
     fn describe(&self) -> String {
         format!("console:{}", self.name)
     }
+
+    fn writes_envelopes(&self) -> bool {
+        true
+    }
 }

@@ -25,6 +25,10 @@ pub const DUPLICATE_OF: &str = "_spindle_duplicate_of";
 /// null on the events that carry none (present when watermarks were asked for).
 pub const WATERMARK: &str = "_spindle_watermark";
 
+/// The placeholder a Kafka topic or a file path may hold for each event's table
+/// (`orders-{table}`, `out/{table}.parquet`): a topic or file per table.
+pub const TABLE_PLACEHOLDER: &str = "{table}";
+
 /// The [`TABLE`] value of the first row of `batch`, if the column is there.
 pub fn table_of(batch: &RecordBatch) -> Option<String> {
     let column = batch.column_by_name(TABLE)?;

@@ -260,6 +260,10 @@ impl StreamWriter for FileSink {
     fn describe(&self) -> String {
         format!("file:{}", self.path.display())
     }
+
+    fn writes_envelopes(&self) -> bool {
+        true
+    }
 }
 
 impl Drop for FileSink {

@@ -184,6 +184,53 @@ impl Scratch {
     }
 }
 
+/// The text before each value of a batch: per column, and for an interleaved stream's
+/// envelope, per table's own column too.
+struct Leads {
+    columns: Vec<Vec<u8>>,
+    tables: Vec<Vec<Vec<u8>>>,
+}
+
+/// A batch's rows ready to write: its columns, or for an envelope (a first column that
+/// is a dense union of structs, one per table: see `spindle_stream`'s interleaved
+/// streams), each row's table's own columns and then the envelope's other columns.
+enum Rows<'a> {
+    Columns(Vec<Field<'a>>),
+    Envelope {
+        tables: Vec<Vec<Field<'a>>>,
+        rest: Vec<Field<'a>>,
+        ids: arrow_buffer::ScalarBuffer<i8>,
+        offsets: arrow_buffer::ScalarBuffer<i32>,
+    },
+}
+
+impl Rows<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Rows::Columns(fields) => fields.is_empty(),
+            Rows::Envelope { .. } => false,
+        }
+    }
+}
+
+/// The tables' own fields, by type id, if `schema` is an envelope: its first column a
+/// dense union of structs with type ids 0, 1, ...
+pub fn envelope_tables(schema: &arrow_schema::Schema) -> Option<Vec<arrow_schema::Fields>> {
+    let DataType::Union(fields, arrow_schema::UnionMode::Dense) =
+        schema.fields().first()?.data_type()
+    else {
+        return None;
+    };
+    fields
+        .iter()
+        .enumerate()
+        .map(|(at, (id, field))| match field.data_type() {
+            DataType::Struct(own) if id as usize == at => Some(own.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Encodes batches of one schema as JSON objects.
 pub struct JsonEncoder {
     layout: JsonLayout,
@@ -200,6 +247,19 @@ impl JsonEncoder {
     /// # Errors
     /// [`Error::Unsupported`] naming the first column that cannot.
     pub fn check_schema(schema: &arrow_schema::Schema) -> Result<()> {
+        if let Some(tables) = envelope_tables(schema) {
+            for field in tables
+                .iter()
+                .flat_map(|t| t.iter())
+                .chain(&schema.fields()[1..])
+            {
+                Column::new(
+                    field.name(),
+                    &arrow_array::new_empty_array(field.data_type()),
+                )?;
+            }
+            return Ok(());
+        }
         for field in schema.fields() {
             Column::new(
                 field.name(),
@@ -220,9 +280,18 @@ impl JsonEncoder {
     }
 
     /// The text before each column's value: separator, indentation and key.
-    fn leads(&self, schema: &arrow_schema::Schema) -> Vec<Vec<u8>> {
-        schema
-            .fields()
+    fn leads(&self, schema: &arrow_schema::Schema) -> Leads {
+        Leads {
+            columns: self.field_leads(schema.fields()),
+            tables: envelope_tables(schema)
+                .map(|tables| tables.iter().map(|f| self.field_leads(f)).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The text before each field's value: separator, indentation, key.
+    fn field_leads(&self, fields: &arrow_schema::Fields) -> Vec<Vec<u8>> {
+        fields
             .iter()
             .enumerate()
             .map(|(i, field)| {
@@ -245,25 +314,55 @@ impl JsonEncoder {
             .collect()
     }
 
-    fn fields<'a>(&self, batch: &RecordBatch, leads: &'a [Vec<u8>]) -> Result<Vec<Field<'a>>> {
+    fn fields<'a>(&self, batch: &RecordBatch, leads: &'a Leads) -> Result<Rows<'a>> {
+        let prepare =
+            |fields: &arrow_schema::Fields, columns: &[ArrayRef], leads: &'a [Vec<u8>]| {
+                fields
+                    .iter()
+                    .zip(columns)
+                    .zip(leads)
+                    .map(|((field, array), lead)| {
+                        let column = Column::new(field.name(), array)?;
+                        Ok(Field {
+                            lead,
+                            nullable: column.has_nulls(),
+                            column,
+                        })
+                    })
+                    .collect::<Result<Vec<Field<'a>>>>()
+            };
         let schema = batch.schema();
-        schema
-            .fields()
+        if leads.tables.is_empty() {
+            return Ok(Rows::Columns(prepare(
+                schema.fields(),
+                batch.columns(),
+                &leads.columns,
+            )?));
+        }
+        let union = batch.column(0).as_union();
+        let tables = leads
+            .tables
             .iter()
-            .zip(batch.columns())
-            .zip(leads)
-            .map(|((field, array), lead)| {
-                let column = Column::new(field.name(), array)?;
-                Ok(Field {
-                    lead,
-                    nullable: column.has_nulls(),
-                    column,
-                })
+            .enumerate()
+            .map(|(id, leads)| {
+                let child = union.child(id as i8).as_struct();
+                prepare(child.fields(), child.columns(), leads)
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let rest = prepare(
+            &schema.fields()[1..].iter().cloned().collect(),
+            &batch.columns()[1..],
+            &leads.columns[1..],
+        )?;
+        Ok(Rows::Envelope {
+            tables,
+            rest,
+            ids: union.type_ids().clone(),
+            offsets: union.offsets().cloned().unwrap_or_default(),
+        })
     }
 
-    fn encode_columns(&self, fields: &[Field<'_>], rows: Range<usize>, out: &mut Vec<u8>) {
+    fn encode_columns(&self, fields: &Rows<'_>, rows: Range<usize>, out: &mut Vec<u8>) {
         let mut scratch = Scratch::new();
         let prefix = self.layout.prefix.as_bytes();
         let close: &[u8] = if self.layout.indent.is_some() && !fields.is_empty() {
@@ -271,15 +370,30 @@ impl JsonEncoder {
         } else {
             b"}\n"
         };
-        for row in rows {
-            out.extend_from_slice(prefix);
-            out.push(b'{');
+        let write = |fields: &[Field<'_>], row: usize, out: &mut Vec<u8>, scratch: &mut Scratch| {
             for field in fields {
                 out.extend_from_slice(field.lead);
                 if field.nullable && field.column.is_null(row) {
                     out.extend_from_slice(b"null");
                 } else {
-                    field.column.write_value(row, out, &mut scratch);
+                    field.column.write_value(row, out, scratch);
+                }
+            }
+        };
+        for row in rows {
+            out.extend_from_slice(prefix);
+            out.push(b'{');
+            match fields {
+                Rows::Columns(fields) => write(fields, row, out, &mut scratch),
+                Rows::Envelope {
+                    tables,
+                    rest,
+                    ids,
+                    offsets,
+                } => {
+                    let own = offsets[row] as usize;
+                    write(&tables[ids[row] as usize], own, out, &mut scratch);
+                    write(rest, row, out, &mut scratch);
                 }
             }
             out.extend_from_slice(close);

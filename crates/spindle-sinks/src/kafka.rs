@@ -137,8 +137,7 @@ impl ProducerContext for Deliveries {
     }
 }
 
-/// The placeholder a topic may hold for each event's table (`orders-{table}`).
-pub const TABLE_PLACEHOLDER: &str = "{table}";
+pub use crate::event::TABLE_PLACEHOLDER;
 
 /// Produces events to a Kafka topic, or to a topic per table when the topic holds
 /// [`TABLE_PLACEHOLDER`].

@@ -14,6 +14,7 @@ pub mod json;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod parquet_sink;
+pub mod per_table;
 
 pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};
 pub use console::ConsoleSink;
@@ -21,10 +22,11 @@ pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
 pub use event::table_of;
 pub use file::{FileMode, FileSink};
-pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents};
+pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents, envelope_tables};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
+pub use per_table::PerTableSink;
 
 use arrow_array::RecordBatch;
 
@@ -74,6 +76,15 @@ pub trait StreamWriter: Send {
 
     /// A short description for messages and summaries (`file:events.jsonl`).
     fn describe(&self) -> String;
+
+    /// Whether the sink writes an interleaved stream's envelopes itself: batches whose
+    /// first column is a dense union of structs, one per table
+    /// ([`json::envelope_tables`]), each row written as its table's own columns and
+    /// then the batch's others. JSON-lines sinks do; any other sink is sent runs of one
+    /// table instead.
+    fn writes_envelopes(&self) -> bool {
+        false
+    }
 }
 
 impl<W: StreamWriter + ?Sized> StreamWriter for Box<W> {
@@ -97,6 +108,9 @@ impl<W: StreamWriter + ?Sized> StreamWriter for Box<W> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn writes_envelopes(&self) -> bool {
+        (**self).writes_envelopes()
     }
 }
 

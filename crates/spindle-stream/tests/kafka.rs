@@ -247,3 +247,75 @@ fn a_topic_per_table_routes_each_table_to_its_own() {
         );
     }
 }
+
+#[test]
+fn an_interleaved_stream_routes_each_table_to_its_topic_in_event_time_order() {
+    let Some((bootstrap, tansu)) = broker() else {
+        return;
+    };
+    let base = create_topic(&tansu, &bootstrap, "spindle-interleaved");
+    for table in ["order", "order_line"] {
+        create_named_topic(&tansu, &bootstrap, &format!("{base}-{table}"), 1);
+    }
+    let template = format!("{base}-{{table}}");
+    let run = |sink: Box<dyn spindle_sinks::StreamWriter>| {
+        let mut s = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, sink)
+            .unwrap()
+            .with_config(StreamConfig {
+                max_events: Some(1_000),
+                ..Default::default()
+            });
+        let r = s
+            .stream_interleaved(&["order", "order_line"], None)
+            .unwrap();
+        s.close().unwrap();
+        assert_eq!(r.events_sent, 1_000);
+    };
+    run(Box::new(
+        KafkaSink::new(KafkaOptions::new(&bootstrap, &template)).unwrap(),
+    ));
+    // How many of the 1,000 are orders: the same run, written to a file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    run(Box::new(
+        spindle_sinks::FileSink::new(&path, spindle_sinks::FileMode::Overwrite).unwrap(),
+    ));
+    let n = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(r#""_spindle_table": "order","#))
+        .count();
+
+    let topic = |table: &str| format!("{base}-{table}");
+    let events = |table: &str, expected: usize| -> Vec<serde_json::Value> {
+        consume(&bootstrap, &topic(table), expected)
+            .iter()
+            .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+            .collect()
+    };
+    let orders = events("order", n);
+    let lines = events("order_line", 1_000 - n);
+    assert_eq!((orders.len(), lines.len()), (n, 1_000 - n));
+    let order_time: std::collections::HashMap<i64, String> = orders
+        .iter()
+        .map(|o| {
+            assert_eq!(o["_spindle_table"], "order");
+            (
+                o["order_id"].as_i64().unwrap(),
+                o["order_date"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for pair in lines.windows(2) {
+        assert!(pair[0]["_spindle_event_time"].as_str() <= pair[1]["_spindle_event_time"].as_str());
+    }
+    for line in &lines {
+        assert_eq!(line["_spindle_table"], "order_line");
+        let order = line["order_id"].as_i64().unwrap();
+        assert_eq!(
+            line["_spindle_event_time"].as_str().unwrap(),
+            order_time[&order],
+            "a line at its order's time, its order sent"
+        );
+    }
+}

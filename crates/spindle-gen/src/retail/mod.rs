@@ -91,6 +91,11 @@ impl RetailDomain {
             schema: schema(fields),
             ordered_by,
             main_measure,
+            driver_key: match name {
+                "address" => Some(("customer_id", "customer_id")),
+                "order_line" | "return" => Some(("order_id", "order_id")),
+                _ => None,
+            },
         };
         let tables = vec![
             spec(

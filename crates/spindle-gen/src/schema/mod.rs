@@ -47,6 +47,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema as ArrowSchema};
 use dataset::DatasetBase;
 use eval::Engine;
+use model::Generator;
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -162,6 +163,17 @@ impl SchemaDomain {
                     schema: Arc::new(ArrowSchema::new(fields)),
                     ordered_by: layout.ordered_by[t].map(|c| leak(&table.columns[c].name)),
                     main_measure: layout.main_measure[t].map(|c| leak(&table.columns[c].name)),
+                    driver_key: layout.nest[t]
+                        .filter(|n| n.parent == layout.driver[t])
+                        .and_then(|n| match table.columns[n.fk].generator {
+                            Generator::ForeignKey {
+                                table: p, column, ..
+                            } => Some((
+                                leak(&table.columns[n.fk].name),
+                                leak(&schema.tables[p].columns[column].name),
+                            )),
+                            _ => None,
+                        }),
                 }
             })
             .collect();

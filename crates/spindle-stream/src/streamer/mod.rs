@@ -17,6 +17,7 @@
 //!    to the ground-truth sink.
 
 mod emit;
+mod interleave;
 mod metadata;
 mod source;
 
@@ -34,6 +35,7 @@ use crate::result::{StopReason, StreamResult};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use emit::{Flow, Run};
+use interleave::{Envelope, Lane, Merge, Unenvelope, driver_timed};
 use source::{Prefetch, ordered_chunks};
 use spindle_gen::{Domain, DomainPlan, Partition, Scale};
 use spindle_sinks::StreamWriter;
@@ -43,6 +45,16 @@ use std::time::Instant;
 
 /// Rows per chunk when a gathered table is cut up again for streaming.
 pub const STREAM_CHUNK_ROWS: usize = 65_536;
+
+/// What a run's pacing and delivery know of its event time.
+struct Timing {
+    /// The event-time column of the events' payload, if any (live event time rewrites it).
+    column: Option<String>,
+    /// The type of `_spindle_event_time`, if the events have one.
+    data_type: Option<arrow_schema::DataType>,
+    /// When the run started (a fast run is timed from here, preparation included).
+    started: Instant,
+}
 
 enum Tables {
     Domain(Arc<dyn DomainPlan>),
@@ -264,12 +276,27 @@ impl SpindleStreamer {
     /// # Errors
     /// As [`SpindleStreamer::stream`]; stops at the first failure.
     pub fn stream_all(&mut self, timestamp_column: Option<&str>) -> Result<Vec<StreamResult>> {
+        let names = self.table_names();
+        let tables: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.stream_tables(&tables, timestamp_column)
+    }
+
+    /// Streams `tables` one after another, in the order given; as
+    /// [`SpindleStreamer::stream_all`] otherwise.
+    ///
+    /// # Errors
+    /// As [`SpindleStreamer::stream`]; stops at the first failure.
+    pub fn stream_tables(
+        &mut self,
+        tables: &[&str],
+        timestamp_column: Option<&str>,
+    ) -> Result<Vec<StreamResult>> {
         let mut results = Vec::new();
-        for table in self.table_names() {
-            let source = self.source(&table)?;
+        for &table in tables {
+            let source = self.source(table)?;
             let column = timestamp_column.filter(|c| source.schema.index_of(c).is_ok());
             let mut config = self.config.clone();
-            if event_time_column(&table, &source.schema, column)?.is_none() {
+            if event_time_column(table, &source.schema, column)?.is_none() {
                 config.max_lateness_seconds = None;
                 config.watermark = None;
             }
@@ -281,6 +308,116 @@ impl SpindleStreamer {
             }
         }
         Ok(results)
+    }
+
+    /// Streams `tables` as one stream, their events merged by event time: ties go to
+    /// the table earlier in generation order (a parent before its children), then to
+    /// table order. `timestamp_column` applies to the tables that have it; a table
+    /// without an event time that is generated with its driver (`order_line` with
+    /// `order`) takes its driver row's time; other tables without one come first, as
+    /// reference data. Each event is sent as its table's own columns, labels and
+    /// metadata, `_spindle_table` naming the table and `_spindle_event_time` a
+    /// timestamp in microseconds for every table; delivery faults, `max_events`, parts
+    /// and pacing apply to the merged stream. Anomalies apply to the tables that have
+    /// the columns they name. Memory stays bounded where every table is generated in
+    /// event-time order (or takes its driver's, which is); another table is gathered
+    /// and sorted, as when it is streamed alone.
+    ///
+    /// # Errors
+    /// An unknown or repeated table, none at all, anomalies that no table takes, and
+    /// as [`SpindleStreamer::stream`].
+    pub fn stream_interleaved(
+        &mut self,
+        tables: &[&str],
+        timestamp_column: Option<&str>,
+    ) -> Result<StreamResult> {
+        let config = self.config.clone();
+        config.validate()?;
+        self.pacer_options.validate(&config, self.part)?;
+        let names = self.table_names();
+        for (i, t) in tables.iter().enumerate() {
+            if !names.iter().any(|n| n == t) {
+                return Err(Error::UnknownTable {
+                    name: t.to_string(),
+                    allowed: names.join(", "),
+                });
+            }
+            if tables[..i].contains(t) {
+                return Err(Error::invalid("tables", format!("'{t}' is named twice")));
+            }
+        }
+        if tables.is_empty() {
+            return Err(Error::invalid(
+                "tables",
+                format!("none named; allowed: {}", names.join(", ")),
+            ));
+        }
+        let started = Instant::now();
+        let mut lanes = Vec::new();
+        let mut first_refusal = None;
+        for name in names.iter().filter(|n| tables.contains(&n.as_str())) {
+            let mut source = self.source(name)?;
+            let column = timestamp_column.filter(|c| source.schema.index_of(c).is_ok());
+            let mut event_time = event_time_column(name, &source.schema, column)?;
+            if let (None, Tables::Domain(plan)) = (&event_time, &self.tables) {
+                if let Some(timed) = driver_timed(plan, name, timestamp_column)? {
+                    source = timed;
+                    event_time = Some(META_EVENT_TIME.to_string());
+                }
+            }
+            let anomalies = match self.anomalies.check(name, &source.schema) {
+                Ok(()) => self.anomalies.clone(),
+                Err(refusal) => {
+                    first_refusal.get_or_insert(refusal);
+                    AnomalyRegistry::default()
+                }
+            };
+            lanes.push((source, event_time, anomalies));
+        }
+        let labelled = lanes.iter().any(|(_, _, a)| !a.is_empty());
+        if let (Some(refusal), false) = (first_refusal, labelled || self.anomalies.is_empty()) {
+            return Err(refusal);
+        }
+        let shapes: Vec<(String, SchemaRef)> = lanes
+            .iter()
+            .map(|(s, _, _)| (s.name.clone(), s.schema.clone()))
+            .collect();
+        let envelope = Arc::new(Envelope::new(&shapes, labelled)?);
+        let seed = self.seed;
+        let lanes = lanes
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (source, event_time, anomalies))| {
+                // Opened on the lane's thread: a table to sort is gathered there.
+                let opened = std::iter::once_with(move || {
+                    let name = source.name.clone();
+                    let chunks = ordered_chunks(source, event_time.as_deref(), &anomalies, seed);
+                    (chunks, name, event_time)
+                });
+                let events = opened.flat_map(|(chunks, name, column)| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> {
+                    match chunks {
+                        Err(e) => Box::new(std::iter::once(Err(e))),
+                        Ok(chunks) => Box::new(chunks.map(move |chunk| {
+                            let (payload, seq) = chunk?;
+                            with_metadata(&payload, seq, &name, column.as_deref())
+                        })),
+                    }
+                });
+                Lane::new(rank, &envelope, events)
+            })
+            .collect();
+        let merged = Prefetch::new(Box::new(Merge::new(lanes, envelope.clone())));
+        let timing = Timing {
+            column: None,
+            data_type: Some(interleave::EVENT_TIME_TYPE),
+            started,
+        };
+        let label = shapes
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.emit_events(label, merged, timing, &config, Some(&envelope))
     }
 
     /// Streams any [`TableSource`] (generated, in memory, or a query's result).
@@ -311,10 +448,60 @@ impl SpindleStreamer {
             self.anomalies.check(&table, &source.schema)?;
         }
         let started = Instant::now();
+        let event_time_type = event_time
+            .as_deref()
+            .map(|c| {
+                source
+                    .schema
+                    .field_with_name(c)
+                    .map(|f| f.data_type().clone())
+            })
+            .transpose()?;
+        let chunks = Prefetch::new(ordered_chunks(
+            source,
+            event_time.as_deref(),
+            &self.anomalies,
+            self.seed,
+        )?);
+        let column = event_time.clone();
+        let name = table.clone();
+        let events = chunks.map(move |chunk| {
+            let (payload, seq) = chunk?;
+            with_metadata(&payload, seq, &name, column.as_deref())
+        });
+        let timing = Timing {
+            column: event_time,
+            data_type: event_time_type,
+            started,
+        };
+        self.emit_events(table, events, timing, config, None)
+    }
+
+    /// Sends `events` (in event-time order, with their metadata) through the delivery,
+    /// emission and sink stages under `config`; `envelope` when they are an
+    /// interleaved stream's envelopes, cut into runs of one table before the sinks.
+    fn emit_events(
+        &mut self,
+        table: String,
+        events: impl Iterator<Item = Result<RecordBatch>>,
+        timing: Timing,
+        config: &StreamConfig,
+        envelope: Option<&Envelope>,
+    ) -> Result<StreamResult> {
+        let Timing {
+            column: event_time,
+            data_type: event_time_type,
+            started,
+        } = timing;
         let delivered_before = self.sink.delivered();
+        let mut sink = Unenvelope::around(self.sink.as_mut(), envelope);
+        let mut ground_truth = self
+            .ground_truth
+            .as_mut()
+            .map(|g| Unenvelope::around(g.as_mut(), envelope));
         let mut run = Run {
             config,
-            sink: self.sink.as_mut(),
+            sink: &mut sink,
             stop: &self.stop,
             progress: &mut self.progress,
             pacer: config
@@ -328,42 +515,24 @@ impl SpindleStreamer {
             late: 0,
             running_max: None,
             reason: StopReason::Completed,
-            ground_truth: self
-                .ground_truth
+            ground_truth: ground_truth
                 .as_mut()
-                .map(|g| -> &mut dyn StreamWriter { g.as_mut() }),
+                .map(|g| -> &mut dyn StreamWriter { g }),
             held_drops: Vec::new(),
             horizon: 0,
             duplicates: 0,
             dropped: 0,
             watermarks: 0,
         };
-        let event_time_type = event_time
-            .as_deref()
-            .map(|c| {
-                source
-                    .schema
-                    .field_with_name(c)
-                    .map(|f| f.data_type().clone())
-            })
-            .transpose()?;
         let mut delivery = config
             .reshapes_delivery()
             .then(|| Delivery::new(config, self.seed, event_time_type.as_ref()))
             .transpose()?;
-        let chunks = Prefetch::new(ordered_chunks(
-            source,
-            event_time.as_deref(),
-            &self.anomalies,
-            self.seed,
-        )?);
         let mut flow = Flow::Continue;
-        for chunk in chunks {
-            let (payload, seq) = chunk?;
-            let events = with_metadata(&payload, seq, &table, event_time.as_deref())?;
+        for events in events {
             flow = match delivery.as_mut() {
-                Some(d) => run.deliver(d.push(&events)?)?,
-                None => run.emit(events, None)?,
+                Some(d) => run.deliver(d.push(&events?)?)?,
+                None => run.emit(events?, None)?,
             };
             if flow == Flow::Stop {
                 break;

@@ -67,13 +67,13 @@ impl TableSource {
 /// Pulls an iterator on its own thread, one item ahead, so producing the next chunk
 /// (generation, sorting) overlaps with emitting this one. If that thread panics, the
 /// last item is an error saying so: a run never ends early as if it were complete.
-pub(super) struct Prefetch {
-    receiver: std::sync::mpsc::Receiver<Chunk>,
+pub(super) struct Prefetch<T> {
+    receiver: std::sync::mpsc::Receiver<Result<T>>,
     producer: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Prefetch {
-    pub(super) fn new(inner: Box<dyn Iterator<Item = Chunk> + Send>) -> Self {
+impl<T: Send + 'static> Prefetch<T> {
+    pub(super) fn new(inner: Box<dyn Iterator<Item = Result<T>> + Send>) -> Self {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let producer = std::thread::spawn(move || {
             for item in inner {
@@ -89,9 +89,9 @@ impl Prefetch {
     }
 }
 
-impl Iterator for Prefetch {
-    type Item = Chunk;
-    fn next(&mut self) -> Option<Chunk> {
+impl<T> Iterator for Prefetch<T> {
+    type Item = Result<T>;
+    fn next(&mut self) -> Option<Result<T>> {
         if let Ok(item) = self.receiver.recv() {
             return Some(item);
         }
