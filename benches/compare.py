@@ -259,7 +259,18 @@ def realism_section(a, py, sp, tmp):
         wall, _, output = result
         return int(re.search(r"events=([\d,]+)", output).group(1).replace(",", "")) / wall
 
-    runs = {name: [] for name in faults}
+    # Streams of another shape, at the same scale into the same file.
+    tables = ["stream", "retail", "--scale", "medium", "--sink", f"file:{out}", "-q"]
+    shaped = {
+        "interleaved `order`, `order_line`, `return` (`--tables order,order_line,return --interleave`, "
+        "1,835,000 events)": tables + ["--tables", "order,order_line,return", "--interleave"],
+        "the same three tables one after another (`--tables order,order_line,return`)":
+            tables + ["--tables", "order,order_line,return"],
+        "change stream of `order` (`--cdc`)": tables + ["--table", "order", "--cdc"],
+        "change stream with 5% deletes and tombstones": tables + [
+            "--table", "order", "--cdc", "--cdc-delete-fraction", "0.05", "--cdc-tombstones"],
+    }
+    runs = {name: [] for name in list(faults) + list(shaped)}
     # What the binary before these options did alike: the plain stream, and late events by slots.
     before = list(faults)[:2]
     baseline = {name: [] for name in before}
@@ -270,10 +281,14 @@ def realism_section(a, py, sp, tmp):
         for name, extra in faults.items():
             remove([out, truth])
             runs[name].append(run([sp] + base + extra))
+        for name, command in shaped.items():
+            remove([out])
+            runs[name].append(run([sp] + command))
     lines = [REALISM_SECTION, "",
              "Delivery faults (README \"Delivery faults\") on `order` at `medium` (500,000 events) into JSON "
-             "lines, each alone and all at once; events sent (dropped events not counted) per second of the whole "
-             "process, "
+             "lines, each alone and all at once, then interleaved tables and change streams (README \"Interleaved "
+             "tables\", \"Change streams\") at `medium` into JSON lines; events sent (dropped events not counted) "
+             "per second of the whole process, "
              f"median of {a.runs} alternating runs. Command: `benches/compare.sh --only realism --runs {a.runs}"
              + (" --baseline OLD_SPINDLE`" if a.baseline else "`") + ".", "",
              "| workload | wall | events/s | peak RSS |", "|---|---|---|---|"]

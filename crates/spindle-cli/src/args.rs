@@ -248,6 +248,18 @@ layered! {
         /// event's table, and `kafka://H:P/{table}` routes them to a topic each.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         pub interleave: Option<bool>,
+        /// Stream --table as the changes of its rows' lives, Debezium envelopes (create,
+        /// updates through its lifecycle, deletes): Retail's order moves processing ->
+        /// shipped -> completed (or cancelled, returned); other tables are created.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub cdc: Option<bool>,
+        /// With --cdc: share of rows deleted after their last change (0..1).
+        #[arg(long, allow_negative_numbers = true)]
+        pub cdc_delete_fraction: Option<f64>,
+        /// With --cdc: follow each delete with a tombstone (in Kafka, the key with no
+        /// value, so that compaction forgets the row).
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        pub cdc_tombstones: Option<bool>,
         /// Inject point anomalies into this share of rows of the table's main measure.
         #[arg(long, allow_negative_numbers = true)]
         pub anomaly_fraction: Option<f64>,

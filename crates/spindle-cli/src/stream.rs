@@ -141,8 +141,31 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         bail!("--interleave merges several tables: pass --tables T1,T2 or --all-tables");
     }
     let several = all_tables || stream.tables.is_some();
+    let cdc_settings = stream.cdc_delete_fraction.is_some() || stream.cdc_tombstones.is_some();
+    let cdc = match stream.cdc.unwrap_or(false) {
+        false if cdc_settings => {
+            bail!("--cdc-delete-fraction and --cdc-tombstones are settings of --cdc")
+        }
+        false => None,
+        true if several => bail!("--cdc streams the changes of one --table"),
+        true => Some(spindle_stream::CdcConfig {
+            lifecycle: spindle_stream::Lifecycle::built_in(domain.name(), &tables[0]),
+            delete_fraction: stream.cdc_delete_fraction.unwrap_or(0.0),
+            tombstones: stream.cdc_tombstones.unwrap_or(false),
+            ..Default::default()
+        }),
+    };
     let seed = run.seed.unwrap_or(42);
     let mut common = common(run)?;
+    if let Some(cdc) = &cdc {
+        cdc.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (set by {})",
+                flag_of::<StreamOnlyArgs>("cdc_delete_fraction")
+            )
+        })?;
+    }
+    common.config.cdc = cdc;
     if let Some(fraction) = stream.anomaly_fraction {
         let [table] = tables.as_slice() else {
             bail!("--anomaly-fraction needs one --table (each table has its own main measure)");
@@ -244,6 +267,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
             .unwrap_or(defaults.duplicate_max_delay_slots),
         drop_fraction: run.drop_fraction.unwrap_or(defaults.drop_fraction),
         watermark: run.watermark.map(|w| w.0),
+        cdc: None,
     };
     config.validate().map_err(named_stream_error)?;
     if run.ground_truth.is_some() && config.drop_fraction == 0.0 {

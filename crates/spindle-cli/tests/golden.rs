@@ -6,7 +6,7 @@
 //! built-in schema domain at `fabric_demo` (seed 42) as JSON lines; a stream of
 //! orders with late events and all three anomaly kinds; and an interleaved stream of
 //! orders, lines and returns with those anomalies and every delivery fault, and its
-//! tables in a Parquet file each.
+//! tables in a Parquet file each; and the change stream of orders.
 //!
 //! To re-pin after a deliberate change: `SPINDLE_BLESS=1 cargo test -p spindle-cli
 //! --test golden`, then review the diff of `tests/golden.txt` and say why in
@@ -184,6 +184,26 @@ fraction = 0.01
         &[],
     );
     digest_files(&merged_dir, "stream-retail-interleaved", &mut digests);
+
+    // The change stream of orders, with deletes.
+    let changes_dir = tmp.path().join("cdc");
+    spindle(&[
+        "stream",
+        "retail",
+        "--table",
+        "order",
+        "--cdc",
+        "--cdc-delete-fraction",
+        "0.05",
+        "--scale",
+        "small",
+        "--seed",
+        "42",
+        "--quiet",
+        "--sink",
+        &format!("file:{}", changes_dir.join("order-changes.jsonl").display()),
+    ]);
+    digest_files(&changes_dir, "stream-retail-cdc", &mut digests);
     digests
 }
 

@@ -341,6 +341,7 @@ impl ConfigSpec {
                 self.duplicate_max_delay_slots,
             )?,
             drop_fraction: self.drop_fraction,
+            cdc: None,
             watermark: self
                 .watermark_every
                 .as_deref()

@@ -21,6 +21,10 @@ pub const EVENT_TIME: &str = "_spindle_event_time";
 /// Delivery: on a duplicate's copy, the [`SEQ`] of the event it repeats; null on
 /// every event sent once or first (present when duplicates were asked for).
 pub const DUPLICATE_OF: &str = "_spindle_duplicate_of";
+/// Change streams: true on a tombstone, the event after a delete that tells a
+/// compacted Kafka topic to forget the key (sent there with the key and no value);
+/// present when tombstones were asked for.
+pub const TOMBSTONE: &str = "_spindle_tombstone";
 /// Delivery: a watermark, the event time no later event of the run is older than;
 /// null on the events that carry none (present when watermarks were asked for).
 pub const WATERMARK: &str = "_spindle_watermark";

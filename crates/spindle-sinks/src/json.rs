@@ -37,6 +37,9 @@ enum Column {
     /// Microseconds since the epoch; `true` adds the `+00:00` suffix of aware times.
     Micros(TimestampMicrosecondArray, bool),
     Date(Date32Array),
+    /// A nested object: each field's key text (`"name": `, after `, ` but for the
+    /// first) and its values.
+    Struct(arrow_array::StructArray, Vec<(Vec<u8>, Column)>),
 }
 
 fn cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
@@ -80,6 +83,24 @@ impl Column {
                 )
             }
             Date32 => Column::Date(array.as_primitive::<Date32Type>().clone()),
+            Struct(fields) => {
+                let nested = array.as_struct();
+                let children = fields
+                    .iter()
+                    .zip(nested.columns())
+                    .enumerate()
+                    .map(|(i, (field, child))| {
+                        let mut lead = Vec::with_capacity(field.name().len() + 6);
+                        if i > 0 {
+                            lead.extend_from_slice(b", ");
+                        }
+                        write_string(field.name(), &mut lead);
+                        lead.extend_from_slice(b": ");
+                        Ok((lead, Column::new(field.name(), child)?))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Column::Struct(nested.clone(), children)
+            }
             Date64 => Column::Date(cast(array, &Date32)?.as_primitive::<Date32Type>().clone()),
             other => {
                 return Err(Error::Unsupported {
@@ -100,6 +121,7 @@ impl Column {
             Column::Text(a) => a.is_null(row),
             Column::Micros(a, _) => a.is_null(row),
             Column::Date(a) => a.is_null(row),
+            Column::Struct(a, _) => a.is_null(row),
         }
     }
 
@@ -112,6 +134,7 @@ impl Column {
             Column::Text(a) => a.null_count() > 0,
             Column::Micros(a, _) => a.null_count() > 0,
             Column::Date(a) => a.null_count() > 0,
+            Column::Struct(a, _) => a.null_count() > 0,
         }
     }
 
@@ -136,6 +159,18 @@ impl Column {
                 out.push(b'"');
                 write_date(i64::from(a.value(row)), out);
                 out.push(b'"');
+            }
+            Column::Struct(_, children) => {
+                out.push(b'{');
+                for (lead, child) in children {
+                    out.extend_from_slice(lead);
+                    if child.is_null(row) {
+                        out.extend_from_slice(b"null");
+                    } else {
+                        child.write_value(row, out, scratch);
+                    }
+                }
+                out.push(b'}');
             }
         }
     }

@@ -326,10 +326,19 @@ impl KafkaSink {
         let labels = batch
             .column_by_name(crate::event::ANOMALY_TYPE)
             .and_then(|c| c.as_string_opt::<i32>().cloned());
+        let tombstones = batch
+            .column_by_name(crate::event::TOMBSTONE)
+            .and_then(|c| c.as_boolean_opt().cloned());
         let producer = self.producer()?;
         let mut sent = 0;
         for (row, line) in payloads.take(batch.num_rows()).enumerate() {
-            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic).payload(line);
+            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic);
+            if !tombstones
+                .as_ref()
+                .is_some_and(|t| t.is_valid(row) && t.value(row))
+            {
+                record = record.payload(line);
+            }
             if let Some(k) = keys.filter(|k| k.is_valid(row)) {
                 record = record.key(k.value(row).as_bytes());
             }

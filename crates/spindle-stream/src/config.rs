@@ -572,6 +572,9 @@ pub struct StreamConfig {
     /// Stamp `_spindle_watermark` (the event time no later event of the run is older
     /// than) on events this often. Default none.
     pub watermark: Option<WatermarkEvery>,
+    /// Stream the table as the changes of its rows' lives (Debezium envelopes) rather
+    /// than one event per row. Default `None`.
+    pub cdc: Option<crate::cdc::CdcConfig>,
 }
 
 impl Default for StreamConfig {
@@ -594,6 +597,7 @@ impl Default for StreamConfig {
             duplicate_max_delay_slots: 10,
             drop_fraction: 0.0,
             watermark: None,
+            cdc: None,
         }
     }
 }
@@ -613,6 +617,9 @@ impl StreamConfig {
     /// # Errors
     /// [`Error::Invalid`] with the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
+        if let Some(cdc) = &self.cdc {
+            cdc.validate()?;
+        }
         let eps = self.events_per_second;
         if !(eps.is_finite() && eps > 0.0) {
             return Err(Error::invalid(

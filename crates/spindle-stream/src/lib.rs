@@ -10,6 +10,7 @@
 //! - [`pacer`]: realtime emission at a Poisson rate shaped by bursts and time patterns.
 
 pub mod anomaly;
+pub mod cdc;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod streamer;
 pub use anomaly::{
     Anomaly, AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, Value,
 };
+pub use cdc::{CdcConfig, Lifecycle, Stage};
 pub use config::{
     BurstWindow, LatenessDistribution, RateShape, StreamConfig, TimePattern, WatermarkEvery,
 };

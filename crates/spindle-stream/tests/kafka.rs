@@ -319,3 +319,62 @@ fn an_interleaved_stream_routes_each_table_to_its_topic_in_event_time_order() {
         );
     }
 }
+
+#[test]
+fn a_change_stream_is_keyed_by_primary_key_with_tombstones_after_deletes() {
+    let Some((bootstrap, tansu)) = broker() else {
+        return;
+    };
+    let topic = create_topic(&tansu, &bootstrap, "spindle-cdc");
+    let mut options = KafkaOptions::new(&bootstrap, &topic);
+    options.key_column = Some(spindle_stream::cdc::KEY_COLUMN.to_string());
+    let sink = KafkaSink::new(options).unwrap();
+    let mut s =
+        SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
+            .unwrap()
+            .with_config(StreamConfig {
+                max_events: Some(3_000),
+                cdc: Some(spindle_stream::CdcConfig {
+                    lifecycle: Some(spindle_stream::Lifecycle::retail_order()),
+                    delete_fraction: 0.2,
+                    delete_after_hours: 1.0,
+                    tombstones: true,
+                }),
+                ..Default::default()
+            });
+    assert_eq!(s.stream("order", None).unwrap().events_sent, 3_000);
+    s.close().unwrap();
+
+    let messages = consume(&bootstrap, &topic, 3_000);
+    assert_eq!(messages.len(), 3_000);
+    // Per key (one partition each), the changes in order: a create first, a tombstone
+    // only right after a delete.
+    let mut last_op: std::collections::HashMap<Vec<u8>, String> = Default::default();
+    let mut tombstones = 0;
+    for m in &messages {
+        let key = m.key().expect("keyed by primary key").to_vec();
+        let op = match m.payload() {
+            None => {
+                tombstones += 1;
+                "tombstone".to_string()
+            }
+            Some(p) => {
+                let change: serde_json::Value = serde_json::from_slice(p).unwrap();
+                let id = change["after"]["order_id"]
+                    .as_i64()
+                    .or(change["before"]["order_id"].as_i64())
+                    .unwrap();
+                assert_eq!(key, id.to_string().into_bytes());
+                change["op"].as_str().unwrap().to_string()
+            }
+        };
+        let before = last_op.get(&key).map(String::as_str);
+        match op.as_str() {
+            "c" => assert_eq!(before, None),
+            "u" | "d" => assert!(matches!(before, Some("c" | "u"))),
+            _ => assert_eq!(before, Some("d")),
+        }
+        last_op.insert(key, op);
+    }
+    assert!(tombstones > 0);
+}

@@ -27,6 +27,7 @@ pub use metadata::{
 pub use source::{Batches, TableSource, event_time_column};
 
 use crate::anomaly::AnomalyRegistry;
+use crate::cdc::ChangeStream;
 use crate::config::StreamConfig;
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
@@ -333,6 +334,12 @@ impl SpindleStreamer {
     ) -> Result<StreamResult> {
         let config = self.config.clone();
         config.validate()?;
+        if config.cdc.is_some() {
+            return Err(Error::invalid(
+                "cdc",
+                "a change stream is one table's: an interleaved stream takes none",
+            ));
+        }
         self.pacer_options.validate(&config, self.part)?;
         let names = self.table_names();
         for (i, t) in tables.iter().enumerate() {
@@ -457,6 +464,36 @@ impl SpindleStreamer {
                     .map(|f| f.data_type().clone())
             })
             .transpose()?;
+        if let Some(cdc) = &config.cdc {
+            let Some(time) = event_time else {
+                return Err(Error::invalid(
+                    "cdc",
+                    format!(
+                        "table '{table}' has no event time, which changes need: name a timestamp column"
+                    ),
+                ));
+            };
+            let mut changes = ChangeStream::new(&table, &source.schema, &time, cdc, self.seed)?;
+            let chunks = ordered_chunks(source, Some(&time), &self.anomalies, self.seed)?;
+            // The rows, then the end of them: the changes still pending.
+            let events = chunks
+                .map(Some)
+                .chain(std::iter::once(None))
+                .filter_map(move |chunk| {
+                    let changed = match chunk {
+                        Some(chunk) => chunk.and_then(|(rows, seq)| changes.push(&rows, &seq)),
+                        None => changes.finish(),
+                    };
+                    changed.transpose()
+                });
+            let timing = Timing {
+                column: None,
+                data_type: Some(interleave::EVENT_TIME_TYPE),
+                started,
+            };
+            let events = Prefetch::new(Box::new(events));
+            return self.emit_events(table, events, timing, config, None);
+        }
         let chunks = Prefetch::new(ordered_chunks(
             source,
             event_time.as_deref(),

@@ -1,0 +1,200 @@
+//! Change streams (`--cdc`) through the binary: replaying the changes in order gives
+//! back the generated table, less the rows deleted; every update moves along the
+//! lifecycle; the envelope holds what a Debezium consumer reads.
+
+mod common;
+
+use common::{spindle, text};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn objects(path: &Path) -> Vec<Map<String, Value>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| match serde_json::from_str(l).unwrap() {
+            Value::Object(o) => o,
+            other => panic!("not an object: {other}"),
+        })
+        .collect()
+}
+
+fn stream(args: &[&str], out: &Path) {
+    let sink = format!("file:{}", out.display());
+    let mut all = vec!["stream", "--seed", "42", "--quiet", "--sink", &sink];
+    all.extend_from_slice(args);
+    let o = spindle(&all);
+    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+}
+
+/// The table's own columns of a plain stream's event.
+fn own(event: &Map<String, Value>) -> Value {
+    Value::Object(
+        event
+            .iter()
+            .filter(|(k, _)| !k.starts_with("_spindle_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// Applies `changes` in order, checking each against the state it changes; returns
+/// the final rows by key and the keys deleted.
+fn replay(changes: &[Map<String, Value>], key: &str) -> (BTreeMap<i64, Value>, Vec<i64>) {
+    let (mut rows, mut deleted) = (BTreeMap::new(), Vec::new());
+    let mut last_ts = i64::MIN;
+    for (i, change) in changes.iter().enumerate() {
+        let ts = change["ts_ms"].as_i64().unwrap();
+        assert!(ts >= last_ts, "change {i} goes back in time");
+        last_ts = ts;
+        assert_eq!(change["source"]["sequence"].as_i64(), Some(i as i64));
+        assert_eq!(change["_spindle_seq"].as_i64(), Some(i as i64));
+        let (before, after) = (&change["before"], &change["after"]);
+        let id = match change["op"].as_str().unwrap() {
+            "c" => {
+                assert!(before.is_null());
+                let id = after[key].as_i64().unwrap();
+                assert!(
+                    rows.insert(id, after.clone()).is_none(),
+                    "{id} created twice"
+                );
+                id
+            }
+            "u" => {
+                let id = after[key].as_i64().unwrap();
+                assert_eq!(
+                    rows.get(&id),
+                    Some(before),
+                    "update {i} of a state not held"
+                );
+                rows.insert(id, after.clone());
+                id
+            }
+            "d" => {
+                assert!(after.is_null());
+                let id = before[key].as_i64().unwrap();
+                assert_eq!(rows.remove(&id).as_ref(), Some(before), "delete {i}");
+                deleted.push(id);
+                id
+            }
+            other => panic!("op {other}"),
+        };
+        assert_eq!(
+            change["_spindle_key"].as_str(),
+            Some(id.to_string().as_str())
+        );
+    }
+    (rows, deleted)
+}
+
+#[test]
+fn replaying_the_order_changes_gives_the_generated_orders_less_the_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdc, plain) = (dir.path().join("cdc.jsonl"), dir.path().join("plain.jsonl"));
+    let table = ["retail", "--table", "order", "--scale", "small"];
+    stream(
+        &[&table[..], &["--cdc", "--cdc-delete-fraction", "0.05"]].concat(),
+        &cdc,
+    );
+    stream(&table, &plain);
+    let changes = objects(&cdc);
+    let (rows, deleted) = replay(&changes, "order_id");
+
+    let generated: BTreeMap<i64, Value> = objects(&plain)
+        .iter()
+        .map(|e| (e["order_id"].as_i64().unwrap(), own(e)))
+        .collect();
+    assert_eq!(generated.len(), 5_000);
+    assert!((150..=350).contains(&deleted.len()), "{}", deleted.len());
+    let mut expected = generated.clone();
+    for id in &deleted {
+        expected.remove(id);
+    }
+    assert_eq!(rows, expected);
+
+    // Every order is created once; updates follow the lifecycle, at later times.
+    let creates = changes.iter().filter(|c| c["op"] == "c").count();
+    assert_eq!(creates, 5_000);
+    let allowed = [
+        ("processing", "shipped"),
+        ("shipped", "completed"),
+        ("completed", "returned"),
+        ("processing", "cancelled"),
+    ];
+    let mut updates = 0;
+    for c in changes.iter().filter(|c| c["op"] == "u") {
+        let step = (
+            c["before"]["status"].as_str().unwrap(),
+            c["after"]["status"].as_str().unwrap(),
+        );
+        assert!(allowed.contains(&step), "{step:?}");
+        updates += 1;
+    }
+    // 77% completed (2 updates), 9% returned (3), 8% shipped and 4% cancelled (1).
+    assert!((9_000..=10_500).contains(&updates), "{updates}");
+    // Every final status is reached from processing (or is processing).
+    assert!(
+        changes
+            .iter()
+            .filter(|c| c["op"] == "c")
+            .all(|c| c["after"]["status"] == "processing")
+    );
+}
+
+#[test]
+fn a_table_without_a_lifecycle_is_created_and_deleted_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdc, plain) = (dir.path().join("cdc.jsonl"), dir.path().join("plain.jsonl"));
+    let table = ["healthcare", "--table", "claim", "--scale", "fabric_demo"];
+    stream(
+        &[&table[..], &["--cdc", "--cdc-delete-fraction", "0.1"]].concat(),
+        &cdc,
+    );
+    stream(&table, &plain);
+    let changes = objects(&cdc);
+    assert!(changes.iter().all(|c| c["op"] == "c" || c["op"] == "d"));
+    let (rows, deleted) = replay(&changes, "claim_id");
+    let mut expected: BTreeMap<i64, Value> = objects(&plain)
+        .iter()
+        .map(|e| (e["claim_id"].as_i64().unwrap(), own(e)))
+        .collect();
+    assert!(!deleted.is_empty());
+    for id in &deleted {
+        expected.remove(id);
+    }
+    assert_eq!(rows, expected);
+}
+
+#[test]
+fn cdc_settings_are_checked() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--table", "order", "--cdc-delete-fraction", "0.1"],
+            "--cdc-delete-fraction and --cdc-tombstones are settings of --cdc",
+        ),
+        (
+            &["--table", "order", "--cdc", "--cdc-delete-fraction", "1.5"],
+            "1.5 must be in [0, 1] (set by --cdc-delete-fraction",
+        ),
+        (
+            &["--tables", "order,order_line", "--cdc"],
+            "--cdc streams the changes of one --table",
+        ),
+        (
+            &["--table", "store", "--cdc"],
+            "table 'store' has no event time",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["stream", "retail", "--sink", "file:/dev/null"];
+        all.extend_from_slice(args);
+        let o = spindle(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&o.stderr).contains(message),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+}
