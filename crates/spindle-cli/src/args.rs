@@ -250,9 +250,15 @@ layered! {
         pub interleave: Option<bool>,
         /// Stream --table as the changes of its rows' lives, Debezium envelopes (create,
         /// updates through its lifecycle, deletes): Retail's order moves processing ->
-        /// shipped -> completed (or cancelled, returned); other tables are created.
+        /// shipped -> completed (or cancelled, returned), and each schema domain's
+        /// workflow tables theirs (`spindle describe` shows them); others are created.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         pub cdc: Option<bool>,
+        /// With --cdc: the states rows move through, for any table (replacing a built-in
+        /// one): COLUMN:FINAL=STATE/HOURS/SPREAD>STATE/HOURS/SPREAD;FINAL=... (e.g.
+        /// status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24).
+        #[arg(long)]
+        pub cdc_lifecycle: Option<String>,
         /// With --cdc: share of rows deleted after their last change (0..1).
         #[arg(long, allow_negative_numbers = true)]
         pub cdc_delete_fraction: Option<f64>,

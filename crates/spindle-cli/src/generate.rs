@@ -99,6 +99,9 @@ pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
         if t.driver != t.name {
             writeln!(out, "  generated alongside its driving table: {}", t.driver)?;
         }
+        if let Some(l) = spindle_stream::Lifecycle::built_in(domain.name(), t.name) {
+            writeln!(out, "  lifecycle (--cdc): {l}")?;
+        }
         for f in t.schema.fields() {
             let null = if f.is_nullable() { "nullable" } else { "" };
             writeln!(

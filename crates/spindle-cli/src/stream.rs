@@ -141,15 +141,29 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         bail!("--interleave merges several tables: pass --tables T1,T2 or --all-tables");
     }
     let several = all_tables || stream.tables.is_some();
-    let cdc_settings = stream.cdc_delete_fraction.is_some() || stream.cdc_tombstones.is_some();
+    let cdc_settings = stream.cdc_delete_fraction.is_some()
+        || stream.cdc_tombstones.is_some()
+        || stream.cdc_lifecycle.is_some();
+    let lifecycle = stream
+        .cdc_lifecycle
+        .as_deref()
+        .map(str::parse::<spindle_stream::Lifecycle>)
+        .transpose()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (set by {})",
+                flag_of::<StreamOnlyArgs>("cdc_lifecycle")
+            )
+        })?;
     let cdc = match stream.cdc.unwrap_or(false) {
-        false if cdc_settings => {
-            bail!("--cdc-delete-fraction and --cdc-tombstones are settings of --cdc")
-        }
+        false if cdc_settings => bail!(
+            "--cdc-lifecycle, --cdc-delete-fraction and --cdc-tombstones are settings of --cdc"
+        ),
         false => None,
         true if several => bail!("--cdc streams the changes of one --table"),
         true => Some(spindle_stream::CdcConfig {
-            lifecycle: spindle_stream::Lifecycle::built_in(domain.name(), &tables[0]),
+            lifecycle: lifecycle
+                .or_else(|| spindle_stream::Lifecycle::built_in(domain.name(), &tables[0])),
             delete_fraction: stream.cdc_delete_fraction.unwrap_or(0.0),
             tombstones: stream.cdc_tombstones.unwrap_or(false),
             ..Default::default()

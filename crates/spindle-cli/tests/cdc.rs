@@ -146,7 +146,7 @@ fn replaying_the_order_changes_gives_the_generated_orders_less_the_deleted() {
 fn a_table_without_a_lifecycle_is_created_and_deleted_only() {
     let dir = tempfile::tempdir().unwrap();
     let (cdc, plain) = (dir.path().join("cdc.jsonl"), dir.path().join("plain.jsonl"));
-    let table = ["healthcare", "--table", "claim", "--scale", "fabric_demo"];
+    let table = ["financial", "--table", "account", "--scale", "fabric_demo"];
     stream(
         &[&table[..], &["--cdc", "--cdc-delete-fraction", "0.1"]].concat(),
         &cdc,
@@ -154,10 +154,10 @@ fn a_table_without_a_lifecycle_is_created_and_deleted_only() {
     stream(&table, &plain);
     let changes = objects(&cdc);
     assert!(changes.iter().all(|c| c["op"] == "c" || c["op"] == "d"));
-    let (rows, deleted) = replay(&changes, "claim_id");
+    let (rows, deleted) = replay(&changes, "account_id");
     let mut expected: BTreeMap<i64, Value> = objects(&plain)
         .iter()
-        .map(|e| (e["claim_id"].as_i64().unwrap(), own(e)))
+        .map(|e| (e["account_id"].as_i64().unwrap(), own(e)))
         .collect();
     assert!(!deleted.is_empty());
     for id in &deleted {
@@ -168,10 +168,34 @@ fn a_table_without_a_lifecycle_is_created_and_deleted_only() {
 
 #[test]
 fn cdc_settings_are_checked() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--table", "order", "--cdc", "--cdc-lifecycle", "status"],
+            "invalid cdc_lifecycle: 'status' names no column; expected COLUMN:FINAL=",
+        ),
+        (
+            &[
+                "--table",
+                "order",
+                "--cdc",
+                "--cdc-lifecycle",
+                "status:shipped=processing/x/1",
+            ],
+            "'x' in stage 'processing/x/1' is not a number",
+        ),
+        (
+            &[
+                "--table",
+                "order",
+                "--cdc",
+                "--cdc-lifecycle",
+                "total:a=b/1/1",
+            ],
+            "lifecycle column 'total' does not exist in table 'order'",
+        ),
         (
             &["--table", "order", "--cdc-delete-fraction", "0.1"],
-            "--cdc-delete-fraction and --cdc-tombstones are settings of --cdc",
+            "--cdc-lifecycle, --cdc-delete-fraction and --cdc-tombstones are settings of --cdc",
         ),
         (
             &["--table", "order", "--cdc", "--cdc-delete-fraction", "1.5"],
@@ -183,7 +207,7 @@ fn cdc_settings_are_checked() {
         ),
         (
             &["--table", "store", "--cdc"],
-            "table 'store' has no event time",
+            "table 'store' has no timestamp or date column",
         ),
     ];
     for (args, message) in cases {
@@ -197,4 +221,106 @@ fn cdc_settings_are_checked() {
             text(&o.stderr)
         );
     }
+}
+
+/// The first column of `table` of `domain`, from `spindle describe`.
+fn primary_key(domain: &str, table: &str) -> String {
+    let o = spindle(&["describe", domain]);
+    let out = text(&o.stdout);
+    let at = out
+        .find(&format!("\ntable {table} - "))
+        .unwrap_or_else(|| panic!("{domain} has no table {table}"));
+    out[at + 1..]
+        .lines()
+        .skip(1)
+        .find(|l| l.starts_with("    "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn every_built_in_lifecycle_replays_to_its_generated_table() {
+    let dir = tempfile::tempdir().unwrap();
+    for (domain, table, lifecycle) in spindle_stream::Lifecycle::built_ins() {
+        let (cdc, plain) = (dir.path().join("cdc.jsonl"), dir.path().join("plain.jsonl"));
+        let args = [domain, "--table", table, "--scale", "fabric_demo"];
+        stream(&[&args[..], &["--cdc"]].concat(), &cdc);
+        stream(&args, &plain);
+        let key = primary_key(domain, table);
+        let changes = objects(&cdc);
+        let (rows, deleted) = replay(&changes, &key);
+        assert!(deleted.is_empty());
+        let generated: BTreeMap<i64, Value> = objects(&plain)
+            .iter()
+            .map(|e| (e[key.as_str()].as_i64().unwrap(), own(e)))
+            .collect();
+        assert_eq!(rows, generated, "{domain}.{table}");
+        // Every final value with a path is reached through it, one stage at a time.
+        let column = lifecycle.column.as_str();
+        let mut reached = 0;
+        for c in changes.iter().filter(|c| c["op"] == "u") {
+            let (from, to) = (
+                c["before"][column].as_str().unwrap(),
+                c["after"][column].as_str().unwrap(),
+            );
+            let id = c["after"][key.as_str()].as_i64().unwrap();
+            let last = generated[&id][column].as_str().unwrap();
+            let (_, stages) = lifecycle.paths.iter().find(|(v, _)| v == last).unwrap();
+            let at = stages.iter().position(|s| s.state == from).unwrap();
+            let next = stages.get(at + 1).map_or(last, |s| s.state.as_str());
+            assert_eq!(to, next, "{domain}.{table}: {from} -> {to}");
+            reached += usize::from(to == last);
+        }
+        let with_paths = generated
+            .values()
+            .filter(|r| lifecycle.paths.iter().any(|(v, _)| r[column] == v.as_str()))
+            .count();
+        assert!(
+            with_paths > 0,
+            "{domain}.{table}: no row has a final value with a path"
+        );
+        assert_eq!(reached, with_paths, "{domain}.{table}");
+    }
+}
+
+#[test]
+fn a_lifecycle_given_on_the_command_line_drives_the_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdc, plain) = (dir.path().join("cdc.jsonl"), dir.path().join("plain.jsonl"));
+    let table = ["retail", "--table", "order", "--scale", "small"];
+    let lifecycle = [
+        "--cdc",
+        "--cdc-lifecycle",
+        "status:completed=placed/2/1>packed/10/5",
+    ];
+    stream(&[&table[..], &lifecycle[..]].concat(), &cdc);
+    stream(&table, &plain);
+    let changes = objects(&cdc);
+    let (rows, _) = replay(&changes, "order_id");
+    let generated: BTreeMap<i64, Value> = objects(&plain)
+        .iter()
+        .map(|e| (e["order_id"].as_i64().unwrap(), own(e)))
+        .collect();
+    assert_eq!(rows, generated);
+    let completed = generated
+        .values()
+        .filter(|r| r["status"] == "completed")
+        .count();
+    let updates: Vec<(&str, &str)> = changes
+        .iter()
+        .filter(|c| c["op"] == "u")
+        .map(|c| {
+            (
+                c["before"]["status"].as_str().unwrap(),
+                c["after"]["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(updates.len(), 2 * completed);
+    assert!(
+        updates
+            .iter()
+            .all(|u| matches!(u, ("placed", "packed") | ("packed", "completed")))
+    );
 }

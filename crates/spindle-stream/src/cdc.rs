@@ -79,35 +79,133 @@ pub struct Lifecycle {
     pub paths: Vec<(String, Vec<Stage>)>,
 }
 
+/// The lifecycles Spindle knows, as `(domain, table, spec)` in [`Lifecycle`]'s text
+/// form. Retail's order has the dwell times of the reference's order workflow; the
+/// others are Spindle's own figures (the reference has none for them).
+const BUILT_IN: &[(&str, &str, &str)] = &[
+    (
+        "retail",
+        "order",
+        "status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24;\
+         returned=processing/24/6>shipped/72/24>completed/120/36;cancelled=processing/4/1",
+    ),
+    (
+        "healthcare",
+        "claim",
+        "status:Paid=Pending/240/96;Partially Paid=Pending/240/96;Denied=Pending/168/72;\
+         Appealed=Pending/168/72>Denied/336/120",
+    ),
+    (
+        "healthcare",
+        "encounter",
+        "status:Completed=In Progress/2/1",
+    ),
+    (
+        "insurance",
+        "claim",
+        "status:Under Review=Open/48/24;Approved=Open/48/24>Under Review/240/96;\
+         Denied=Open/48/24>Under Review/240/96;\
+         Closed=Open/48/24>Under Review/240/96>Approved/336/120",
+    ),
+    (
+        "financial",
+        "transaction",
+        "status:Completed=Pending/0.5/0.25;Failed=Pending/0.25/0.1;\
+         Reversed=Pending/0.5/0.25>Completed/72/24",
+    ),
+    (
+        "supply_chain",
+        "purchase_order",
+        "status:Approved=Pending/24/12;Shipped=Pending/24/12>Approved/72/24;\
+         Delivered=Pending/24/12>Approved/72/24>Shipped/120/48;Cancelled=Pending/48/24",
+    ),
+    (
+        "supply_chain",
+        "shipment",
+        "status:In Transit=Pending Pickup/12/6;Delayed=Pending Pickup/12/6>In Transit/96/24;\
+         Delivered=Pending Pickup/12/6>In Transit/72/24;\
+         Lost=Pending Pickup/12/6>In Transit/240/72;\
+         Returned=Pending Pickup/12/6>In Transit/72/24>Delivered/168/72",
+    ),
+    (
+        "manufacturing",
+        "work_order",
+        "status:In Progress=Open/24/12;Completed=Open/24/12>In Progress/72/24;\
+         On Hold=Open/24/12>In Progress/36/12;Cancelled=Open/48/24",
+    ),
+    (
+        "marketing",
+        "lead",
+        "status:Contacted=New/48/24;Qualified=New/48/24>Contacted/120/48;\
+         Unqualified=New/48/24>Contacted/96/48;\
+         Converted=New/48/24>Contacted/120/48>Qualified/336/120",
+    ),
+    (
+        "real_estate",
+        "listing",
+        "status:Pending=Active/504/240;Sold=Active/504/240>Pending/720/240;\
+         Withdrawn=Active/720/336;Expired=Active/2160/720",
+    ),
+    (
+        "real_estate",
+        "offer",
+        "status:Accepted=Pending/48/24;Rejected=Pending/48/24;Countered=Pending/24/12;\
+         Withdrawn=Pending/72/24",
+    ),
+    (
+        "education",
+        "grade_appeal",
+        "status:Under Review=Pending/72/24;Approved=Pending/72/24>Under Review/240/96;\
+         Denied=Pending/72/24>Under Review/240/96",
+    ),
+    (
+        "education",
+        "financial_aid",
+        "status:Awarded=Pending/168/72;Disbursed=Pending/168/72>Awarded/336/120;\
+         Cancelled=Pending/168/72>Awarded/240/96",
+    ),
+    (
+        "pulse",
+        "trip",
+        "status:completed=requested/0.1/0.05>on_trip/0.4/0.2;cancelled=requested/0.1/0.05;\
+         no_driver=requested/0.15/0.05",
+    ),
+];
+
+/// The form of a lifecycle's text, for errors.
+const LIFECYCLE_FORM: &str = "COLUMN:FINAL=STATE/HOURS/SPREAD>STATE/HOURS/SPREAD;FINAL=... \
+     (e.g. status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24)";
+
 impl Lifecycle {
     /// Retail's order: `processing`, then `shipped` about a day later, `completed`
     /// about three days after that, `returned` about five days later still; a
     /// cancelled order is cancelled about four hours after it was placed (the dwell
     /// times of the reference's order workflow).
     pub fn retail_order() -> Self {
-        let processing = || Stage::new("processing", 24.0, 6.0);
-        let shipped = || Stage::new("shipped", 72.0, 24.0);
-        Self {
-            column: "status".into(),
-            paths: vec![
-                ("shipped".into(), vec![processing()]),
-                ("completed".into(), vec![processing(), shipped()]),
-                (
-                    "returned".into(),
-                    vec![
-                        processing(),
-                        shipped(),
-                        Stage::new("completed", 120.0, 36.0),
-                    ],
-                ),
-                ("cancelled".into(), vec![Stage::new("processing", 4.0, 1.0)]),
-            ],
-        }
+        Self::built_in("retail", "order").expect("retail's order has a lifecycle")
     }
 
-    /// The built-in lifecycle of `table` of `domain`, if it has one.
+    /// The built-in lifecycle of `table` of `domain`, if it has one (a workflow
+    /// table of each schema domain: claims, shipments, work orders, leads...).
     pub fn built_in(domain: &str, table: &str) -> Option<Self> {
-        (domain == "retail" && table == "order").then(Self::retail_order)
+        BUILT_IN
+            .iter()
+            .find(|(d, t, _)| *d == domain && *t == table)
+            .map(|(_, _, spec)| spec.parse().expect("the built-in lifecycles are tested"))
+    }
+
+    /// Every built-in lifecycle, as `(domain, table, lifecycle)`.
+    pub fn built_ins() -> Vec<(&'static str, &'static str, Self)> {
+        BUILT_IN
+            .iter()
+            .map(|(d, t, spec)| {
+                (
+                    *d,
+                    *t,
+                    spec.parse().expect("the built-in lifecycles are tested"),
+                )
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -135,6 +233,78 @@ impl Lifecycle {
             }
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Display for Lifecycle {
+    /// The text form [`Lifecycle`] parses from.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:", self.column)?;
+        for (i, (value, stages)) in self.paths.iter().enumerate() {
+            let stages: Vec<String> = stages
+                .iter()
+                .map(|s| format!("{}/{}/{}", s.state, s.hours, s.spread_hours))
+                .collect();
+            let sep = if i == 0 { "" } else { ";" };
+            write!(f, "{sep}{value}={}", stages.join(">"))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Lifecycle {
+    type Err = Error;
+
+    /// `COLUMN:FINAL=STATE/HOURS/SPREAD>...;FINAL=...`: per final value of the column,
+    /// the states before it with their mean hours and spread.
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |what: String| {
+            Error::invalid(
+                "cdc_lifecycle",
+                format!("{what}; expected {LIFECYCLE_FORM}"),
+            )
+        };
+        let (column, rest) = text
+            .split_once(':')
+            .ok_or_else(|| bad(format!("'{text}' names no column")))?;
+        let column = column.trim();
+        if column.is_empty() {
+            return Err(bad("an empty column name".into()));
+        }
+        let mut paths: Vec<(String, Vec<Stage>)> = Vec::new();
+        for path in rest.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (value, stages) = path
+                .split_once('=')
+                .ok_or_else(|| bad(format!("path '{path}' has no '='")))?;
+            let value = value.trim().to_string();
+            if paths.iter().any(|(v, _)| *v == value) {
+                return Err(bad(format!("'{value}' has two paths")));
+            }
+            let stages = stages
+                .split('>')
+                .map(|stage| {
+                    let parts: Vec<&str> = stage.split('/').map(str::trim).collect();
+                    let [state, hours, spread] = parts.as_slice() else {
+                        return Err(bad(format!("stage '{stage}' is not STATE/HOURS/SPREAD")));
+                    };
+                    let number = |n: &str| {
+                        n.parse::<f64>()
+                            .map_err(|_| bad(format!("'{n}' in stage '{stage}' is not a number")))
+                    };
+                    Ok(Stage::new(state, number(hours)?, number(spread)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            paths.push((value, stages));
+        }
+        if paths.is_empty() {
+            return Err(bad(format!("'{text}' has no path")));
+        }
+        let lifecycle = Self {
+            column: column.to_string(),
+            paths,
+        };
+        lifecycle.validate()?;
+        Ok(lifecycle)
     }
 }
 
@@ -616,4 +786,19 @@ fn source_fields() -> Fields {
         Field::new("sequence", DataType::Int64, false),
         Field::new("ts_ms", DataType::Int64, false),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_lifecycle_reads_back_from_its_text() {
+        for (domain, table, lifecycle) in Lifecycle::built_ins() {
+            let again: Lifecycle = lifecycle.to_string().parse().unwrap();
+            assert_eq!(again, lifecycle, "{domain}.{table}");
+            assert!(lifecycle.paths.iter().all(|(_, stages)| !stages.is_empty()));
+        }
+        assert_eq!(Lifecycle::built_ins().len(), BUILT_IN.len());
+    }
 }

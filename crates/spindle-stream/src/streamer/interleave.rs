@@ -617,7 +617,8 @@ pub(super) fn driver_timed(
     }
     let driver = domain.table(spec.driver)?;
     let column = timestamp_column.filter(|c| driver.schema.index_of(c).is_ok());
-    let Some(time) = super::event_time_column(driver.name, &driver.schema, column)? else {
+    let Some(time) = super::source::time_or_date_column(driver.name, &driver.schema, column)?
+    else {
         return Ok(None);
     };
     with_driver_time(plan.clone(), spec, driver, &time).map(Some)

@@ -37,7 +37,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use emit::{Flow, Run};
 use interleave::{Envelope, Lane, Merge, Unenvelope, driver_timed};
-use source::{Prefetch, ordered_chunks};
+use source::{Prefetch, ordered_chunks, time_or_date_column};
 use spindle_gen::{Domain, DomainPlan, Partition, Scale};
 use spindle_sinks::StreamWriter;
 use std::sync::Arc;
@@ -365,7 +365,7 @@ impl SpindleStreamer {
         for name in names.iter().filter(|n| tables.contains(&n.as_str())) {
             let mut source = self.source(name)?;
             let column = timestamp_column.filter(|c| source.schema.index_of(c).is_ok());
-            let mut event_time = event_time_column(name, &source.schema, column)?;
+            let mut event_time = time_or_date_column(name, &source.schema, column)?;
             if let (None, Tables::Domain(plan)) = (&event_time, &self.tables) {
                 if let Some(timed) = driver_timed(plan, name, timestamp_column)? {
                     source = timed;
@@ -450,7 +450,10 @@ impl SpindleStreamer {
         config.validate()?;
         self.pacer_options.validate(config, self.part)?;
         let table = source.name.clone();
-        let event_time = event_time_column(&table, &source.schema, timestamp_column)?;
+        let event_time = match config.cdc {
+            Some(_) => time_or_date_column(&table, &source.schema, timestamp_column)?,
+            None => event_time_column(&table, &source.schema, timestamp_column)?,
+        };
         if !self.anomalies.is_empty() {
             self.anomalies.check(&table, &source.schema)?;
         }
@@ -468,9 +471,7 @@ impl SpindleStreamer {
             let Some(time) = event_time else {
                 return Err(Error::invalid(
                     "cdc",
-                    format!(
-                        "table '{table}' has no event time, which changes need: name a timestamp column"
-                    ),
+                    format!("table '{table}' has no timestamp or date column, which changes need"),
                 ));
             };
             let mut changes = ChangeStream::new(&table, &source.schema, &time, cdc, self.seed)?;

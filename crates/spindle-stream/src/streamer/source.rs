@@ -139,6 +139,22 @@ pub fn event_time_column(
     }
 }
 
+/// The event time of a stream that orders several tables or a row's changes in time:
+/// as [`event_time_column`], or else the first date column.
+pub(super) fn time_or_date_column(
+    table: &str,
+    schema: &Schema,
+    named: Option<&str>,
+) -> Result<Option<String>> {
+    Ok(event_time_column(table, schema, named)?.or_else(|| {
+        schema
+            .fields()
+            .iter()
+            .find(|f| matches!(f.data_type(), DataType::Date32 | DataType::Date64))
+            .map(|f| f.name().clone())
+    }))
+}
+
 pub(super) type Chunk = Result<(RecordBatch, Int64Array)>;
 
 /// The table's rows in event-time order, chunk by chunk, each with its `_spindle_seq`.
