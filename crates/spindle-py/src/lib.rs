@@ -265,6 +265,11 @@ struct ConfigSpec {
     /// `N` (events) or `Ns` (seconds of event time).
     watermark_every: Option<String>,
     rate_shapes: Vec<String>,
+    cdc: bool,
+    /// A lifecycle's text (`status:shipped=processing/24/6;...`); None: the table's own.
+    cdc_lifecycle: Option<String>,
+    cdc_delete_fraction: f64,
+    cdc_tombstones: bool,
 }
 
 /// A burst window by time offset or by event index, whichever is given.
@@ -341,7 +346,22 @@ impl ConfigSpec {
                 self.duplicate_max_delay_slots,
             )?,
             drop_fraction: self.drop_fraction,
-            cdc: None,
+            cdc: self
+                .cdc
+                .then(|| -> PyResult<_> {
+                    Ok(spindle_stream::CdcConfig {
+                        lifecycle: self
+                            .cdc_lifecycle
+                            .as_deref()
+                            .map(str::parse)
+                            .transpose()
+                            .map_err(stream_error)?,
+                        delete_fraction: self.cdc_delete_fraction,
+                        tombstones: self.cdc_tombstones,
+                        ..Default::default()
+                    })
+                })
+                .transpose()?,
             watermark: self
                 .watermark_every
                 .as_deref()
@@ -436,9 +456,10 @@ type Outcome<'py> = (Vec<Bound<'py, PyDict>>, Option<Bound<'py, PyDict>>);
 /// by a `StreamingMultiWriter`, each behind its own buffer. `part=(i, n)` sends only
 /// part `i` of `n` of the run's events; `start_at` (Unix seconds) is the wall-clock
 /// instant a realtime schedule starts at, the same for every part of a run.
-/// `ground_truth` receives the events `drop_fraction` drops.
+/// `ground_truth` receives the events `drop_fraction` drops. `interleave` (table names)
+/// merges those tables into one stream by event time instead.
 #[pyfunction]
-#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, part=None, start_at=None, ground_truth=None))]
+#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, part=None, start_at=None, ground_truth=None, interleave=None))]
 #[allow(clippy::too_many_arguments)]
 fn stream<'py>(
     py: Python<'py>,
@@ -455,8 +476,9 @@ fn stream<'py>(
     part: Option<(u64, u64)>,
     start_at: Option<f64>,
     ground_truth: Option<Py<Sink>>,
+    interleave: Option<Vec<String>>,
 ) -> PyResult<Outcome<'py>> {
-    let config = config.config()?;
+    let mut config = config.config()?;
     let part = partition(part)?;
     if start_at.is_some_and(|t| !t.is_finite()) {
         return Err(PyValueError::new_err(
@@ -502,6 +524,11 @@ fn stream<'py>(
             (Box::new(fan), Some(report))
         }
     };
+    if let (Some(cdc), Source::Domain(d, _), Some(t)) = (config.cdc.as_mut(), &source, &table) {
+        if cdc.lifecycle.is_none() {
+            cdc.lifecycle = spindle_stream::Lifecycle::built_in(d.name(), t);
+        }
+    }
     let mut streamer = match source {
         Source::Domain(d, s) => {
             let plan = py.detach(|| d.plan(s, seed)).map_err(gen_error)?;
@@ -526,11 +553,17 @@ fn stream<'py>(
     let outcome = std::thread::scope(|scope| {
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let worker = scope.spawn(move || {
-            let results = match &table {
-                Some(t) => streamer
+            let results = match (&interleave, &table) {
+                (Some(names), _) => {
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    streamer
+                        .stream_interleaved(&names, timestamp_column.as_deref())
+                        .map(|r| vec![r])
+                }
+                (None, Some(t)) => streamer
                     .stream(t, timestamp_column.as_deref())
                     .map(|r| vec![r]),
-                None => streamer.stream_all(timestamp_column.as_deref()),
+                (None, None) => streamer.stream_all(timestamp_column.as_deref()),
             };
             let closed = streamer.close();
             // Dropping the tables may call back into pyarrow (buffers it exported), which

@@ -378,3 +378,59 @@ def test_delivery_faults_are_counted_and_marked():
     assert sorted(originals | {e["_spindle_seq"] for e in dropped}) == list(range(5_000))
     assert r.watermark_count == sum(e["_spindle_watermark"] is not None for e in events) > 0
     assert "duplicates=" in repr(r) and "dropped=" in repr(r)
+
+
+def test_interleaved_tables_come_as_one_event_time_stream():
+    sink = FileSink("merged.jsonl", mode="w")
+    r = SpindleStreamer(domain=RetailDomain(), sink=sink).stream_interleaved(["order_line", "order"])
+    sink.close()
+    events = [json.loads(line) for line in open("merged.jsonl")]
+    assert r.events_sent == len(events) == 5_000 + 12_500
+    assert r.table == "order,order_line"
+    times = [e["_spindle_event_time"] for e in events]
+    assert times == sorted(times)
+    order_at = {}
+    for i, e in enumerate(events):
+        if e["_spindle_table"] == "order":
+            order_at[e["order_id"]] = e["order_date"]
+        else:
+            # A line comes after its order, at its order's time.
+            assert order_at[e["order_id"]] == e["_spindle_event_time"]
+    with pytest.raises(ValueError, match="unknown table 'orders'"):
+        SpindleStreamer(domain=RetailDomain(), sink=FileSink("x.jsonl", mode="w")).stream_interleaved(["orders"])
+
+
+def test_a_change_stream_replays_to_the_generated_table():
+    config = StreamConfig(cdc=True, cdc_delete_fraction=0.05)
+    sink = FileSink("changes.jsonl", mode="w")
+    r = SpindleStreamer(domain=RetailDomain(), sink=sink, config=config).stream("order")
+    sink.close()
+    changes = [json.loads(line) for line in open("changes.jsonl")]
+    assert r.events_sent == len(changes)
+    rows, deleted = {}, set()
+    for c in changes:
+        if c["op"] == "c":
+            assert c["before"] is None and c["after"]["status"] == "processing"
+            rows[c["after"]["order_id"]] = c["after"]
+        elif c["op"] == "u":
+            assert rows[c["after"]["order_id"]] == c["before"]
+            rows[c["after"]["order_id"]] = c["after"]
+        else:
+            assert c["op"] == "d" and rows.pop(c["before"]["order_id"]) == c["before"]
+            deleted.add(c["before"]["order_id"])
+    generated = Spindle().generate(domain=RetailDomain(), scale="small", seed=42, tables=["order"]).tables["order"]
+    expected = {
+        row["order_id"]: row for row in generated.to_pylist() if row["order_id"] not in deleted
+    }
+    assert 150 <= len(deleted) <= 350
+    assert {k: v["status"] for k, v in rows.items()} == {k: v["status"] for k, v in expected.items()}
+    assert {k: v["order_total"] for k, v in rows.items()} == {k: v["order_total"] for k, v in expected.items()}
+    # A lifecycle of one's own, and a bad one named.
+    custom = StreamConfig(cdc=True, cdc_lifecycle="status:completed=placed/2/1", max_events=50)
+    sink = FileSink("custom.jsonl", mode="w")
+    SpindleStreamer(domain=RetailDomain(), sink=sink, config=custom).stream("order")
+    sink.close()
+    assert {json.loads(line)["after"]["status"] for line in open("custom.jsonl")} >= {"placed", "completed"}
+    with pytest.raises(ValueError, match="cdc_lifecycle"):
+        SpindleStreamer(domain=RetailDomain(), sink=sink,
+                        config=StreamConfig(cdc=True, cdc_lifecycle="status")).stream("order")

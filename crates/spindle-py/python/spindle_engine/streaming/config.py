@@ -90,6 +90,13 @@ class StreamConfig:
     drop_fraction: float = 0.0
     watermark_every: int | str | None = None
     rate_shapes: list[str] = field(default_factory=list)
+    # Change streams (README "Change streams"): the table as Debezium change events,
+    # through its lifecycle (``cdc_lifecycle``: the text form, e.g.
+    # "status:shipped=processing/24/6"; None: the table's built-in one, if any).
+    cdc: bool = False
+    cdc_lifecycle: str | None = None
+    cdc_delete_fraction: float = 0.0
+    cdc_tombstones: bool = False
 
     def get_rate_multiplier(self, elapsed: float, wall_hour: int = 0, wall_dow: int = 0) -> float:
         """The composite rate multiplier at a moment (bursts by time and the pattern)."""
@@ -135,4 +142,8 @@ class StreamConfig:
             "drop_fraction": float(self.drop_fraction),
             "watermark_every": None if self.watermark_every is None else str(self.watermark_every),
             "rate_shapes": [str(s) for s in self.rate_shapes],
+            "cdc": bool(self.cdc),
+            "cdc_lifecycle": None if self.cdc_lifecycle is None else str(self.cdc_lifecycle),
+            "cdc_delete_fraction": float(self.cdc_delete_fraction),
+            "cdc_tombstones": bool(self.cdc_tombstones),
         }

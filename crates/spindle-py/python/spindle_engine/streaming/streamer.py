@@ -109,7 +109,7 @@ def _unix_seconds(instant) -> float | None:
 
 
 def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks, table, timestamp_column,
-                 fan_out=None, part=None, start_at=None, ground_truth=None):
+                 fan_out=None, part=None, start_at=None, ground_truth=None, interleave=None):
     """One run of the engine: ``[StreamResult]`` and the fan-out's report (or None)."""
     results, multi = _native.stream(
         sinks,
@@ -122,6 +122,7 @@ def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks,
         part=part,
         start_at=_unix_seconds(start_at),
         ground_truth=None if ground_truth is None else ground_truth._native_sink(),
+        interleave=interleave,
         **source,
     )
     return [StreamResult(**r) for r in results], multi
@@ -166,14 +167,16 @@ class SpindleStreamer:
 
         return {"domain": _domain_name(self._domain), "scale_name": self._scale}
 
-    def _run(self, table: str | None, timestamp_column: str | None, part=None, start_at=None,
-             ground_truth=None) -> list[StreamResult]:
+    def _sinks(self) -> dict:
         from spindle_engine.streaming.multi_writer import StreamingMultiWriter
 
         if isinstance(self._sink, StreamingMultiWriter):
-            sinks = {"sinks": self._sink._native_sinks(), "fan_out": self._sink._fan_out()}
-        else:
-            sinks = {"sinks": [("sink", self._sink._native_sink())]}
+            return {"sinks": self._sink._native_sinks(), "fan_out": self._sink._fan_out()}
+        return {"sinks": [("sink", self._sink._native_sink())]}
+
+    def _run(self, table: str | None, timestamp_column: str | None, part=None, start_at=None,
+             ground_truth=None) -> list[StreamResult]:
+        sinks = self._sinks()
         registry = self._anomaly_registry
         custom = [a for a in registry or [] if not a._injected_by_engine]
         if not custom:
@@ -236,3 +239,18 @@ class SpindleStreamer:
         """Streams every table in generation order (``part``, ``start_at``,
         ``ground_truth``: as :meth:`stream`)."""
         return self._run(None, timestamp_column, part, start_at, ground_truth)
+
+    def stream_interleaved(self, tables: list[str], timestamp_column: str | None = None, *,
+                           part: tuple[int, int] | None = None, start_at=None, ground_truth=None) -> StreamResult:
+        """Streams ``tables`` as one stream, their events merged by event time (README
+        "Interleaved tables"): a line right after its order and at its time,
+        ``_spindle_table`` naming each event's table (``part``, ``start_at``,
+        ``ground_truth``: as :meth:`stream`). Anomalies of the engine's kinds apply to
+        the tables that have their columns."""
+        registry = self._anomaly_registry
+        if any(not a._injected_by_engine for a in registry or []):
+            raise ValueError("stream_interleaved takes the engine's anomaly kinds, not anomalies written in Python")
+        return _stream_once(self._source(), self._config, registry, self._seed, table=None,
+                            timestamp_column=timestamp_column, part=part, start_at=start_at,
+                            ground_truth=ground_truth, interleave=[str(t) for t in tables],
+                            **self._sinks())[0][0]
