@@ -4,29 +4,9 @@
 
 mod common;
 
-use common::{spindle, text};
+use common::{assert_stream_refused, json_objects as objects, spindle, stream_to as stream, text};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
-
-fn objects(path: &Path) -> Vec<Map<String, Value>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| match serde_json::from_str(l).unwrap() {
-            Value::Object(o) => o,
-            other => panic!("not an object: {other}"),
-        })
-        .collect()
-}
-
-fn stream(args: &[&str], out: &Path) {
-    let sink = format!("file:{}", out.display());
-    let mut all = vec!["stream", "--seed", "42", "--quiet", "--sink", &sink];
-    all.extend_from_slice(args);
-    let o = spindle(&all);
-    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
-}
 
 /// The table's own columns of a plain stream's event.
 fn own(event: &Map<String, Value>) -> Value {
@@ -210,17 +190,7 @@ fn cdc_settings_are_checked() {
             "table 'store' has no timestamp or date column",
         ),
     ];
-    for (args, message) in cases {
-        let mut all = vec!["stream", "retail", "--sink", "file:/dev/null"];
-        all.extend_from_slice(args);
-        let o = spindle(&all);
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&o.stderr).contains(message),
-            "{args:?}: {}",
-            text(&o.stderr)
-        );
-    }
+    assert_stream_refused(&cases);
 }
 
 /// The first column of `table` of `domain`, from `spindle describe`.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{interop_python, spindle, text};
+use common::{assert_stream_refused, interop_python, spindle, stream_to as stream, text};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,14 +23,6 @@ fn object(line: &str) -> Map<String, Value> {
         Value::Object(o) => o,
         other => panic!("not an object: {other}"),
     }
-}
-
-fn stream(args: &[&str], out: &Path) {
-    let sink = format!("file:{}", out.display());
-    let mut all = vec!["stream", "--seed", "42", "--quiet", "--sink", &sink];
-    all.extend_from_slice(args);
-    let o = spindle(&all);
-    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
 }
 
 fn time_of(e: &Map<String, Value>) -> &str {
@@ -354,15 +346,5 @@ fn bad_table_lists_are_refused_by_name() {
             "pass one of --table, --tables and --all-tables",
         ),
     ];
-    for (args, message) in cases {
-        let mut all = vec!["stream", "retail", "--sink", "file:/dev/null"];
-        all.extend_from_slice(args);
-        let o = spindle(&all);
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&o.stderr).contains(message),
-            "{args:?}: {}",
-            text(&o.stderr)
-        );
-    }
+    assert_stream_refused(&cases);
 }

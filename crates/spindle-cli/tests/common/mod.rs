@@ -41,3 +41,41 @@ pub fn interop_python() -> Option<String> {
         }
     }
 }
+
+/// Runs `spindle stream` with `args` (seed 42, quiet) into the JSON-lines file `out`;
+/// fails the test if it fails.
+pub fn stream_to(args: &[&str], out: &Path) {
+    let sink = format!("file:{}", out.display());
+    let mut all = vec!["stream", "--seed", "42", "--quiet", "--sink", &sink];
+    all.extend_from_slice(args);
+    let o = spindle(&all);
+    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+}
+
+/// The JSON object of each line of `path`.
+pub fn json_objects(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| match serde_json::from_str(l).unwrap() {
+            serde_json::Value::Object(o) => o,
+            other => panic!("not an object: {other}"),
+        })
+        .collect()
+}
+
+/// Checks that `spindle stream retail --sink file:/dev/null ARGS` exits 2 with an
+/// error containing `message`, for each case.
+pub fn assert_stream_refused(cases: &[(&[&str], &str)]) {
+    for (args, message) in cases {
+        let mut all = vec!["stream", "retail", "--sink", "file:/dev/null"];
+        all.extend_from_slice(args);
+        let o = spindle(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&o.stderr).contains(message),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+}
