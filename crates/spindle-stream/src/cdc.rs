@@ -390,7 +390,8 @@ pub(crate) struct ChangeStream {
     tombstones: bool,
     dwell: RandomStream,
     delete: RandomStream,
-    /// The rows with changes still to come, chunk by chunk.
+    /// The rows with changes still to come, by the index of their first row: each
+    /// chunk, and apart from it the rows it will delete.
     retained: VecDeque<Retained>,
     next_row: u64,
     /// Changes not yet sent, earliest first.
@@ -402,9 +403,73 @@ pub(crate) struct ChangeStream {
 struct Retained {
     /// The index of the first row.
     first: u64,
+    /// Per row: its changes not yet sent.
+    left: Vec<u8>,
+    /// Rows with changes left.
+    live: usize,
+    /// The rows kept: all of them, or (`kept`) those with changes left.
     rows: RecordBatch,
-    /// Changes of these rows not yet sent.
-    pending: usize,
+    /// When compacted, the offsets (from `first`) of the rows kept, ascending.
+    kept: Option<Vec<u32>>,
+}
+
+impl Retained {
+    /// Rows `rows` from index `first`, with `left[r]` changes to come for row `r`.
+    fn new(first: u64, rows: RecordBatch, left: Vec<u8>) -> Self {
+        let live = left.iter().filter(|&&n| n > 0).count();
+        Self {
+            first,
+            left,
+            live,
+            rows,
+            kept: None,
+        }
+    }
+
+    /// One past the index of the last row.
+    fn end(&self) -> u64 {
+        self.first + self.left.len() as u64
+    }
+
+    /// Where row `row` is in `rows`.
+    fn position(&self, row: u64) -> usize {
+        let offset = (row - self.first) as usize;
+        match &self.kept {
+            None => offset,
+            Some(kept) => kept
+                .binary_search(&(offset as u32))
+                .expect("a row with changes left is kept"),
+        }
+    }
+
+    /// Counts a change of row `row` as sent.
+    fn sent(&mut self, row: u64) {
+        let left = &mut self.left[(row - self.first) as usize];
+        *left -= 1;
+        if *left == 0 {
+            self.live -= 1;
+        }
+    }
+
+    /// Keeps only the rows with changes left, once they are a quarter of those held.
+    fn compact(&mut self) -> Result<()> {
+        if self.rows.num_rows() < 256 || self.live * 4 > self.rows.num_rows() {
+            return Ok(());
+        }
+        let offsets: Vec<u32> = (0..self.left.len() as u32)
+            .filter(|&o| self.left[o as usize] > 0)
+            .collect();
+        let positions: Vec<u32> = offsets
+            .iter()
+            .map(|&o| self.position(self.first + u64::from(o)) as u32)
+            .collect();
+        self.rows = arrow_select::take::take_record_batch(
+            &self.rows,
+            &arrow_array::UInt32Array::from(positions),
+        )?;
+        self.kept = Some(offsets);
+        Ok(())
+    }
 }
 
 impl ChangeStream {
@@ -548,7 +613,11 @@ impl ChangeStream {
             .as_ref()
             .map(|(at, _)| rows.column(self.own_at[*at]).as_string::<i32>().clone());
         let first = self.next_row;
+        let n = rows.num_rows() as u64;
         let mut changes = Vec::with_capacity(rows.num_rows() * 2);
+        // Rows to be deleted, copied apart: a deletion may come long after the rest of
+        // its chunk's changes, and must not keep the whole chunk.
+        let mut doomed: Vec<u32> = Vec::new();
         for r in 0..rows.num_rows() {
             let (seq, mut time) = (seqs.value(r), times.value(r));
             let row = first + r as u64;
@@ -576,6 +645,8 @@ impl ChangeStream {
             if self.delete_fraction > 0.0 && self.delete.unit(seq as u64) < self.delete_fraction {
                 let gap = self.delete_after_hours * self.delete.fork(1).exponential(seq as u64);
                 let time = time.saturating_add((gap.max(MIN_DWELL_HOURS) * MICROS_PER_HOUR) as i64);
+                let row = first + n + doomed.len() as u64;
+                doomed.push(r as u32);
                 changes.push(Change {
                     time,
                     seq,
@@ -592,14 +663,21 @@ impl ChangeStream {
                 }
             }
         }
-        let pending = changes.len();
+        let mut left = vec![0u8; n as usize + doomed.len()];
+        for c in &changes {
+            left[(c.row - first) as usize] += 1;
+        }
+        let late = left.split_off(n as usize);
+        self.retained
+            .push_back(Retained::new(first, rows.clone(), left));
+        if !doomed.is_empty() {
+            let indices = arrow_array::UInt32Array::from(doomed);
+            let rows = arrow_select::take::take_record_batch(rows, &indices)?;
+            self.retained
+                .push_back(Retained::new(first + n, rows, late));
+        }
+        self.next_row = self.retained.back().map_or(first, Retained::end);
         self.pending.extend(changes.into_iter().map(Reverse));
-        self.retained.push_back(Retained {
-            first,
-            rows: rows.clone(),
-            pending,
-        });
-        self.next_row += rows.num_rows() as u64;
         // Later rows are created at this chunk's last time or after.
         let horizon = times.value(rows.num_rows() - 1);
         self.emit(Some(horizon))
@@ -612,8 +690,7 @@ impl ChangeStream {
 
     /// The retained chunk holding row `row`.
     fn chunk_of(&self, row: u64) -> usize {
-        self.retained
-            .partition_point(|r| r.first + r.rows.num_rows() as u64 <= row)
+        self.retained.partition_point(|r| r.end() <= row)
     }
 
     fn emit(&mut self, horizon: Option<i64>) -> Result<Option<RecordBatch>> {
@@ -632,10 +709,11 @@ impl ChangeStream {
         // Rows whose changes are all out are let go.
         for c in &changes {
             let at = self.chunk_of(c.row);
-            self.retained[at].pending -= 1;
+            self.retained[at].sent(c.row);
         }
-        while self.retained.front().is_some_and(|r| r.pending == 0) {
-            self.retained.pop_front();
+        self.retained.retain(|r| r.live > 0);
+        for r in &mut self.retained {
+            r.compact()?;
         }
         Ok(Some(batch))
     }
@@ -647,7 +725,7 @@ impl ChangeStream {
             .iter()
             .map(|c| {
                 let at = self.chunk_of(c.row);
-                (at, (c.row - self.retained[at].first) as usize)
+                (at, self.retained[at].position(c.row))
             })
             .collect();
         let gather = |column: usize| -> Result<ArrayRef> {

@@ -7,14 +7,17 @@
 //!    at their new times); other tables are gathered whole, injected, and stably sorted
 //!    (this is the memory cost: the whole table);
 //! 2. metadata columns `_spindle_table`, `_spindle_seq` (row position before sorting)
-//!    and `_spindle_event_time`;
+//!    and `_spindle_event_time`; or, for a change stream ([`crate::cdc`]), the rows'
+//!    changes as Debezium events; or, for several tables interleaved (`interleave`),
+//!    each table's events as a lane, merged by event time into envelopes;
 //! 3. delivery ([`crate::delivery`]): late events, duplicates, drops and watermarks,
 //!    then `max_events`;
 //! 4. a partitioned run's share: part `i` of `N` sends every `N`-th event of the run
 //!    from its `i`-th, each at its instant in the run's schedule, so that the parts
 //!    together send exactly one run's events on one run's clock;
 //! 5. emission, as fast as the sink takes it or paced in real time; dropped events go
-//!    to the ground-truth sink.
+//!    to the ground-truth sink; envelopes are cut into runs of one table for a sink
+//!    that does not write them itself.
 
 mod emit;
 mod interleave;
