@@ -38,6 +38,9 @@ use std::sync::Arc;
 /// The least time a row stays in a state, in hours (the reference's `min_dwell_hours`).
 pub const MIN_DWELL_HOURS: f64 = 0.1;
 
+/// The most changes in one batch of events (those due beyond it wait for the next).
+const MAX_BATCH_CHANGES: usize = 65_536;
+
 /// The most stages a lifecycle path may have.
 pub const MAX_STAGES: usize = 200;
 
@@ -584,13 +587,9 @@ impl ChangeStream {
         }
     }
 
-    /// Takes the next rows (in event-time order, with their `_spindle_seq`) and returns
-    /// the changes due before any later row's creation.
-    pub(crate) fn push(
-        &mut self,
-        rows: &RecordBatch,
-        seqs: &Int64Array,
-    ) -> Result<Option<RecordBatch>> {
+    /// Takes the next rows (in event-time order, with their `_spindle_seq`) and their
+    /// changes; returns the last row's creation time (`None` for no rows).
+    fn push(&mut self, rows: &RecordBatch, seqs: &Int64Array) -> Result<Option<i64>> {
         if rows.num_rows() == 0 {
             return Ok(None);
         }
@@ -678,14 +677,38 @@ impl ChangeStream {
         }
         self.next_row = self.retained.back().map_or(first, Retained::end);
         self.pending.extend(changes.into_iter().map(Reverse));
-        // Later rows are created at this chunk's last time or after.
-        let horizon = times.value(rows.num_rows() - 1);
-        self.emit(Some(horizon))
+        Ok(Some(times.value(rows.num_rows() - 1)))
     }
 
-    /// The changes still pending, once the rows are all in.
-    pub(crate) fn finish(&mut self) -> Result<Option<RecordBatch>> {
-        self.emit(None)
+    /// The change events of `rows` (chunks in event-time order, with their
+    /// `_spindle_seq`): as each chunk comes in, the changes due before any later row's
+    /// creation; once the rows are all in, the changes still pending.
+    pub(crate) fn over(
+        mut self,
+        mut rows: impl Iterator<Item = Result<(RecordBatch, Int64Array)>>,
+    ) -> impl Iterator<Item = Result<RecordBatch>> {
+        // The latest creation time read: every later row is created then or after, so
+        // the changes up to it are due (all of them once the rows are all in: `None`).
+        let mut horizon = Some(i64::MIN);
+        let mut rows_done = false;
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(batch) = self.emit(horizon).transpose() {
+                    return Some(batch);
+                }
+                if rows_done {
+                    return None;
+                }
+                match rows.next() {
+                    Some(chunk) => match chunk.and_then(|(rows, seqs)| self.push(&rows, &seqs)) {
+                        Ok(Some(latest)) => horizon = Some(latest),
+                        Ok(None) => {}
+                        Err(e) => return Some(Err(e)),
+                    },
+                    None => (rows_done, horizon) = (true, None),
+                }
+            }
+        })
     }
 
     /// The retained chunk holding row `row`.
@@ -696,7 +719,7 @@ impl ChangeStream {
     fn emit(&mut self, horizon: Option<i64>) -> Result<Option<RecordBatch>> {
         let mut changes = Vec::new();
         while let Some(Reverse(next)) = self.pending.peek() {
-            if horizon.is_some_and(|h| next.time > h) {
+            if horizon.is_some_and(|h| next.time > h) || changes.len() == MAX_BATCH_CHANGES {
                 break;
             }
             changes.push(*next);

@@ -477,19 +477,9 @@ impl SpindleStreamer {
                     format!("table '{table}' has no timestamp or date column, which changes need"),
                 ));
             };
-            let mut changes = ChangeStream::new(&table, &source.schema, &time, cdc, self.seed)?;
+            let changes = ChangeStream::new(&table, &source.schema, &time, cdc, self.seed)?;
             let chunks = ordered_chunks(source, Some(&time), &self.anomalies, self.seed)?;
-            // The rows, then the end of them: the changes still pending.
-            let events = chunks
-                .map(Some)
-                .chain(std::iter::once(None))
-                .filter_map(move |chunk| {
-                    let changed = match chunk {
-                        Some(chunk) => chunk.and_then(|(rows, seq)| changes.push(&rows, &seq)),
-                        None => changes.finish(),
-                    };
-                    changed.transpose()
-                });
+            let events = changes.over(chunks);
             let timing = Timing {
                 column: None,
                 data_type: Some(interleave::EVENT_TIME_TYPE),
