@@ -21,6 +21,10 @@ pub const EVENT_TIME: &str = "_spindle_event_time";
 /// Delivery: on a duplicate's copy, the [`SEQ`] of the event it repeats; null on
 /// every event sent once or first (present when duplicates were asked for).
 pub const DUPLICATE_OF: &str = "_spindle_duplicate_of";
+/// Change streams: the primary key of the row a change event is about, as text; a
+/// Kafka sink keys messages by it unless told another key, so that each row's changes
+/// stay in order in one partition and compaction keeps its last state.
+pub const KEY: &str = "_spindle_key";
 /// Change streams: true on a tombstone, the event after a delete that tells a
 /// compacted Kafka topic to forget the key (sent there with the key and no value);
 /// present when tombstones were asked for.

@@ -29,7 +29,8 @@ pub struct KafkaOptions {
     pub bootstrap_servers: String,
     /// Topic to produce to (must exist).
     pub topic: String,
-    /// Column whose value becomes the message key.
+    /// Column whose value becomes the message key (default: none, or for change
+    /// events their `_spindle_key`).
     pub key_column: Option<String>,
     /// Add `_spindle_table` and `_spindle_anomaly_type` headers.
     pub headers: bool,
@@ -318,7 +319,8 @@ impl KafkaSink {
                 })?;
                 Some(arrow_cast::cast(array, &DataType::Utf8)?)
             }
-            None => None,
+            // Change events are keyed by their row's primary key.
+            None => batch.column_by_name(crate::event::KEY).cloned(),
         };
         let keys = keys.as_ref().map(|k| k.as_string::<i32>());
         let table = crate::table_of(batch);

@@ -13,8 +13,8 @@
 //! create's before and a delete's after), `op` (`c`, `u`, `d`), `ts_ms` (the change's
 //! time in milliseconds), `source` (`connector`, `table`, `sequence`: the change's
 //! place in the table's change stream), then the anomaly labels if any, `_spindle_key`
-//! (the primary key, the table's first column, as text: `kafka://...?key=_spindle_key`
-//! keys messages by it) and the metadata columns (`_spindle_seq` = `source.sequence`,
+//! (the primary key, the table's first column, as text: a Kafka sink keys messages by
+//! it unless given another key) and the metadata columns (`_spindle_seq` = `source.sequence`,
 //! `_spindle_event_time` the change's time in microseconds). Changes go in order of
 //! time, then row, then step, every draw by the row's `_spindle_seq`: the same bytes
 //! whatever the chunking or thread count.
@@ -44,8 +44,7 @@ const MAX_BATCH_CHANGES: usize = 65_536;
 /// The most stages a lifecycle path may have.
 pub const MAX_STAGES: usize = 200;
 
-/// The column holding each change event's primary key as text.
-pub const KEY_COLUMN: &str = "_spindle_key";
+pub use spindle_sinks::event::KEY as KEY_COLUMN;
 
 const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
 

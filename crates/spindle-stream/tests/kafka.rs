@@ -326,9 +326,8 @@ fn a_change_stream_is_keyed_by_primary_key_with_tombstones_after_deletes() {
         return;
     };
     let topic = create_topic(&tansu, &bootstrap, "spindle-cdc");
-    let mut options = KafkaOptions::new(&bootstrap, &topic);
-    options.key_column = Some(spindle_stream::cdc::KEY_COLUMN.to_string());
-    let sink = KafkaSink::new(options).unwrap();
+    // No key given: change events are keyed by their primary key.
+    let sink = KafkaSink::new(KafkaOptions::new(&bootstrap, &topic)).unwrap();
     let mut s =
         SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
             .unwrap()
