@@ -54,6 +54,22 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// This error as a sink's, for a stage that is itself a sink (a fan-out, the
+    /// cutting of envelopes): a sink's own error as it is, an Arrow error as one,
+    /// anything else as text.
+    pub fn into_sink_error(self) -> spindle_sinks::Error {
+        match self {
+            Error::Sink(e) => e,
+            Error::Arrow(e) => spindle_sinks::Error::Arrow(e),
+            other => spindle_sinks::Error::Invalid {
+                field: "sink",
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// The message of a caught panic.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic

@@ -516,17 +516,6 @@ impl StreamingMultiWriter {
     }
 }
 
-/// A fan-out error as a sink error: a sink's own error as it is, anything else as text.
-fn sink_error(e: Error) -> spindle_sinks::Error {
-    match e {
-        Error::Sink(e) => e,
-        other => spindle_sinks::Error::Invalid {
-            field: "sink",
-            message: other.to_string(),
-        },
-    }
-}
-
 /// The multi-writer as one sink, for a streamer: fans every batch out; `delivered()`
 /// is what every healthy sink has taken.
 pub struct FanOut {
@@ -551,21 +540,21 @@ impl FanOut {
 
 impl StreamWriter for FanOut {
     fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
-        self.writer.send(batch).map_err(sink_error)
+        self.writer.send(batch).map_err(Error::into_sink_error)
     }
 
     fn send_batches(&mut self, batches: &[RecordBatch]) -> spindle_sinks::Result<()> {
         // The streamer has cut them to its batch size already: no copy, no re-slicing.
         self.writer
             .send_slices(batches.to_vec())
-            .map_err(sink_error)
+            .map_err(Error::into_sink_error)
     }
 
     /// Waits for every sink; with `stop_on_sink_error`, fails with the first sink
     /// failure, even one that came after the last batch was handed over.
     fn flush(&mut self) -> spindle_sinks::Result<()> {
         self.writer.flush_all();
-        self.writer.check_stop().map_err(sink_error)
+        self.writer.check_stop().map_err(Error::into_sink_error)
     }
 
     fn close(&mut self) -> spindle_sinks::Result<()> {

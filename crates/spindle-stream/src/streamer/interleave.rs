@@ -281,18 +281,12 @@ impl Lane {
 pub(super) struct Merge {
     lanes: Vec<Lane>,
     envelope: Arc<Envelope>,
-    tables: usize,
 }
 
 impl Merge {
     /// Merges `lanes` (one per table of `envelope`, any order).
     pub(super) fn new(lanes: Vec<Lane>, envelope: Arc<Envelope>) -> Self {
-        let tables = envelope.own.len();
-        Self {
-            lanes,
-            envelope,
-            tables,
-        }
+        Self { lanes, envelope }
     }
 
     /// Makes sure every lane has an event to offer; drops the lanes that are done.
@@ -319,8 +313,9 @@ impl Merge {
     }
 
     fn next_envelope(&mut self) -> Result<Option<RecordBatch>> {
-        let mut taken: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.tables];
-        let mut counts = vec![0u32; self.tables];
+        let tables = self.envelope.own.len();
+        let mut taken: Vec<Vec<RecordBatch>> = vec![Vec::new(); tables];
+        let mut counts = vec![0u32; tables];
         let mut order: Vec<(i8, u32)> = Vec::with_capacity(STREAM_CHUNK_ROWS);
         while order.len() < STREAM_CHUNK_ROWS {
             self.refill(&mut taken)?;
@@ -454,18 +449,6 @@ impl<'a> Unenvelope<'a> {
     }
 }
 
-/// An error of cutting envelopes, as a sink error.
-fn as_sink_error(e: Error) -> spindle_sinks::Error {
-    match e {
-        Error::Sink(e) => e,
-        Error::Arrow(e) => spindle_sinks::Error::Arrow(e),
-        other => spindle_sinks::Error::Invalid {
-            field: "interleave",
-            message: other.to_string(),
-        },
-    }
-}
-
 impl StreamWriter for Unenvelope<'_> {
     fn send_batch(&mut self, batch: &RecordBatch) -> spindle_sinks::Result<()> {
         self.send_batches(std::slice::from_ref(batch))
@@ -476,7 +459,9 @@ impl StreamWriter for Unenvelope<'_> {
             None => self.inner.send_batches(batches),
             Some(_) if self.inner.writes_envelopes() => self.inner.send_batches(batches),
             Some(envelope) => {
-                let runs = self.runs(envelope, batches).map_err(as_sink_error)?;
+                let runs = self
+                    .runs(envelope, batches)
+                    .map_err(Error::into_sink_error)?;
                 self.inner.send_batches(&runs)
             }
         }

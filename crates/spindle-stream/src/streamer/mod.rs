@@ -461,15 +461,6 @@ impl SpindleStreamer {
             self.anomalies.check(&table, &source.schema)?;
         }
         let started = Instant::now();
-        let event_time_type = event_time
-            .as_deref()
-            .map(|c| {
-                source
-                    .schema
-                    .field_with_name(c)
-                    .map(|f| f.data_type().clone())
-            })
-            .transpose()?;
         if let Some(cdc) = &config.cdc {
             let Some(time) = event_time else {
                 return Err(Error::invalid(
@@ -488,6 +479,15 @@ impl SpindleStreamer {
             let events = Prefetch::new(Box::new(events));
             return self.emit_events(table, events, timing, config, None);
         }
+        let event_time_type = event_time
+            .as_deref()
+            .map(|c| {
+                source
+                    .schema
+                    .field_with_name(c)
+                    .map(|f| f.data_type().clone())
+            })
+            .transpose()?;
         let chunks = Prefetch::new(ordered_chunks(
             source,
             event_time.as_deref(),
