@@ -13,13 +13,14 @@ use super::{Anomaly, AnomalyRegistry};
 use crate::error::{Error, Result};
 use crate::streamer::Batches;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow_array::types::{Int64Type, UInt16Type};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, DictionaryArray, Int64Array, RecordBatch, UInt32Array,
+};
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Schema, SchemaRef};
-use foldhash::fast::FixedState;
 use rayon::prelude::*;
 use spindle_gen::rng::RandomStream;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Reads a table from its start: once for the survey, again for the injection (and a
@@ -286,6 +287,7 @@ impl AnomalyRegistry {
         }
         let mut injector = Injector {
             registry: self.clone(),
+            kinds: self.kinds(),
             streams,
             plans,
             rows,
@@ -300,12 +302,10 @@ impl AnomalyRegistry {
 
 /// The rows the collective anomalies move, finished, in table order, held in the
 /// pieces the survey kept them in (copied into one batch, they would be held twice
-/// while it is made).
+/// while it is made). Their anomaly type column is a dictionary over the registry's
+/// kinds (a few labels over millions of rows), as [`AnomalyRegistry::apply`] makes it.
 #[derive(Default)]
 struct Moved {
-    /// Schema of the rows as sent (the pieces hold the anomaly type column as a
-    /// dictionary: a few labels over millions of rows).
-    schema: Option<SchemaRef>,
     pieces: Vec<RecordBatch>,
     /// Index among the moved rows of each piece's first row.
     starts: Vec<usize>,
@@ -314,40 +314,118 @@ struct Moved {
 }
 
 impl Moved {
+    /// The piece holding moved row `i`, and the row's index in it.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let piece = self.starts.partition_point(|&s| s <= i) - 1;
+        (piece, i - self.starts[piece])
+    }
+
     /// The moved rows `rows` (indexes among them, at least one), in that order, as one
-    /// batch.
+    /// batch (labels still coded).
     fn take(&self, rows: &[usize]) -> Result<RecordBatch> {
-        let mut sources: HashMap<usize, usize, FixedState> = HashMap::default();
-        let mut batches: Vec<&RecordBatch> = Vec::new();
+        let mut sources = Sources::new(self.pieces.len());
         let indices: Vec<(usize, usize)> = rows
             .iter()
             .map(|&i| {
-                let piece = self.starts.partition_point(|&s| s <= i) - 1;
-                let source = *sources.entry(piece).or_insert_with(|| {
-                    batches.push(&self.pieces[piece]);
-                    batches.len() - 1
-                });
-                (source, i - self.starts[piece])
+                let (piece, row) = self.locate(i);
+                (sources.of(piece) - 1, row)
             })
             .collect();
-        let taken = arrow_select::interleave::interleave_record_batch(&batches, &indices)?;
-        let mut columns = taken.columns().to_vec();
-        let kind = columns.pop().expect("the label columns");
-        columns.push(arrow_cast::cast(&kind, &DataType::Utf8)?);
-        let schema = self.schema.clone().expect("rows were moved");
-        Ok(RecordBatch::try_new(schema, columns)?)
+        let batches: Vec<&RecordBatch> = sources.used.iter().map(|&p| &self.pieces[p]).collect();
+        gather(&batches, &indices)
     }
 }
 
-/// `batch` (labelled) with its anomaly type column, the last, as a dictionary.
-fn compact_labels(batch: RecordBatch) -> Result<RecordBatch> {
-    let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+/// The pieces of [`Moved`] a gather reads, numbered from 1 in the order first used
+/// (source 0 being the chunk they are merged into).
+struct Sources {
+    /// Source number of each piece, 0 while unused.
+    number: Vec<usize>,
+    used: Vec<usize>,
+}
+
+impl Sources {
+    fn new(pieces: usize) -> Self {
+        Self {
+            number: vec![0; pieces],
+            used: Vec::new(),
+        }
+    }
+
+    /// The source number of `piece`.
+    fn of(&mut self, piece: usize) -> usize {
+        if self.number[piece] == 0 {
+            self.used.push(piece);
+            self.number[piece] = self.used.len();
+        }
+        self.number[piece]
+    }
+}
+
+/// The rows at `indices` (source, row) of `sources` (batches of one schema), as one
+/// batch: Arrow's interleave, but for boolean columns and dictionaries sharing their
+/// values, which it would copy through its generic path (slow over the hundreds of
+/// pieces moved rows are held in).
+fn gather(sources: &[&RecordBatch], indices: &[(usize, usize)]) -> Result<RecordBatch> {
+    let columns = (0..sources[0].num_columns())
+        .map(|c| {
+            let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
+            gather_column(&arrays, indices)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(sources[0].schema(), columns)?)
+}
+
+fn gather_column(arrays: &[&dyn Array], indices: &[(usize, usize)]) -> Result<ArrayRef> {
+    let interleave = arrow_select::interleave::interleave;
+    match arrays[0].data_type() {
+        DataType::Boolean => {
+            let arrays: Vec<&BooleanArray> = arrays.iter().map(|a| a.as_boolean()).collect();
+            let bit = |test: &dyn Fn(&BooleanArray, usize) -> bool| {
+                BooleanBuffer::collect_bool(indices.len(), |i| {
+                    let (a, row) = indices[i];
+                    test(arrays[a], row)
+                })
+            };
+            let values = bit(&|a, row| a.value(row));
+            let nulls = arrays
+                .iter()
+                .any(|a| a.null_count() > 0)
+                .then(|| NullBuffer::new(bit(&|a, row| a.is_valid(row))));
+            Ok(Arc::new(BooleanArray::new(values, nulls)))
+        }
+        DataType::Dictionary(key, _) if **key == DataType::UInt16 => {
+            let dictionaries: Vec<&DictionaryArray<UInt16Type>> = arrays
+                .iter()
+                .map(|a| a.as_dictionary::<UInt16Type>())
+                .collect();
+            let values = dictionaries[0].values();
+            if !dictionaries.iter().all(|d| Arc::ptr_eq(d.values(), values)) {
+                return Ok(interleave(arrays, indices)?);
+            }
+            let keys: Vec<&dyn Array> = dictionaries
+                .iter()
+                .map(|d| d.keys() as &dyn Array)
+                .collect();
+            let keys = interleave(&keys, indices)?;
+            let keys = keys.as_primitive::<UInt16Type>().clone();
+            Ok(Arc::new(DictionaryArray::try_new(keys, values.clone())?))
+        }
+        _ => Ok(interleave(arrays, indices)?),
+    }
+}
+
+/// `batch` as sent: its anomaly type column (the last), coded by
+/// [`AnomalyRegistry::apply`], as text.
+fn label_text(batch: RecordBatch) -> Result<RecordBatch> {
     let (schema, mut columns, _) = batch.into_parts();
     let mut fields = schema.fields().to_vec();
     let (kind, field) = (columns.pop(), fields.pop());
     let (kind, field) = (kind.expect("labelled"), field.expect("labelled"));
-    columns.push(arrow_cast::cast(&kind, &dictionary)?);
-    fields.push(Arc::new(field.as_ref().clone().with_data_type(dictionary)));
+    columns.push(arrow_cast::cast(&kind, &DataType::Utf8)?);
+    fields.push(Arc::new(
+        field.as_ref().clone().with_data_type(DataType::Utf8),
+    ));
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
 }
@@ -361,40 +439,15 @@ struct MergeBuffer {
     /// How many have been sent.
     next: usize,
     column: String,
-    /// The next moved rows in stream order, from `window_start` on, gathered from the
-    /// pieces [`MERGE_WINDOW_ROWS`] at a time.
-    window: Option<RecordBatch>,
-    window_start: usize,
-}
-
-/// Moved rows gathered at a time, in stream order, for merging.
-const MERGE_WINDOW_ROWS: usize = 65_536;
-
-impl MergeBuffer {
-    /// Makes the window hold row `b` (in stream order) of `moved`, and adds it to the
-    /// `windows` a chunk takes rows from (after the chunk itself); its index there.
-    fn window_of(
-        &mut self,
-        b: usize,
-        moved: &Moved,
-        windows: &mut Vec<RecordBatch>,
-    ) -> Result<usize> {
-        let end = self.window_start + self.window.as_ref().map_or(0, RecordBatch::num_rows);
-        if self.window.is_none() || b >= end {
-            let until = (b + MERGE_WINDOW_ROWS).min(self.order.len());
-            let rows: Vec<usize> = self.order[b..until].iter().map(|&i| i as usize).collect();
-            self.window = Some(moved.take(&rows)?);
-            self.window_start = b;
-        }
-        windows.push(self.window.clone().expect("filled above"));
-        Ok(windows.len())
-    }
 }
 
 /// A planned injection, applied to the table chunk by chunk in table order (see
 /// [`AnomalyRegistry::plan`]).
 pub(crate) struct Injector {
     registry: AnomalyRegistry,
+    /// The values of the anomaly type column's dictionary (see
+    /// [`AnomalyRegistry::apply`]), shared by every batch this injector labels.
+    kinds: ArrayRef,
     streams: Vec<RandomStream>,
     plans: Vec<Plan>,
     /// Rows of the table, as the survey counted them.
@@ -475,13 +528,11 @@ impl Injector {
                         }
                     });
                 }
-                let finished = self.registry.apply(&piece.batch, &edits)?;
-                Ok((finished.schema(), compact_labels(finished)?))
+                self.registry.apply(&piece.batch, &edits, &self.kinds)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Moved {
-            schema: pieces.first().map(|(schema, _)| schema.clone()),
-            pieces: pieces.into_iter().map(|(_, piece)| piece).collect(),
+            pieces,
             starts,
             positions,
         })
@@ -507,7 +558,7 @@ impl Injector {
                 Plan::Collective(_) => {}
             }
         }
-        let edited = self.registry.apply(chunk, &edits)?;
+        let edited = self.registry.apply(chunk, &edits, &self.kinds)?;
         let moved_rows = kernels::picked_rows(&positions, &self.moved.positions);
         self.check_moved(chunk, &moved_rows)?;
         Ok((edited, positions, moved_rows))
@@ -539,7 +590,7 @@ impl Injector {
     pub(crate) fn in_place(&mut self, chunk: &RecordBatch) -> Result<RecordBatch> {
         let (edited, positions, moved_rows) = self.edit_chunk(chunk)?;
         if moved_rows.is_empty() {
-            return Ok(edited);
+            return label_text(edited);
         }
         let first = self
             .moved
@@ -549,7 +600,7 @@ impl Injector {
             .moved
             .take(&(first..first + moved_rows.len()).collect::<Vec<_>>())?;
         let runs = kernels::replacement_runs(&moved_rows, edited.num_rows());
-        splice(&[&edited, &finished], &runs)
+        label_text(splice(&[&edited, &finished], &runs)?)
     }
 
     /// Makes [`Injector::merged`] merge the moved rows into the stream by
@@ -567,8 +618,6 @@ impl Injector {
             order,
             next: 0,
             column: event_time.to_string(),
-            window: None,
-            window_start: 0,
         });
         Ok(())
     }
@@ -580,39 +629,32 @@ impl Injector {
     pub(crate) fn merged(&mut self, chunk: &RecordBatch) -> Result<Positioned> {
         let (edited, positions, moved_rows) = self.edit_chunk(chunk)?;
         let buffer = self.merge.as_mut().expect("merge_by first");
-        let mut stay = Vec::with_capacity(edited.num_rows() - moved_rows.len());
-        let mut moved = moved_rows.iter().peekable();
-        for r in 0..edited.num_rows() as u32 {
-            if moved.peek() == Some(&&r) {
-                moved.next();
-            } else {
-                stay.push(r);
-            }
-        }
+        let moved = &self.moved;
         let keys = event_keys(&edited, &buffer.column)?;
-        let mut indices = Vec::with_capacity(stay.len());
-        let mut seq = Vec::with_capacity(stay.len());
+        let n = edited.num_rows();
+        let mut indices = Vec::with_capacity(n);
+        let mut seq = Vec::with_capacity(n);
+        let mut sources = Sources::new(moved.pieces.len());
         let first = buffer.next;
         let mut b = first;
-        let mut windows: Vec<RecordBatch> = Vec::new();
-        let mut window_source = 0;
-        for &r in &stay {
-            let key = (keys[r as usize], positions[r as usize]);
+        let mut out = moved_rows.iter().peekable();
+        for r in 0..n {
+            if out.next_if_eq(&&(r as u32)).is_some() {
+                continue;
+            }
+            let key = (keys[r], positions[r]);
             while b < buffer.keys.len() {
-                let position = self.moved.positions[buffer.order[b] as usize];
+                let i = buffer.order[b] as usize;
+                let position = moved.positions[i];
                 if (buffer.keys[b], position) > key {
                     break;
                 }
-                let in_window = b >= buffer.window_start
-                    && b < buffer.window_start + buffer.window.as_ref().map_or(0, |w| w.num_rows());
-                if window_source == 0 || !in_window {
-                    window_source = buffer.window_of(b, &self.moved, &mut windows)?;
-                }
-                indices.push((window_source, b - buffer.window_start));
+                let (piece, row) = moved.locate(i);
+                indices.push((sources.of(piece), row));
                 seq.push(position as i64);
                 b += 1;
             }
-            indices.push((0, r as usize));
+            indices.push((0, r));
             seq.push(key.1 as i64);
         }
         buffer.next = b;
@@ -620,10 +662,12 @@ impl Injector {
         let batch = if b == first && moved_rows.is_empty() {
             edited
         } else {
-            let sources: Vec<&RecordBatch> = std::iter::once(&edited).chain(&windows).collect();
-            arrow_select::interleave::interleave_record_batch(&sources, &indices)?
+            let batches: Vec<&RecordBatch> = std::iter::once(&edited)
+                .chain(sources.used.iter().map(|&p| &moved.pieces[p]))
+                .collect();
+            gather(&batches, &indices)?
         };
-        Ok((batch, Int64Array::from(seq)))
+        Ok((label_text(batch)?, Int64Array::from(seq)))
     }
 
     /// After the last chunk: the moved rows not yet merged (their event time is after
@@ -642,9 +686,10 @@ impl Injector {
         if rest.is_empty() {
             return Ok(None);
         }
-        let batch = self
-            .moved
-            .take(&rest.iter().map(|&i| i as usize).collect::<Vec<_>>())?;
+        let batch = label_text(
+            self.moved
+                .take(&rest.iter().map(|&i| i as usize).collect::<Vec<_>>())?,
+        )?;
         let seq = Int64Array::from_iter_values(
             rest.iter()
                 .map(|&i| self.moved.positions[i as usize] as i64),

@@ -6,8 +6,12 @@ use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
 use crate::error::{Error, Result};
 use crate::streamer::Batches;
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array};
-use arrow_buffer::BooleanBuffer;
+use arrow_array::types::{Float64Type, Int64Type, UInt16Type};
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, DictionaryArray, PrimitiveArray,
+    RecordBatch, StringArray, UInt16Array,
+};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
 use arrow_schema::{DataType, Field, Schema};
 use std::sync::Arc;
 
@@ -143,13 +147,25 @@ impl AnomalyRegistry {
         Ok(Injected { batch, labelled })
     }
 
+    /// The anomaly types, in registry order: the values of the anomaly type column's
+    /// dictionary in the batches [`AnomalyRegistry::apply`] makes.
+    pub(super) fn kinds(&self) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            self.anomalies.iter().map(Anomaly::anomaly_type),
+        ))
+    }
+
     /// `batch` with `edits` (each with its anomaly's index) applied in order, so a
     /// later anomaly overrides an earlier one on the same cell and label, and the label
-    /// columns appended.
+    /// columns appended. The anomaly type column is a dictionary whose values are
+    /// `kinds` (from [`AnomalyRegistry::kinds`]), so batches made with the same `kinds`
+    /// are gathered together without merging dictionaries; where the input carried
+    /// labels already, it has values of its own.
     pub(super) fn apply(
         &self,
         batch: &RecordBatch,
         edits: &[(usize, Edit)],
+        kinds: &ArrayRef,
     ) -> Result<RecordBatch> {
         let n = batch.num_rows();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
@@ -159,7 +175,9 @@ impl AnomalyRegistry {
             .iter()
             .map(|f| f.as_ref().clone())
             .collect();
-        let mut label: Vec<Option<u16>> = vec![None; n];
+        let mut label = vec![0u16; n];
+        let mut labelled = BooleanBufferBuilder::new(n);
+        labelled.append_n(n, false);
         for (k, edit) in edits {
             let mut current = columns[edit.column].clone();
             if let Some(t) = &edit.new_type {
@@ -171,10 +189,11 @@ impl AnomalyRegistry {
             }
             columns[edit.column] = replace_rows(&current, &edit.rows, &edit.values)?;
             for &r in &edit.rows {
-                label[r as usize] = Some(*k as u16);
+                label[r as usize] = *k as u16;
+                labelled.set_bit(r as usize, true);
             }
         }
-        let names: Vec<String> = self.anomalies.iter().map(Anomaly::anomaly_type).collect();
+        let labelled = labelled.finish();
         // Labels the input already carries (anomalies injected before, e.g. by a Python
         // `Anomaly` subclass) stay where no anomaly of this registry lands.
         let schema = batch.schema();
@@ -188,31 +207,34 @@ impl AnomalyRegistry {
             }
             _ => None,
         };
+        let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
         let (is_anomaly, anomaly_type): (BooleanArray, ArrayRef) = match &earlier {
-            // Each row's label gathered from the names by its anomaly's index.
+            // Each row's label: its anomaly's index into the kinds.
             None => {
-                let label = UInt16Array::from(label);
-                let labelled = match label.nulls() {
-                    Some(valid) => valid.inner().clone(),
-                    None => BooleanBuffer::new_set(n),
-                };
-                let kinds = StringArray::from_iter_values(&names);
+                let codes = UInt16Array::new(label.into(), Some(NullBuffer::new(labelled.clone())));
                 (
                     BooleanArray::new(labelled, None),
-                    arrow_select::take::take(&kinds, &label, None)?,
+                    Arc::new(DictionaryArray::<UInt16Type>::try_new(
+                        codes,
+                        kinds.clone(),
+                    )?),
                 )
             }
             Some((is, kind)) => {
                 let marked_before = |r: usize| is.is_valid(r) && is.value(r);
-                let kinds = StringArray::from_iter((0..n).map(|r| match label[r] {
-                    Some(k) => Some(names[k as usize].as_str()),
-                    None => (marked_before(r) && kind.is_valid(r)).then(|| kind.value(r)),
-                }));
+                let kind_of = |r: usize| {
+                    if labelled.value(r) {
+                        Some(kinds.as_string::<i32>().value(label[r] as usize))
+                    } else {
+                        (marked_before(r) && kind.is_valid(r)).then(|| kind.value(r))
+                    }
+                };
+                let kinds = StringArray::from_iter((0..n).map(kind_of));
                 (
                     BooleanArray::from_iter(
-                        (0..n).map(|r| Some(label[r].is_some() || marked_before(r))),
+                        (0..n).map(|r| Some(labelled.value(r) || marked_before(r))),
                     ),
-                    Arc::new(kinds),
+                    arrow_cast::cast(&kinds, &dictionary)?,
                 )
             }
         };
@@ -229,7 +251,7 @@ impl AnomalyRegistry {
         columns.push(Arc::new(is_anomaly));
         columns.push(anomaly_type);
         fields.push(Field::new(IS_ANOMALY, DataType::Boolean, false));
-        fields.push(Field::new(ANOMALY_TYPE, DataType::Utf8, true));
+        fields.push(Field::new(ANOMALY_TYPE, dictionary, true));
         let schema = Arc::new(Schema::new_with_metadata(
             fields,
             batch.schema().metadata().clone(),
@@ -248,6 +270,29 @@ fn replace_rows(array: &ArrayRef, rows: &[u32], values: &ArrayRef) -> Result<Arr
     } else {
         arrow_cast::cast(values, array.data_type())?
     };
-    let runs = kernels::replacement_runs(rows, array.len());
-    kernels::splice(&[array, &values], &runs)
+    let without_nulls = array.null_count() == 0 && values.null_count() == 0;
+    match array.data_type() {
+        DataType::Float64 if without_nulls => {
+            Ok(replace_values::<Float64Type>(array, rows, &values))
+        }
+        DataType::Int64 if without_nulls => Ok(replace_values::<Int64Type>(array, rows, &values)),
+        _ => {
+            let runs = kernels::replacement_runs(rows, array.len());
+            kernels::splice(&[array, &values], &runs)
+        }
+    }
+}
+
+/// [`replace_rows`] of a primitive array without nulls: its values copied, then the
+/// rows overwritten (cheaper than copying the runs between them).
+fn replace_values<T: ArrowPrimitiveType>(
+    array: &ArrayRef,
+    rows: &[u32],
+    values: &ArrayRef,
+) -> ArrayRef {
+    let mut out = array.as_primitive::<T>().values().to_vec();
+    for (&r, &v) in rows.iter().zip(values.as_primitive::<T>().values()) {
+        out[r as usize] = v;
+    }
+    Arc::new(PrimitiveArray::<T>::new(out.into(), None))
 }
