@@ -784,4 +784,53 @@ mod tests {
         assert_eq!(reads, 2, "the chosen rows were read again");
         assert_eq!(again, expected);
     }
+
+    /// `gather` gives what Arrow's interleave gives, for booleans with and without
+    /// nulls and for dictionaries that share their values or not.
+    #[test]
+    fn gather_equals_arrow_interleave() {
+        use arrow_array::StringArray;
+        let kinds: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
+        let coded = |keys: Vec<Option<u16>>, values: &ArrayRef| -> ArrayRef {
+            Arc::new(DictionaryArray::new(keys.into(), values.clone()))
+        };
+        let own: ArrayRef = Arc::new(StringArray::from(vec!["x", "b"]));
+        let batch =
+            |flags: Vec<Option<bool>>, dense: Vec<bool>, shared: ArrayRef, mixed: ArrayRef| {
+                RecordBatch::try_from_iter([
+                    ("nullable", Arc::new(BooleanArray::from(flags)) as ArrayRef),
+                    ("dense", Arc::new(BooleanArray::from(dense)) as ArrayRef),
+                    ("shared", shared),
+                    ("mixed", mixed),
+                ])
+                .unwrap()
+            };
+        let one = batch(
+            vec![Some(true), None, Some(false)],
+            vec![true, false, true],
+            coded(vec![Some(0), None, Some(1)], &kinds),
+            coded(vec![Some(1), Some(0), None], &kinds),
+        );
+        let two = batch(
+            vec![None, Some(true)],
+            vec![false, true],
+            coded(vec![Some(1), Some(1)], &kinds),
+            coded(vec![Some(0), None], &own),
+        );
+        let indices = [(1, 1), (0, 2), (0, 0), (1, 0), (0, 1), (1, 1), (0, 2)];
+        let gathered = gather(&[&one, &two], &indices).unwrap();
+        let expected =
+            arrow_select::interleave::interleave_record_batch(&[&one, &two], &indices).unwrap();
+        assert_eq!(gathered.schema(), expected.schema());
+        for (got, want) in gathered.columns().iter().zip(expected.columns()) {
+            let text = |a: &ArrayRef| arrow_cast::cast(a, &DataType::Utf8).unwrap();
+            assert_eq!(text(got).as_ref(), text(want).as_ref());
+            assert_eq!(got.logical_nulls(), want.logical_nulls());
+        }
+        let shared = gathered.column(2).as_dictionary::<UInt16Type>();
+        assert!(
+            Arc::ptr_eq(shared.values(), &kinds),
+            "shared values kept, not copied"
+        );
+    }
 }
