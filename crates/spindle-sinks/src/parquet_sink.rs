@@ -287,6 +287,9 @@ fn mostly_ascending(array: &dyn Array) -> bool {
     descents * 8 <= values.len()
 }
 
+/// Write buffer of a Parquet file.
+const FILE_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Zstandard level of [`ParquetCompression::Zstd`]: level 1 writes about twice as fast as
 /// the usual 3 and, on Spindle's tables, makes files within a few percent of its size.
 const ZSTD_LEVEL: i32 = 1;
@@ -465,8 +468,11 @@ impl ParquetSink {
             let layouts = ColumnLayout::of_columns(&schema, sample);
             // The Arrow writer lays out the file (schema, embedded Arrow schema); its
             // lower half then takes row groups encoded column by column in parallel.
+            // Encoded column chunks are larger than the buffer and go straight to the
+            // file; it gathers only headers and small pages (1 MiB per open file cost
+            // 4 to 9 MiB of peak memory at `medium`, and no time).
             let (file, factory) = ArrowWriter::try_new(
-                BufWriter::with_capacity(1 << 20, file),
+                BufWriter::with_capacity(FILE_BUFFER_BYTES, file),
                 schema.clone(),
                 Some(self.options.properties(&schema, &layouts)),
             )?
