@@ -2,7 +2,9 @@
 //! uniform positions and random permutations.
 
 use crate::rng::RandomStream;
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// A discrete distribution over `0..n`, sampled by inverse CDF.
 #[derive(Clone, Debug)]
@@ -194,6 +196,26 @@ pub struct SortedUniforms {
     stream: RandomStream,
     /// Sum of spacings before each block, plus the grand total at the end.
     block_start: Vec<f64>,
+    /// For rows read one by one ([`SortedUniforms::at`]): per block, once one of its
+    /// rows is asked for, where it stands every [`CHECKPOINT_ROWS`] rows.
+    checkpoints: OnceLock<Box<[OnceLock<Checkpoints>]>>,
+}
+
+/// Rows between two [`Checkpoints`] of a block.
+const CHECKPOINT_ROWS: u64 = 64;
+
+/// Rows of one block asked for at once from which [`SortedUniforms::at`] draws the
+/// block whole rather than from checkpoints (which cost up to [`CHECKPOINT_ROWS`]
+/// spacings a row, half that on average).
+const DRAW_WHOLE_FROM_ROWS: u64 = 2 * SORTED_BLOCK / CHECKPOINT_ROWS;
+
+/// A drawn block's scale and its running position before every [`CHECKPOINT_ROWS`]th
+/// row: a row of it is then made from at most that many spacings, exactly as
+/// [`SortedUniforms::range`] makes it (the same additions in the same order).
+#[derive(Clone, Debug)]
+struct Checkpoints {
+    scale: f64,
+    before: Vec<f64>,
 }
 
 /// Rows per block of [`SortedUniforms`]. Part of the output's definition, so it is a
@@ -223,6 +245,7 @@ impl SortedUniforms {
             n,
             stream,
             block_start,
+            checkpoints: OnceLock::new(),
         }
     }
 
@@ -239,27 +262,99 @@ impl SortedUniforms {
     /// Positions of rows `start..end`, ascending, each in `[0, 1)`.
     pub fn range(&self, start: u64, end: u64) -> Vec<f64> {
         assert!(start <= end && end <= self.n);
-        let total = *self.block_start.last().expect("has a total");
         let mut out = Vec::with_capacity((end - start) as usize);
         let mut block = start / SORTED_BLOCK;
         while block * SORTED_BLOCK < end {
             let first = block * SORTED_BLOCK;
-            let last = (first + SORTED_BLOCK).min(self.n);
-            let spacings: Vec<f64> = (first..last).map(|i| self.stream.exponential(i)).collect();
-            let sum: f64 = spacings.iter().sum();
-            let block_len = self.block_start[block as usize + 1] - self.block_start[block as usize];
-            let scale = block_len / sum;
+            let (spacings, scale) = self.block_spacings(block);
             let mut acc = self.block_start[block as usize];
             for (offset, spacing) in spacings.iter().enumerate() {
                 acc += spacing * scale;
                 let i = first + offset as u64;
                 if i >= start && i < end {
-                    out.push((acc / total).min(1.0 - f64::EPSILON));
+                    out.push(self.position(acc));
                 }
             }
             block += 1;
         }
         out
+    }
+
+    /// Positions of `rows` (any order, each below [`SortedUniforms::len`]), equal to
+    /// what [`SortedUniforms::range`] gives them. A block with many of the rows is
+    /// drawn whole; rows scattered over many blocks (a lookup into a sorted table) are
+    /// made from checkpoints: each block drawn whole once for the run and kept as 65
+    /// numbers per 4,096 rows, after which a row costs at most [`CHECKPOINT_ROWS`]
+    /// spacings where drawing its block costs 4,096.
+    pub fn at(&self, rows: &[u64]) -> Vec<f64> {
+        let mut per_block: HashMap<u64, u32> = HashMap::new();
+        for &row in rows {
+            assert!(row < self.n, "row {row} of {}", self.n);
+            *per_block.entry(row / SORTED_BLOCK).or_default() += 1;
+        }
+        let whole: HashMap<u64, Vec<f64>> = per_block
+            .iter()
+            .filter(|&(_, &count)| u64::from(count) >= DRAW_WHOLE_FROM_ROWS)
+            .map(|(&block, _)| {
+                let first = block * SORTED_BLOCK;
+                let last = (first + SORTED_BLOCK).min(self.n);
+                (block, self.range(first, last))
+            })
+            .collect();
+        rows.iter()
+            .map(|&row| {
+                let block = row / SORTED_BLOCK;
+                match whole.get(&block) {
+                    Some(drawn) => drawn[(row - block * SORTED_BLOCK) as usize],
+                    None => self.checkpointed(row),
+                }
+            })
+            .collect()
+    }
+
+    /// The position of `row`, from its block's checkpoints (made on first use).
+    fn checkpointed(&self, row: u64) -> f64 {
+        let blocks = self.checkpoints.get_or_init(|| {
+            (0..self.n.div_ceil(SORTED_BLOCK))
+                .map(|_| OnceLock::new())
+                .collect()
+        });
+        let block = row / SORTED_BLOCK;
+        let first = block * SORTED_BLOCK;
+        let marks = blocks[block as usize].get_or_init(|| {
+            let (spacings, scale) = self.block_spacings(block);
+            let mut acc = self.block_start[block as usize];
+            let mut before = Vec::with_capacity(spacings.len().div_ceil(CHECKPOINT_ROWS as usize));
+            for (offset, spacing) in spacings.iter().enumerate() {
+                if offset as u64 % CHECKPOINT_ROWS == 0 {
+                    before.push(acc);
+                }
+                acc += spacing * scale;
+            }
+            Checkpoints { scale, before }
+        });
+        let mark = (row - first) / CHECKPOINT_ROWS;
+        let mut acc = marks.before[mark as usize];
+        for i in first + mark * CHECKPOINT_ROWS..=row {
+            acc += self.stream.exponential(i) * marks.scale;
+        }
+        self.position(acc)
+    }
+
+    /// The spacings of `block` and the scale that makes them fill it.
+    fn block_spacings(&self, block: u64) -> (Vec<f64>, f64) {
+        let first = block * SORTED_BLOCK;
+        let last = (first + SORTED_BLOCK).min(self.n);
+        let spacings: Vec<f64> = (first..last).map(|i| self.stream.exponential(i)).collect();
+        let sum: f64 = spacings.iter().sum();
+        let block_len = self.block_start[block as usize + 1] - self.block_start[block as usize];
+        (spacings, block_len / sum)
+    }
+
+    /// The position in `[0, 1)` of a running sum of spacings.
+    fn position(&self, acc: f64) -> f64 {
+        let total = *self.block_start.last().expect("has a total");
+        (acc / total).min(1.0 - f64::EPSILON)
     }
 }
 
@@ -634,6 +729,33 @@ mod tests {
             (median - std::f64::consts::LN_2).abs() < 0.03,
             "median gap {median}"
         );
+    }
+
+    /// Rows asked for one by one, scattered or many in one block, in any order and
+    /// again (checkpoints made by an earlier request), are exactly what `range` gives.
+    #[test]
+    fn sorted_uniforms_at_rows_equals_range() {
+        let n = 50_000 + 123; // a last block that is not full
+        let su = SortedUniforms::new(9, "t", n);
+        let all = su.range(0, n);
+        let s = RandomStream::new(1, "rows");
+        let scattered: Vec<u64> = (0..500).map(|i| s.below(i, n)).collect();
+        // 300 rows of one block (drawn whole) among scattered ones, the last row too.
+        let dense: Vec<u64> = (0..300)
+            .map(|i| 8_192 + s.below(10_000 + i, 4_096))
+            .chain(scattered.iter().copied())
+            .chain([n - 1, 0])
+            .collect();
+        for rows in [&scattered, &dense, &scattered] {
+            let expected: Vec<f64> = rows.iter().map(|&r| all[r as usize]).collect();
+            let got = su.at(rows);
+            assert!(
+                got.iter()
+                    .zip(&expected)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "positions differ from range's"
+            );
+        }
     }
 
     #[test]

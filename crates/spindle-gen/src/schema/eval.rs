@@ -7,7 +7,7 @@ use super::dataset::Dataset;
 use super::layout::{Layout, Nest};
 use super::model::*;
 use super::words;
-use crate::dist::{Alias, SORTED_BLOCK, SortedUniforms, SpreadPrefix, Weighted, permutation};
+use crate::dist::{Alias, SortedUniforms, SpreadPrefix, Weighted, permutation};
 use crate::error::{Error, Result};
 use crate::rng::RandomStream;
 use arrow_array::builder::StringBuilder;
@@ -1789,28 +1789,11 @@ fn levels_of(n: u64, levels: u64, root_count: Option<u64>) -> (Vec<u64>, Vec<u64
     (starts, sizes)
 }
 
-/// Sorted positions of `rows`: each block of positions is drawn once per request.
+/// Sorted positions of `rows`.
 fn sorted_positions(sorted: &SortedUniforms, rows: &Rows) -> Vec<f64> {
     match rows {
         Rows::Range(r) => sorted.range(r.start, r.end),
-        Rows::List(list) => {
-            let mut blocks: Vec<u64> = list.iter().map(|r| r / SORTED_BLOCK).collect();
-            blocks.sort_unstable();
-            blocks.dedup();
-            let n = sorted.len();
-            let drawn: Vec<Vec<f64>> = blocks
-                .iter()
-                .map(|b| sorted.range(b * SORTED_BLOCK, ((b + 1) * SORTED_BLOCK).min(n)))
-                .collect();
-            list.iter()
-                .map(|r| {
-                    let b = blocks
-                        .binary_search(&(r / SORTED_BLOCK))
-                        .expect("drawn block");
-                    drawn[b][(r % SORTED_BLOCK) as usize]
-                })
-                .collect()
-        }
+        Rows::List(list) => sorted.at(list),
     }
 }
 
