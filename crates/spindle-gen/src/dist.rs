@@ -202,7 +202,7 @@ pub struct SortedUniforms {
 }
 
 /// Rows between two [`Checkpoints`] of a block.
-const CHECKPOINT_ROWS: u64 = 64;
+const CHECKPOINT_ROWS: u64 = 16;
 
 /// Rows of one block asked for at once from which [`SortedUniforms::at`] draws the
 /// block whole rather than from checkpoints (which cost up to [`CHECKPOINT_ROWS`]
@@ -283,9 +283,9 @@ impl SortedUniforms {
     /// Positions of `rows` (any order, each below [`SortedUniforms::len`]), equal to
     /// what [`SortedUniforms::range`] gives them. A block with many of the rows is
     /// drawn whole; rows scattered over many blocks (a lookup into a sorted table) are
-    /// made from checkpoints: each block drawn whole once for the run and kept as 65
-    /// numbers per 4,096 rows, after which a row costs at most [`CHECKPOINT_ROWS`]
-    /// spacings where drawing its block costs 4,096.
+    /// made from checkpoints: each block drawn whole once for the run and kept as 257
+    /// numbers (2 KiB per 4,096 rows), after which a row costs at most
+    /// [`CHECKPOINT_ROWS`] spacings where drawing its block costs 4,096.
     pub fn at(&self, rows: &[u64]) -> Vec<f64> {
         let mut per_block: HashMap<u64, u32> = HashMap::new();
         for &row in rows {
