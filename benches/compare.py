@@ -457,10 +457,25 @@ def schema_section(a, py, sp, tmp):
     for r in rows:
         lines.append(f"| {r['workload']} | {r['ours_s']:.2f} s | {r['ref_s']:.2f} s | {r['ref_s'] / r['ours_s']:.1f}x "
                      f"| {r['ours_mib']:.0f} MiB | {r['ref_mib']:.0f} MiB |")
+    lines += ["", schema_goal(rows)]
     lines += ["", f"`spindle stream iot --table reading --scale xlarge --sink file:/dev/null` (generated in "
               f"`reading_timestamp` order, no sort): {events:,} events in {wall:.1f} s "
               f"({events / wall:,.0f} events/s), peak RSS {rss:.0f} MiB.", ""]
     return lines
+
+
+def schema_goal(rows):
+    """Issue 16's goal at `medium` (at least 10x the reference with at most a quarter of
+    its memory), read off the rows: which domains meet it and where the others fall short."""
+    medium = [r for r in rows if r["workload"].endswith(" medium") or " medium " in r["workload"]]
+    name = lambda r: r["workload"].removeprefix("generate ").split(" ")[0]
+    slow = [f"{name(r)} {r['ref_s'] / r['ours_s']:.1f}x" for r in medium if r["ref_s"] < 10 * r["ours_s"]]
+    heavy = [f"{name(r)} {r['ours_mib'] / r['ref_mib']:.2f}" for r in medium if 4 * r["ours_mib"] > r["ref_mib"]]
+    met = [name(r) for r in medium if r["ref_s"] >= 10 * r["ours_s"] and 4 * r["ours_mib"] <= r["ref_mib"]]
+    return (f"Goal (issue 16), at `medium`: at least 10x the reference with at most a quarter of its memory. "
+            f"Met by {len(met)} of {len(medium)} ({', '.join(met) or 'none'}). Short of 10x: "
+            f"{', '.join(slow) or 'none'}. Over a quarter of the memory (share of the reference's): "
+            f"{', '.join(heavy) or 'none'}.")
 
 
 def run_all(a, py, sp, tmp):
