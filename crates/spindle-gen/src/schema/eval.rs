@@ -28,9 +28,10 @@ const DAY: i64 = 86_400_000_000;
 /// Tables up to this many rows are made whole on first use and read with `take`. A
 /// larger table's columns are made for the rows asked, chunk by chunk, in parallel:
 /// making it whole on first use holds it in memory and keeps the threads that need it
-/// waiting (at `medium`, with 200,000 here before: healthcare 0.26 -> 0.20 s and
-/// 141 -> 100 MiB, education 43 -> 35 MiB, hr 0.13 -> 0.09 s at `large`; pulse, whose
-/// 500,000 trips read 50,000 riders, 0.15 -> 0.17 s).
+/// waiting (with 200,000 here before: healthcare 0.26 -> 0.20 s and 139 -> 97 MiB and
+/// education 42 -> 34 MiB at `medium`, hr 0.13 -> 0.09 s at `large`; pulse, whose
+/// 500,000 trips read 50,000 riders, 0.15 -> 0.17 s until sorted columns read row by
+/// row came from checkpoints).
 pub const SMALL_TABLE_ROWS: u64 = 2_000;
 
 /// Zipf picks over at most this many parents use an exact table; beyond, a continuous
