@@ -209,6 +209,11 @@ const CHECKPOINT_ROWS: u64 = 16;
 /// spacings a row, half that on average).
 const DRAW_WHOLE_FROM_ROWS: u64 = 2 * SORTED_BLOCK / CHECKPOINT_ROWS;
 
+/// Blocks of the largest table whose checkpoints are kept (134 million rows; 64 MiB of
+/// checkpoints once every block is read). Past it, [`SortedUniforms::at`] draws each
+/// block it reads whole, as [`SortedUniforms::range`] does, and keeps nothing.
+const MAX_CHECKPOINTED_BLOCKS: u64 = 32_768;
+
 /// A drawn block's scale and its running position before every [`CHECKPOINT_ROWS`]th
 /// row: a row of it is then made from at most that many spacings, exactly as
 /// [`SortedUniforms::range`] makes it (the same additions in the same order).
@@ -285,16 +290,18 @@ impl SortedUniforms {
     /// drawn whole; rows scattered over many blocks (a lookup into a sorted table) are
     /// made from checkpoints: each block drawn whole once for the run and kept as 257
     /// numbers (2 KiB per 4,096 rows), after which a row costs at most
-    /// [`CHECKPOINT_ROWS`] spacings where drawing its block costs 4,096.
+    /// [`CHECKPOINT_ROWS`] spacings where drawing its block costs 4,096 (up to
+    /// [`MAX_CHECKPOINTED_BLOCKS`]; a larger table has every block it reads drawn whole).
     pub fn at(&self, rows: &[u64]) -> Vec<f64> {
         let mut per_block: HashMap<u64, u32> = HashMap::new();
         for &row in rows {
             assert!(row < self.n, "row {row} of {}", self.n);
             *per_block.entry(row / SORTED_BLOCK).or_default() += 1;
         }
+        let checkpointed = self.n.div_ceil(SORTED_BLOCK) <= MAX_CHECKPOINTED_BLOCKS;
         let whole: HashMap<u64, Vec<f64>> = per_block
             .iter()
-            .filter(|&(_, &count)| u64::from(count) >= DRAW_WHOLE_FROM_ROWS)
+            .filter(|&(_, &count)| !checkpointed || u64::from(count) >= DRAW_WHOLE_FROM_ROWS)
             .map(|(&block, _)| {
                 let first = block * SORTED_BLOCK;
                 let last = (first + SORTED_BLOCK).min(self.n);
@@ -756,6 +763,20 @@ mod tests {
                 "positions differ from range's"
             );
         }
+        // A table past the checkpointed size: every block read is drawn whole.
+        let n = MAX_CHECKPOINTED_BLOCKS * SORTED_BLOCK + 5_000;
+        let su = SortedUniforms::new(9, "big", n);
+        let rows: Vec<u64> = (0..50)
+            .map(|i| s.below(20_000 + i, n))
+            .chain([n - 1])
+            .collect();
+        let got = su.at(&rows);
+        for (&row, got) in rows.iter().zip(got) {
+            let first = row / SORTED_BLOCK * SORTED_BLOCK;
+            let block = su.range(first, (first + SORTED_BLOCK).min(n));
+            assert_eq!(got.to_bits(), block[(row - first) as usize].to_bits());
+        }
+        assert!(su.checkpoints.get().is_none(), "no checkpoints kept");
     }
 
     #[test]
