@@ -17,7 +17,7 @@ mod reference;
 mod tables;
 mod words;
 
-pub use reference::{Category, ZipRecord, categories, zip_records};
+pub use reference::{Category, ZipCentroids, categories, zip_centroids};
 
 use crate::dist::{Alias, ExactPrefix, SortedUniforms, Weighted, permutation};
 use crate::domain::{Domain, DomainPlan, TableSpec};
@@ -283,7 +283,7 @@ impl Domain for RetailDomain {
 
     fn preload(&self, tables: &[&str]) {
         if tables.iter().any(|&t| t == "address" || t == "store") {
-            reference::preload_zip_records();
+            reference::preload_zip_centroids();
         }
     }
 

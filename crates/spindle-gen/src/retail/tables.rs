@@ -7,7 +7,9 @@ use super::*;
 use arrow_array::builder::StringBuilder;
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    UInt32Array,
 };
+use arrow_select::take::take;
 
 const MICROS: i64 = 1_000_000;
 const GENDERS: [(&str, f64); 2] = [("M", 0.49), ("F", 0.51)];
@@ -237,12 +239,12 @@ impl RetailPlan {
                 primary.push(row == a);
             }
         }
-        let zips = zip_records();
+        let zips = zip_centroids();
         let zip_stream = self.stream("address.zip");
-        let zip_of: Vec<&ZipRecord> = rows
-            .clone()
-            .map(|r| &zips[zip_stream.below(r, zips.len() as u64) as usize])
-            .collect();
+        let zip_of = UInt32Array::from_iter_values(
+            rows.clone()
+                .map(|r| zip_stream.below(r, zips.len() as u64) as u32),
+        );
         let number = self.stream("address.number");
         let street_stream = self.stream("address.street");
         let suffix_stream = self.stream("address.suffix");
@@ -264,13 +266,11 @@ impl RetailPlan {
             Arc::new(Int64Array::from(owner)),
             Arc::new(Categorical::new(&ADDRESS_TYPES).column(self.stream("address.type"), rows)),
             Arc::new(streets.finish()),
-            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| z.city))),
-            Arc::new(StringArray::from_iter_values(
-                zip_of.iter().map(|z| z.state),
-            )),
-            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| z.zip))),
-            Arc::new(Float64Array::from_iter_values(zip_of.iter().map(|z| z.lat))),
-            Arc::new(Float64Array::from_iter_values(zip_of.iter().map(|z| z.lng))),
+            take(&zips.city, &zip_of, None)?,
+            take(&zips.state, &zip_of, None)?,
+            take(&zips.zip, &zip_of, None)?,
+            take(&zips.lat, &zip_of, None)?,
+            take(&zips.lng, &zip_of, None)?,
             Arc::new(BooleanArray::from(primary)),
         ];
         self.batch("address", columns)
@@ -321,22 +321,20 @@ impl RetailPlan {
     }
 
     pub(super) fn stores(&self, rows: Range<u64>) -> Result<RecordBatch> {
-        let zips = zip_records();
+        let zips = zip_centroids();
         let zip_stream = self.stream("store.zip");
-        let zip_of: Vec<&ZipRecord> = rows
-            .clone()
-            .map(|r| &zips[zip_stream.below(r, zips.len() as u64) as usize])
-            .collect();
+        let zip_of = UInt32Array::from_iter_values(
+            rows.clone()
+                .map(|r| zip_stream.below(r, zips.len() as u64) as u32),
+        );
         let columns: Vec<ArrayRef> = vec![
             ids(rows.clone()),
             Arc::new(StringArray::from_iter_values(
                 rows.clone().map(|r| format!("Store #{:04}", r + 1)),
             )),
             Arc::new(Categorical::new(&STORE_TYPES).column(self.stream("store.type"), rows)),
-            Arc::new(StringArray::from_iter_values(zip_of.iter().map(|z| z.city))),
-            Arc::new(StringArray::from_iter_values(
-                zip_of.iter().map(|z| z.state),
-            )),
+            take(&zips.city, &zip_of, None)?,
+            take(&zips.state, &zip_of, None)?,
         ];
         self.batch("store", columns)
     }

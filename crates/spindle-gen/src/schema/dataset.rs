@@ -2,7 +2,7 @@
 //! (a list of values, or a list of records), and the built-in `us_zip_locations`.
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{Array, ArrayRef, Float64Array, StringArray};
+use arrow_array::{Array, ArrayRef, Float64Array};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -160,22 +160,16 @@ fn typed_array(values: &[Value]) -> ArrayRef {
 fn zip_dataset() -> Arc<Dataset> {
     static ZIPS: OnceLock<Arc<Dataset>> = OnceLock::new();
     ZIPS.get_or_init(|| {
-        let records = crate::retail::zip_records();
-        let text = |f: fn(&crate::retail::ZipRecord) -> &str| -> ArrayRef {
-            Arc::new(records.iter().map(|r| Some(f(r))).collect::<StringArray>())
-        };
-        let num = |f: fn(&crate::retail::ZipRecord) -> f64| -> ArrayRef {
-            Arc::new(records.iter().map(|r| Some(f(r))).collect::<Float64Array>())
-        };
+        let zips = crate::retail::zip_centroids();
         Arc::new(Dataset {
             name: "us_zip_locations".into(),
-            len: records.len(),
+            len: zips.len(),
             fields: vec![
-                ("zip".into(), text(|r| r.zip)),
-                ("city".into(), text(|r| r.city)),
-                ("state".into(), text(|r| r.state)),
-                ("lat".into(), num(|r| r.lat)),
-                ("lng".into(), num(|r| r.lng)),
+                ("zip".into(), Arc::new(zips.zip.clone())),
+                ("city".into(), Arc::new(zips.city.clone())),
+                ("state".into(), Arc::new(zips.state.clone())),
+                ("lat".into(), Arc::new(zips.lat.clone())),
+                ("lng".into(), Arc::new(zips.lng.clone())),
             ],
             raw: Vec::new(),
         })
