@@ -244,7 +244,7 @@ impl SortedUniforms {
             acc += block_totals.gamma(b, len);
         }
         // The spacing after the last point.
-        acc += -(1.0 - stream.unit2(u64::MAX, 0xE1D)).ln();
+        acc += crate::rng::standard_exponential(stream.bits2(u64::MAX, 0xE1D));
         block_start.push(acc);
         Self {
             n,

@@ -75,18 +75,17 @@ impl RandomStream {
         Self(self.bits(index))
     }
 
-    /// A standard normal value for row `index` (Box-Muller on two draws).
+    /// A standard normal value for row `index`: [`standard_normal`] of the row's bits.
     #[inline]
     pub fn normal(self, index: u64) -> f64 {
-        let u1 = 1.0 - self.unit(index); // (0, 1]
-        let u2 = self.unit2(index, 1);
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        standard_normal(self.bits(index))
     }
 
-    /// A unit-mean exponential value for row `index`.
+    /// A unit-mean exponential value for row `index`: [`standard_exponential`] of the
+    /// row's bits.
     #[inline]
     pub fn exponential(self, index: u64) -> f64 {
-        -(1.0 - self.unit(index)).ln()
+        standard_exponential(self.bits(index))
     }
 
     /// A Gamma(`shape`, 1) value for row `index` (`shape > 0`), by Marsaglia and
@@ -107,12 +106,12 @@ impl RandomStream {
         };
         let d = if shape < 1.0 { shape + 1.0 } else { shape } - 1.0 / 3.0;
         let c = 1.0 / (9.0 * d).sqrt();
-        // Each attempt takes a normal (two draws) and a uniform; about 1.03 attempts
-        // are needed on average, and the loop ends with probability 1.
+        // Each attempt takes a normal and a uniform; about 1.03 attempts are needed on
+        // average, and the loop ends with probability 1.
         loop {
-            let x = draws.normal_at(draw);
-            let u = 1.0 - draws.unit(draw + 2); // (0, 1]
-            draw += 3;
+            let x = draws.normal(draw);
+            let u = 1.0 - draws.unit(draw + 1); // (0, 1]
+            draw += 2;
             let t = 1.0 + c * x;
             if t <= 0.0 {
                 continue;
@@ -146,13 +145,176 @@ impl RandomStream {
         }
         k
     }
+}
 
-    /// A standard normal from draws `draw` and `draw + 1` of this stream.
+/// A standard normal value from 64 random bits, by the ziggurat method (Marsaglia and
+/// Tsang, 2000): the low 8 bits pick one of 256 layers of equal area under the density,
+/// the top 53 a position across it, and that position is the value whenever it falls
+/// inside the layer's rectangle below the curve, for about 99 values in 100, with no
+/// logarithm or cosine. The rest are settled by further draws from a stream keyed by
+/// the bits (acceptance under the curve, or the tail past 3.65), so the value is still
+/// a function of the bits alone.
+#[inline]
+pub fn standard_normal(bits: u64) -> f64 {
+    NORMAL.get().sample(bits)
+}
+
+/// A unit-mean exponential value from 64 random bits, by the ziggurat method as for
+/// [`standard_normal`] (the tail starts past 7.7).
+#[inline]
+pub fn standard_exponential(bits: u64) -> f64 {
+    EXPONENTIAL.get().sample(bits)
+}
+
+/// Which density a [`Ziggurat`] is laid over.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Density {
+    /// `exp(-x²/2)` on both sides of 0.
+    Normal,
+    /// `exp(-x)` for `x >= 0`.
+    Exponential,
+}
+
+impl Density {
+    fn at(self, x: f64) -> f64 {
+        match self {
+            Self::Normal => (-0.5 * x * x).exp(),
+            Self::Exponential => (-x).exp(),
+        }
+    }
+
+    /// The `x >= 0` where the density is `y`.
+    fn inverse(self, y: f64) -> f64 {
+        match self {
+            Self::Normal => (-2.0 * y.ln()).sqrt(),
+            Self::Exponential => -y.ln(),
+        }
+    }
+}
+
+/// A density's ziggurat: layer `i` spans `0..x[i]` across and `f[i]..f[i+1]` in
+/// height, where `f` is the (unnormalized) density; every layer has area `area`. `x`
+/// falls from `x[0]` (the base layer: a rectangle standing for the base below `f(r)`
+/// and the tail past `r`) to `x[256] = 0`.
+struct Ziggurat {
+    density: Density,
+    r: f64,
+    x: [f64; 257],
+    f: [f64; 257],
+}
+
+/// The layers of one density, computed on first use.
+struct Layers {
+    density: Density,
+    /// Where the tail starts, for 256 layers.
+    r: f64,
+    /// Each layer's area.
+    area: f64,
+    built: std::sync::OnceLock<Ziggurat>,
+}
+
+impl Layers {
+    fn get(&self) -> &Ziggurat {
+        self.built.get_or_init(|| {
+            // Marsaglia and Tsang's recurrence: each layer's top is where the one
+            // below, as wide as its top, reaches the area.
+            let d = self.density;
+            let mut x = [0.0; 257];
+            x[0] = self.area / d.at(self.r);
+            x[1] = self.r;
+            for i in 2..256 {
+                x[i] = d.inverse(self.area / x[i - 1] + d.at(x[i - 1]));
+            }
+            Ziggurat {
+                density: d,
+                r: self.r,
+                x,
+                f: x.map(|x| d.at(x)),
+            }
+        })
+    }
+}
+
+/// The standard normal's layers (Marsaglia and Tsang's constants).
+static NORMAL: Layers = Layers {
+    density: Density::Normal,
+    r: 3.654_152_885_361_009,
+    area: 0.004_928_673_233_99,
+    built: std::sync::OnceLock::new(),
+};
+
+/// The unit exponential's layers (Marsaglia and Tsang's constants).
+static EXPONENTIAL: Layers = Layers {
+    density: Density::Exponential,
+    r: 7.697_117_470_131_487,
+    area: 0.003_949_659_822_581_572,
+    built: std::sync::OnceLock::new(),
+};
+
+impl Ziggurat {
+    /// The value of `bits`, as [`standard_normal`] describes.
     #[inline]
-    fn normal_at(self, draw: u64) -> f64 {
-        let u1 = 1.0 - self.unit(draw); // (0, 1]
-        let u2 = self.unit(draw + 1);
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    fn sample(&self, bits: u64) -> f64 {
+        let (layer, x) = self.position(bits);
+        if x.abs() < self.x[layer + 1] {
+            return x;
+        }
+        self.settle(bits, layer, x)
+    }
+
+    /// A layer from the low 8 bits and a position across it from the top 53 (on either
+    /// side of 0 for a symmetric density).
+    #[inline]
+    fn position(&self, bits: u64) -> (usize, f64) {
+        let layer = (bits & 0xFF) as usize;
+        let u = match self.density {
+            Density::Normal => 2.0 * to_unit(bits) - 1.0,
+            Density::Exponential => to_unit(bits),
+        };
+        (layer, u * self.x[layer])
+    }
+
+    /// Finishes a value whose first position, `x` in `layer`, fell outside the layer's
+    /// rectangle: taken if a uniform height under the layer falls below the curve (or,
+    /// from the base layer, a value of the tail), else a new layer and position; each
+    /// from the next draw of the stream keyed by `bits`.
+    #[cold]
+    fn settle(&self, bits: u64, mut layer: usize, mut x: f64) -> f64 {
+        let more = RandomStream(bits);
+        let mut draw = 0;
+        let mut next = || {
+            draw += 1;
+            more.bits(draw - 1)
+        };
+        loop {
+            if layer == 0 {
+                return self.tail(x, &mut next);
+            }
+            let height = self.f[layer] + (self.f[layer + 1] - self.f[layer]) * to_unit(next());
+            if height < self.density.at(x) {
+                return x;
+            }
+            (layer, x) = self.position(next());
+            if x.abs() < self.x[layer + 1] {
+                return x;
+            }
+        }
+    }
+
+    /// A value of the tail past `r`, on the side of `x`.
+    fn tail(&self, x: f64, next: &mut impl FnMut() -> u64) -> f64 {
+        let mut exponential = || -(1.0 - to_unit(next())).ln();
+        match self.density {
+            // The exponential forgets: past r, r plus a new exponential value.
+            Density::Exponential => self.r + exponential(),
+            // Marsaglia (1964).
+            Density::Normal => loop {
+                let t = exponential() / self.r;
+                if 2.0 * exponential() > t * t {
+                    return (self.r + t).copysign(x);
+                }
+            },
+        }
     }
 }
 
@@ -212,6 +374,77 @@ mod tests {
                 (var - shape).abs() < var_tolerance,
                 "shape {shape}: var {var}"
             );
+        }
+    }
+
+    #[test]
+    fn normal_puts_the_normal_share_beyond_each_quantile() {
+        // z with P(X > z) = p, for p from the middle to past the ziggurat's tail (R =
+        // 3.65): each side's share of 2 million values within 5 standard errors of p.
+        let quantiles = [
+            (0.5, 0.0),
+            (0.25, 0.674_489_750_196_081_7),
+            (0.1, 1.281_551_565_544_600_4),
+            (0.025, 1.959_963_984_540_054),
+            (0.01, 2.326_347_874_040_840_8),
+            (0.001, 3.090_232_306_167_813_5),
+            (0.000_1, 3.719_016_485_455_709),
+        ];
+        let s = RandomStream::new(11, "z");
+        let n = 2_000_000u64;
+        let xs: Vec<f64> = (0..n).map(|i| s.normal(i)).collect();
+        for (p, z) in quantiles {
+            let tolerance = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
+            let above = xs.iter().filter(|&&x| x > z).count() as f64 / n as f64;
+            let below = xs.iter().filter(|&&x| x < -z).count() as f64 / n as f64;
+            assert!(
+                (above - p).abs() < tolerance,
+                "P(X > {z}) = {above}, not {p}"
+            );
+            assert!(
+                (below - p).abs() < tolerance,
+                "P(X < -{z}) = {below}, not {p}"
+            );
+        }
+        assert!(xs.iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
+    fn exponential_puts_the_exponential_share_beyond_each_quantile() {
+        // P(X > z) = exp(-z), up to past the ziggurat's tail (r = 7.7).
+        let s = RandomStream::new(12, "e");
+        let n = 2_000_000u64;
+        let xs: Vec<f64> = (0..n).map(|i| s.exponential(i)).collect();
+        assert!(xs.iter().all(|&x| x >= 0.0 && x.is_finite()));
+        for z in [0.1_f64, 0.5, 1.0, 2.0, 4.0, 7.0, 8.0] {
+            let p = (-z).exp();
+            let tolerance = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
+            let above = xs.iter().filter(|&&x| x > z).count() as f64 / n as f64;
+            assert!(
+                (above - p).abs() < tolerance,
+                "P(X > {z}) = {above}, not {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn ziggurat_layers_have_equal_areas() {
+        for layers in [&NORMAL, &EXPONENTIAL] {
+            let z = layers.get();
+            assert_eq!(z.x[1], layers.r);
+            assert_eq!(z.x[256], 0.0);
+            // The base: a rectangle over the density below f(r) and its tail.
+            assert!((z.x[0] * z.f[1] - layers.area).abs() < 1e-15);
+            for i in 1..256 {
+                assert!(z.x[i + 1] < z.x[i], "{:?} layer {i}", z.density);
+                // The rectangle over layer i, up to the next layer's height.
+                let area = z.x[i] * (z.f[i + 1] - z.f[i]);
+                assert!(
+                    (area - layers.area).abs() < 1e-9 * layers.area,
+                    "{:?} layer {i}: {area}",
+                    z.density
+                );
+            }
         }
     }
 

@@ -139,21 +139,23 @@ struct Cap {
     perm: Feistel,
 }
 
-/// A bijection of `0..n` from a four-round Feistel network over the next even power
-/// of two, walking cycles back into range.
+/// A bijection of `0..n` from a four-round unbalanced Feistel network over the next
+/// power of two (so at most two passes per value on average, walking cycles back into
+/// range): the halves have `bits / 2` and `bits - bits / 2` bits and trade widths each
+/// round.
 struct Feistel {
     n: u64,
-    half_bits: u32,
+    /// Bits of the left and right halves of a value going in.
+    widths: (u32, u32),
     keys: [u64; 4],
 }
 
 impl Feistel {
     fn new(n: u64, stream: RandomStream) -> Self {
         let bits = 64 - n.max(2).saturating_sub(1).leading_zeros();
-        let half_bits = bits.div_ceil(2).max(1);
         Self {
             n,
-            half_bits,
+            widths: (bits / 2, bits - bits / 2),
             keys: [
                 stream.bits(0),
                 stream.bits(1),
@@ -164,15 +166,20 @@ impl Feistel {
     }
 
     fn apply(&self, x: u64) -> u64 {
-        let mask = (1u64 << self.half_bits) - 1;
+        let mask = |bits: u32| (1u64 << bits) - 1;
+        let (left_bits, right_bits) = self.widths;
         let mut v = x;
         loop {
-            let (mut l, mut r) = (v >> self.half_bits, v & mask);
+            let (mut l, mut r) = (v >> right_bits, v & mask(right_bits));
+            let mut l_bits = left_bits;
             for k in self.keys {
-                let f = crate::rng::mix64(r ^ k) & mask;
+                // (l, r) -> (r, l ^ F(r)): the halves swap, and with them their widths.
+                let f = crate::rng::mix64(r ^ k) & mask(l_bits);
                 (l, r) = (r, l ^ f);
+                l_bits = left_bits + right_bits - l_bits;
             }
-            v = (l << self.half_bits) | r;
+            // An even number of rounds leaves the widths as they came in.
+            v = (l << right_bits) | r;
             if v < self.n {
                 return v;
             }
