@@ -19,7 +19,6 @@ use arrow_array::{
 };
 use arrow_cast::{CastOptions, cast_with_options};
 use arrow_schema::{DataType, TimeUnit};
-use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -91,6 +90,25 @@ impl Rows {
         }
         Arc::new(column.finish())
     }
+}
+
+/// Appends `value` in decimal, zero-padded to `width` digits (`{:0width$}`).
+fn push_decimal(out: &mut String, value: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(value);
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(text.len())));
+    out.push_str(text);
+}
+
+/// Appends the low `width` hexadecimal digits of `value`, lowercase and zero-padded
+/// (`{:0width$x}` of a value below `16^width`).
+fn push_hex(out: &mut String, value: u64, width: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend(
+        (0..width)
+            .rev()
+            .map(|k| HEX[(value >> (4 * k)) as usize & 0xF] as char),
+    );
 }
 
 /// Appends `x` lowercased, without its spaces (`x.to_lowercase().replace(' ', "")` for
@@ -1055,15 +1073,15 @@ impl<'e> Eval<'e> {
                 let (hi, lo) = (s.bits(r), s.bits2(r, 1));
                 let hi = (hi & !0xF000) | 0x4000;
                 let lo = (lo & !(0xC << 60)) | (0x8 << 60);
-                let _ = write!(
-                    out,
-                    "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-                    hi >> 32,
-                    (hi >> 16) & 0xFFFF,
-                    hi & 0xFFFF,
-                    lo >> 48,
-                    lo & 0xFFFF_FFFF_FFFF
-                );
+                push_hex(out, hi >> 32, 8);
+                out.push('-');
+                push_hex(out, hi >> 16, 4);
+                out.push('-');
+                push_hex(out, hi, 4);
+                out.push('-');
+                push_hex(out, lo >> 48, 4);
+                out.push('-');
+                push_hex(out, lo, 12);
             }),
             Generator::Enum { .. } => {
                 let prep = &e.preps[self.t][c];
@@ -1174,9 +1192,7 @@ impl<'e> Eval<'e> {
                     for (k, part) in parts.iter().enumerate() {
                         match part {
                             PatternPart::Literal(t) => out.push_str(t),
-                            PatternPart::Seq(w) => {
-                                let _ = write!(out, "{:0w$}", r + 1, w = *w);
-                            }
+                            PatternPart::Seq(w) => push_decimal(out, r + 1, *w),
                             PatternPart::Random(n) => {
                                 let f = s.fork(r);
                                 for j in 0..*n {
@@ -1189,7 +1205,10 @@ impl<'e> Eval<'e> {
                             PatternPart::Column(_, w) => {
                                 let src = sources[k].as_ref().expect("column part");
                                 if src.is_valid(i) {
-                                    let _ = write!(out, "{:0>w$}", src.value(i), w = *w);
+                                    let value = src.value(i);
+                                    let pad = w.saturating_sub(value.chars().count());
+                                    out.extend(std::iter::repeat_n('0', pad));
+                                    out.push_str(value);
                                 }
                             }
                         }
@@ -1389,12 +1408,9 @@ impl<'e> Eval<'e> {
             Provider::FirstName => self.rows.texts(copy(words::first_names(), 0)),
             Provider::LastName => self.rows.texts(copy(words::last_names(), 1)),
             Provider::Name => self.rows.texts(|_, r, out| {
-                let _ = write!(
-                    out,
-                    "{} {}",
-                    pick(words::first_names(), r, 0),
-                    pick(words::last_names(), r, 1)
-                );
+                out.push_str(pick(words::first_names(), r, 0));
+                out.push(' ');
+                out.push_str(pick(words::last_names(), r, 1));
             }),
             Provider::Email => {
                 let table = self.table();
@@ -1434,12 +1450,9 @@ impl<'e> Eval<'e> {
                     push_lower(out, first, &[], usize::MAX);
                     out.push('.');
                     push_lower(out, last, &[], usize::MAX);
-                    let _ = write!(
-                        out,
-                        "{}@{}",
-                        1 + s.below2(r, 2, 998),
-                        pick(words::email_domains(), r, 3)
-                    );
+                    push_decimal(out, 1 + s.below2(r, 2, 998), 0);
+                    out.push('@');
+                    out.push_str(pick(words::email_domains(), r, 3));
                 })
             }
             Provider::CompanyEmail => self.rows.texts(|_, r, out| {
@@ -1451,46 +1464,40 @@ impl<'e> Eval<'e> {
                 out.push_str(".com");
             }),
             Provider::PhoneNumber => self.rows.texts(|_, r, out| {
-                let _ = write!(
-                    out,
-                    "({}) {}-{}",
-                    200 + s.below2(r, 0, 799),
-                    200 + s.below2(r, 1, 799),
-                    1000 + s.below2(r, 2, 9000)
-                );
+                out.push('(');
+                push_decimal(out, 200 + s.below2(r, 0, 799), 0);
+                out.push_str(") ");
+                push_decimal(out, 200 + s.below2(r, 1, 799), 0);
+                out.push('-');
+                push_decimal(out, 1000 + s.below2(r, 2, 9000), 0);
             }),
             Provider::Ssn => self.rows.texts(|_, r, out| {
                 let area = match 1 + s.below2(r, 0, 899) {
                     666 => 665,
                     a => a,
                 };
-                let _ = write!(
-                    out,
-                    "{area:03}-{:02}-{:04}",
-                    1 + s.below2(r, 1, 99),
-                    1 + s.below2(r, 2, 9999)
-                );
+                push_decimal(out, area, 3);
+                out.push('-');
+                push_decimal(out, 1 + s.below2(r, 1, 99), 2);
+                out.push('-');
+                push_decimal(out, 1 + s.below2(r, 2, 9999), 4);
             }),
             Provider::Company => self.rows.texts(copy(words::company_names(), 0)),
             Provider::StreetAddress => self.rows.texts(|_, r, out| {
-                let _ = write!(
-                    out,
-                    "{} {} {}",
-                    100 + s.below2(r, 0, 9900),
-                    pick(words::street_names(), r, 1),
-                    pick(words::STREET_SUFFIXES, r, 2)
-                );
+                push_decimal(out, 100 + s.below2(r, 0, 9900), 0);
+                out.push(' ');
+                out.push_str(pick(words::street_names(), r, 1));
+                out.push(' ');
+                out.push_str(pick(words::STREET_SUFFIXES, r, 2));
             }),
             Provider::Sentence => self.rows.texts(copy(words::sentences(), 0)),
             Provider::City => self.rows.texts(copy(words::US_CITIES, 0)),
             Provider::StateAbbr => self.rows.texts(copy(words::US_STATES, 0)),
             Provider::Uri => self.rows.texts(|_, r, out| {
-                let _ = write!(
-                    out,
-                    "https://{}/{}",
-                    pick(words::uri_domains(), r, 0),
-                    pick(words::uri_paths(), r, 1)
-                );
+                out.push_str("https://");
+                out.push_str(pick(words::uri_domains(), r, 0));
+                out.push('/');
+                out.push_str(pick(words::uri_paths(), r, 1));
             }),
             Provider::RandomText => {
                 const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -1889,6 +1896,29 @@ fn draw_days(d: DaysDist, s: RandomStream, r: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_are_written_as_format_writes_them() {
+        let s = RandomStream::new(3, "digits");
+        for r in 0..10_000u64 {
+            let value = s.bits(r) >> (r % 64);
+            for width in [0usize, 1, 3, 6, 25] {
+                let mut out = String::from("x");
+                push_decimal(&mut out, value, width);
+                assert_eq!(out, format!("x{value:0width$}"));
+            }
+            for width in [1u32, 4, 8, 12, 16] {
+                let mut out = String::new();
+                push_hex(&mut out, value, width);
+                let low = if width == 16 {
+                    value
+                } else {
+                    value & ((1 << (4 * width)) - 1)
+                };
+                assert_eq!(out, format!("{low:0w$x}", w = width as usize));
+            }
+        }
+    }
 
     #[test]
     fn feistel_is_a_bijection() {
