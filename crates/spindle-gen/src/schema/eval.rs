@@ -17,6 +17,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray,
     TimestampMicrosecondArray, UInt64Array,
 };
+use arrow_buffer::BooleanBuffer;
 use arrow_cast::{CastOptions, cast_with_options};
 use arrow_schema::{DataType, TimeUnit};
 use std::ops::Range;
@@ -64,6 +65,15 @@ impl Rows {
             Rows::Range(r) => r.clone().map(f).collect(),
             Rows::List(l) => l.iter().map(|&r| f(r)).collect(),
         }
+    }
+
+    /// A Boolean column of `f(i, row)` for every row, packed as it is drawn.
+    fn bools(&self, mut f: impl FnMut(usize, u64) -> bool) -> BooleanArray {
+        let values = match self {
+            Rows::Range(r) => BooleanBuffer::collect_bool(self.len(), |i| f(i, r.start + i as u64)),
+            Rows::List(l) => BooleanBuffer::collect_bool(l.len(), |i| f(i, l[i])),
+        };
+        BooleanArray::new(values, None)
     }
 
     /// `f(i, row)` for every row.
@@ -889,7 +899,7 @@ impl<'e> Eval<'e> {
         }
         let s = self.stream(c).fork(0x4E55_4C4C);
         let rate = col.null_rate;
-        Some(BooleanArray::from(self.rows.map(|r| s.unit(r) < rate)))
+        Some(self.rows.bools(|_, r| s.unit(r) < rate))
     }
 
     /// Parent rows of foreign key column `c` (null where the key is null).
@@ -1349,13 +1359,13 @@ impl<'e> Eval<'e> {
                     }
                 };
                 let d = *default;
-                Arc::new(BooleanArray::from(self.rows.map_indexed(|i, r| {
+                Arc::new(self.rows.bools(|i, r| {
                     if parents[i].is_some_and(|p| start(p) == r) {
                         d
                     } else {
                         !d
                     }
-                })))
+                }))
             }
             Generator::SelfReferencing {
                 pk_column,
