@@ -152,7 +152,7 @@ struct Prep {
     /// parent is picked does not follow when it appeared (the first customers to sign
     /// up are not the busiest ones), as in the reference, whose parents are not in
     /// time order.
-    ranks: Option<Feistel>,
+    ranks: Option<Ranks>,
     /// Sorted positions of a temporal column generated in ascending order.
     sorted: Option<SortedUniforms>,
     /// For a sorted seasonal column with peak hours: weights of (day, hour) buckets.
@@ -211,6 +211,36 @@ impl Feistel {
             if v < self.n {
                 return v;
             }
+        }
+    }
+}
+
+/// The parent at each popularity rank of a skewed key: a [`Feistel`] permutation of the
+/// parent rows, held as a table where the children outnumber the parents four times or
+/// more (each parent's place is then looked up several times over; the table takes 4
+/// bytes a parent, up to 4 MiB).
+enum Ranks {
+    Computed(Feistel),
+    Table(Box<[u32]>),
+}
+
+impl Ranks {
+    /// Most parents whose ranks are tabulated.
+    const TABLE_MAX: u64 = 1 << 20;
+
+    fn new(parents: u64, children: u64, stream: RandomStream) -> Self {
+        let perm = Feistel::new(parents, stream);
+        if parents <= Self::TABLE_MAX && children >= 4 * parents {
+            Self::Table((0..parents).map(|r| perm.apply(r) as u32).collect())
+        } else {
+            Self::Computed(perm)
+        }
+    }
+
+    fn apply(&self, rank: u64) -> u64 {
+        match self {
+            Self::Computed(perm) => perm.apply(rank),
+            Self::Table(parents) => u64::from(parents[rank as usize]),
         }
     }
 }
@@ -499,7 +529,7 @@ impl Engine {
                     && constrained_by.is_none()
                     && layout.ordered_by[*table].is_some()
                 {
-                    p.ranks = Some(Feistel::new(parents, stream.fork(u64::MAX - 4)));
+                    p.ranks = Some(Ranks::new(parents, n, stream.fork(u64::MAX - 4)));
                 }
             }
             Generator::ReferenceData {
@@ -1928,6 +1958,19 @@ mod tests {
                 assert_eq!(out, format!("{low:0w$x}", w = width as usize));
             }
         }
+    }
+
+    #[test]
+    fn tabulated_ranks_are_the_permutation() {
+        let stream = RandomStream::new(4, "ranks");
+        let perm = Feistel::new(5_000, stream);
+        let table = Ranks::new(5_000, 20_000, stream);
+        assert!(matches!(table, Ranks::Table(_)));
+        assert!(matches!(
+            Ranks::new(5_000, 19_999, stream),
+            Ranks::Computed(_)
+        ));
+        assert!((0..5_000).all(|r| table.apply(r) == perm.apply(r)));
     }
 
     #[test]
