@@ -229,12 +229,12 @@ impl AnomalyRegistry {
                         (marked_before(r) && kind.is_valid(r)).then(|| kind.value(r))
                     }
                 };
-                let kinds = StringArray::from_iter((0..n).map(kind_of));
+                let texts = StringArray::from_iter((0..n).map(kind_of));
                 (
                     BooleanArray::from_iter(
                         (0..n).map(|r| Some(labelled.value(r) || marked_before(r))),
                     ),
-                    arrow_cast::cast(&kinds, &dictionary)?,
+                    arrow_cast::cast(&texts, &dictionary)?,
                 )
             }
         };
