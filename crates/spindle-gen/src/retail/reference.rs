@@ -42,29 +42,41 @@ static CATEGORIES_CSV: &str = include_str!("../../data/product_categories.csv");
 pub fn zip_centroids() -> &'static ZipCentroids {
     static CENTROIDS: OnceLock<ZipCentroids> = OnceLock::new();
     CENTROIDS.get_or_init(|| {
-        let bytes = zstd::decode_all(ZIP_ZST).expect("embedded ZIP data is valid zstd");
+        // The file is 1.5 MB; decompressed in one call, then split on bytes (a comma is
+        // never part of a longer UTF-8 character), as this sits on the path of every
+        // run that reads it.
+        let bytes =
+            zstd::bulk::decompress(ZIP_ZST, 2 << 20).expect("embedded ZIP data is valid zstd");
         let text = std::str::from_utf8(&bytes).expect("embedded ZIP data is UTF-8");
-        let records = text.lines().skip(1).filter(|line| !line.is_empty());
-        let (count, city_bytes) = records.clone().fold((0, 0), |(n, bytes), line| {
-            (n + 1, bytes + line.split(',').nth(1).map_or(0, str::len))
-        });
+        let count = bytes.iter().filter(|&&b| b == b'\n').count();
         let mut zip = StringBuilder::with_capacity(count, 5 * count);
-        let mut city = StringBuilder::with_capacity(count, city_bytes);
+        let mut city = StringBuilder::with_capacity(count, 16 * count);
         let mut state = StringBuilder::with_capacity(count, 2 * count);
         let mut lat = Vec::with_capacity(count);
         let mut lng = Vec::with_capacity(count);
-        for line in records {
-            let mut f = line.split(',');
-            let mut next = || f.next().expect("embedded ZIP data has 5 fields");
-            zip.append_value(next());
-            city.append_value(next());
-            state.append_value(next());
-            lat.push(degrees(next()).expect("embedded latitude parses"));
-            lng.push(degrees(next()).expect("embedded longitude parses"));
+        for line in text.lines().skip(1).filter(|line| !line.is_empty()) {
+            let mut fields = [""; 5];
+            let (mut field, mut start) = (0, 0);
+            for (i, byte) in line.bytes().enumerate() {
+                if byte == b',' && field < 4 {
+                    fields[field] = &line[start..i];
+                    (field, start) = (field + 1, i + 1);
+                }
+            }
+            assert_eq!(field, 4, "embedded ZIP data has 5 fields: {line}");
+            fields[4] = &line[start..];
+            let [zip_code, city_name, state_code, latitude, longitude] = fields;
+            zip.append_value(zip_code);
+            city.append_value(city_name);
+            state.append_value(state_code);
+            lat.push(degrees(latitude).expect("embedded latitude parses"));
+            lng.push(degrees(longitude).expect("embedded longitude parses"));
         }
+        let mut city = city.finish();
+        city.shrink_to_fit();
         ZipCentroids {
             zip: zip.finish(),
-            city: city.finish(),
+            city,
             state: state.finish(),
             lat: lat.into(),
             lng: lng.into(),
