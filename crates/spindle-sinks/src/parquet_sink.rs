@@ -128,8 +128,16 @@ impl ParquetOptions {
         self
     }
 
-    /// Writer properties for `schema`, its columns laid out as `layouts` says.
-    fn properties(&self, schema: &Schema, layouts: &[ColumnLayout]) -> WriterProperties {
+    /// Writer properties for `schema`, its columns laid out as `layouts` says. A column
+    /// with an `own_encoding` gets plain, uncompressed defaults: its Arrow writer is made
+    /// with the row group's only to be dropped, and with a codec or a delta encoder it
+    /// would first make a Zstandard context or a 1 MiB buffer.
+    fn properties(
+        &self,
+        schema: &Schema,
+        layouts: &[ColumnLayout],
+        own_encoding: &[Option<(OwnEncoding, ParquetCompression)>],
+    ) -> WriterProperties {
         let codec = self.compression.parquet();
         // Flat schemas only: a top-level column's index is its leaf index.
         let sorting = self
@@ -149,8 +157,12 @@ impl ParquetOptions {
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
             .set_sorting_columns(sorting)
             .set_dictionary_enabled(false);
-        for (field, layout) in schema.fields().iter().zip(layouts) {
+        for ((field, layout), own) in schema.fields().iter().zip(layouts).zip(own_encoding) {
             let path = ColumnPath::from(field.name().as_str());
+            if own.is_some() {
+                builder = builder.set_column_compression(path, Compression::UNCOMPRESSED);
+                continue;
+            }
             if layout.dictionary {
                 builder = builder.set_column_dictionary_enabled(path.clone(), true);
             }
@@ -466,17 +478,6 @@ impl ParquetSink {
         if self.writer.is_none() {
             let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
             let layouts = ColumnLayout::of_columns(&schema, sample);
-            // The Arrow writer lays out the file (schema, embedded Arrow schema); its
-            // lower half then takes row groups encoded column by column in parallel.
-            // Encoded column chunks are larger than the buffer and go straight to the
-            // file; it gathers only headers and small pages (1 MiB per open file cost
-            // 4 to 9 MiB of peak memory at `medium`, and no time).
-            let (file, factory) = ArrowWriter::try_new(
-                BufWriter::with_capacity(FILE_BUFFER_BYTES, file),
-                schema.clone(),
-                Some(self.options.properties(&schema, &layouts)),
-            )?
-            .into_serialized_writer()?;
             // Own encoders only for flat schemas: there, leaf `i` is field `i`.
             let flat = schema.fields().iter().all(|f| !f.data_type().is_nested());
             let own = self.options.own_encoders && flat;
@@ -493,7 +494,18 @@ impl ParquetSink {
                     };
                     Some((own, codec))
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            // The Arrow writer lays out the file (schema, embedded Arrow schema); its
+            // lower half then takes row groups encoded column by column in parallel.
+            // Encoded column chunks are larger than the buffer and go straight to the
+            // file; it gathers only headers and small pages (1 MiB per open file cost
+            // 4 to 9 MiB of peak memory at `medium`, and no time).
+            let (file, factory) = ArrowWriter::try_new(
+                BufWriter::with_capacity(FILE_BUFFER_BYTES, file),
+                schema.clone(),
+                Some(self.options.properties(&schema, &layouts, &own_encoding)),
+            )?
+            .into_serialized_writer()?;
             self.writer = Some(OpenFile {
                 file,
                 factory,
