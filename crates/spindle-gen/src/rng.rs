@@ -156,14 +156,14 @@ impl RandomStream {
 /// a function of the bits alone.
 #[inline]
 pub fn standard_normal(bits: u64) -> f64 {
-    NORMAL.get().sample(bits)
+    NORMAL.sample(bits)
 }
 
 /// A unit-mean exponential value from 64 random bits, by the ziggurat method as for
 /// [`standard_normal`] (the tail starts past 7.7).
 #[inline]
 pub fn standard_exponential(bits: u64) -> f64 {
-    EXPONENTIAL.get().sample(bits)
+    EXPONENTIAL.sample(bits)
 }
 
 /// Which density a [`Ziggurat`] is laid over.
@@ -192,30 +192,44 @@ impl Density {
     }
 }
 
-/// A density's ziggurat: layer `i` spans `0..x[i]` across and `f[i]..f[i+1]` in
-/// height, where `f` is the (unnormalized) density; every layer has area `area`. `x`
-/// falls from `x[0]` (the base layer: a rectangle standing for the base below `f(r)`
-/// and the tail past `r`) to `x[256] = 0`.
+/// A density's ziggurat: its constants, and its layers computed from them on first use.
 struct Ziggurat {
-    density: Density,
-    r: f64,
-    x: [f64; 257],
-    f: [f64; 257],
-}
-
-/// The layers of one density, computed on first use.
-struct Layers {
     density: Density,
     /// Where the tail starts, for 256 layers.
     r: f64,
     /// Each layer's area.
     area: f64,
-    built: std::sync::OnceLock<Ziggurat>,
+    layers: std::sync::OnceLock<Layers>,
 }
 
-impl Layers {
-    fn get(&self) -> &Ziggurat {
-        self.built.get_or_init(|| {
+/// Layer `i` spans `0..x[i]` across and `f[i]..f[i+1]` in height, where `f` is the
+/// (unnormalized) density; every layer has the ziggurat's area. `x` falls from `x[0]`
+/// (the base layer: a rectangle standing for the base below `f(r)` and the tail past
+/// `r`) to `x[256] = 0`.
+struct Layers {
+    x: [f64; 257],
+    f: [f64; 257],
+}
+
+/// The standard normal's ziggurat (Marsaglia and Tsang's constants).
+static NORMAL: Ziggurat = Ziggurat {
+    density: Density::Normal,
+    r: 3.654_152_885_361_009,
+    area: 0.004_928_673_233_99,
+    layers: std::sync::OnceLock::new(),
+};
+
+/// The unit exponential's ziggurat (Marsaglia and Tsang's constants).
+static EXPONENTIAL: Ziggurat = Ziggurat {
+    density: Density::Exponential,
+    r: 7.697_117_470_131_487,
+    area: 0.003_949_659_822_581_572,
+    layers: std::sync::OnceLock::new(),
+};
+
+impl Ziggurat {
+    fn layers(&self) -> &Layers {
+        self.layers.get_or_init(|| {
             // Marsaglia and Tsang's recurrence: each layer's top is where the one
             // below, as wide as its top, reaches the area.
             let d = self.density;
@@ -225,53 +239,34 @@ impl Layers {
             for i in 2..256 {
                 x[i] = d.inverse(self.area / x[i - 1] + d.at(x[i - 1]));
             }
-            Ziggurat {
-                density: d,
-                r: self.r,
+            Layers {
                 x,
                 f: x.map(|x| d.at(x)),
             }
         })
     }
-}
 
-/// The standard normal's layers (Marsaglia and Tsang's constants).
-static NORMAL: Layers = Layers {
-    density: Density::Normal,
-    r: 3.654_152_885_361_009,
-    area: 0.004_928_673_233_99,
-    built: std::sync::OnceLock::new(),
-};
-
-/// The unit exponential's layers (Marsaglia and Tsang's constants).
-static EXPONENTIAL: Layers = Layers {
-    density: Density::Exponential,
-    r: 7.697_117_470_131_487,
-    area: 0.003_949_659_822_581_572,
-    built: std::sync::OnceLock::new(),
-};
-
-impl Ziggurat {
     /// The value of `bits`, as [`standard_normal`] describes.
     #[inline]
     fn sample(&self, bits: u64) -> f64 {
-        let (layer, x) = self.position(bits);
-        if x.abs() < self.x[layer + 1] {
+        let layers = self.layers();
+        let (layer, x) = self.position(layers, bits);
+        if x.abs() < layers.x[layer + 1] {
             return x;
         }
-        self.settle(bits, layer, x)
+        self.settle(layers, bits, layer, x)
     }
 
     /// A layer from the low 8 bits and a position across it from the top 53 (on either
     /// side of 0 for a symmetric density).
     #[inline]
-    fn position(&self, bits: u64) -> (usize, f64) {
+    fn position(&self, layers: &Layers, bits: u64) -> (usize, f64) {
         let layer = (bits & 0xFF) as usize;
         let u = match self.density {
             Density::Normal => 2.0 * to_unit(bits) - 1.0,
             Density::Exponential => to_unit(bits),
         };
-        (layer, u * self.x[layer])
+        (layer, u * layers.x[layer])
     }
 
     /// Finishes a value whose first position, `x` in `layer`, fell outside the layer's
@@ -279,23 +274,24 @@ impl Ziggurat {
     /// from the base layer, a value of the tail), else a new layer and position; each
     /// from the next draw of the stream keyed by `bits`.
     #[cold]
-    fn settle(&self, bits: u64, mut layer: usize, mut x: f64) -> f64 {
+    fn settle(&self, layers: &Layers, bits: u64, mut layer: usize, mut x: f64) -> f64 {
         let more = RandomStream(bits);
         let mut draw = 0;
         let mut next = || {
             draw += 1;
             more.bits(draw - 1)
         };
+        let f = &layers.f;
         loop {
             if layer == 0 {
                 return self.tail(x, &mut next);
             }
-            let height = self.f[layer] + (self.f[layer + 1] - self.f[layer]) * to_unit(next());
+            let height = f[layer] + (f[layer + 1] - f[layer]) * to_unit(next());
             if height < self.density.at(x) {
                 return x;
             }
-            (layer, x) = self.position(next());
-            if x.abs() < self.x[layer + 1] {
+            (layer, x) = self.position(layers, next());
+            if x.abs() < layers.x[layer + 1] {
                 return x;
             }
         }
@@ -394,17 +390,8 @@ mod tests {
         let n = 2_000_000u64;
         let xs: Vec<f64> = (0..n).map(|i| s.normal(i)).collect();
         for (p, z) in quantiles {
-            let tolerance = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
-            let above = xs.iter().filter(|&&x| x > z).count() as f64 / n as f64;
-            let below = xs.iter().filter(|&&x| x < -z).count() as f64 / n as f64;
-            assert!(
-                (above - p).abs() < tolerance,
-                "P(X > {z}) = {above}, not {p}"
-            );
-            assert!(
-                (below - p).abs() < tolerance,
-                "P(X < -{z}) = {below}, not {p}"
-            );
+            assert_share(&xs, p, &format!("X > {z}"), |x| x > z);
+            assert_share(&xs, p, &format!("X < -{z}"), |x| x < -z);
         }
         assert!(xs.iter().all(|x| x.is_finite()));
     }
@@ -417,32 +404,37 @@ mod tests {
         let xs: Vec<f64> = (0..n).map(|i| s.exponential(i)).collect();
         assert!(xs.iter().all(|&x| x >= 0.0 && x.is_finite()));
         for z in [0.1_f64, 0.5, 1.0, 2.0, 4.0, 7.0, 8.0] {
-            let p = (-z).exp();
-            let tolerance = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
-            let above = xs.iter().filter(|&&x| x > z).count() as f64 / n as f64;
-            assert!(
-                (above - p).abs() < tolerance,
-                "P(X > {z}) = {above}, not {p}"
-            );
+            assert_share(&xs, (-z).exp(), &format!("X > {z}"), |x| x > z);
         }
+    }
+
+    /// The share of `xs` for which `holds` is within 5 standard errors of `p`.
+    fn assert_share(xs: &[f64], p: f64, what: &str, holds: impl Fn(f64) -> bool) {
+        let n = xs.len() as f64;
+        let share = xs.iter().filter(|&&x| holds(x)).count() as f64 / n;
+        let tolerance = 5.0 * (p * (1.0 - p) / n).sqrt();
+        assert!(
+            (share - p).abs() < tolerance,
+            "P({what}) = {share}, not {p}"
+        );
     }
 
     #[test]
     fn ziggurat_layers_have_equal_areas() {
-        for layers in [&NORMAL, &EXPONENTIAL] {
-            let z = layers.get();
-            assert_eq!(z.x[1], layers.r);
+        for zig in [&NORMAL, &EXPONENTIAL] {
+            let z = zig.layers();
+            assert_eq!(z.x[1], zig.r);
             assert_eq!(z.x[256], 0.0);
             // The base: a rectangle over the density below f(r) and its tail.
-            assert!((z.x[0] * z.f[1] - layers.area).abs() < 1e-15);
+            assert!((z.x[0] * z.f[1] - zig.area).abs() < 1e-15);
             for i in 1..256 {
-                assert!(z.x[i + 1] < z.x[i], "{:?} layer {i}", z.density);
+                assert!(z.x[i + 1] < z.x[i], "{:?} layer {i}", zig.density);
                 // The rectangle over layer i, up to the next layer's height.
                 let area = z.x[i] * (z.f[i + 1] - z.f[i]);
                 assert!(
-                    (area - layers.area).abs() < 1e-9 * layers.area,
+                    (area - zig.area).abs() < 1e-9 * zig.area,
                     "{:?} layer {i}: {area}",
-                    z.density
+                    zig.density
                 );
             }
         }

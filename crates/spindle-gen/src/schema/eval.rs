@@ -102,12 +102,19 @@ impl Rows {
     }
 }
 
+/// Appends `text` after as many zeros as bring it to `width` characters
+/// (`{:0>width$}`).
+fn push_padded(out: &mut String, text: &str, width: usize) {
+    out.extend(std::iter::repeat_n(
+        '0',
+        width.saturating_sub(text.chars().count()),
+    ));
+    out.push_str(text);
+}
+
 /// Appends `value` in decimal, zero-padded to `width` digits (`{:0width$}`).
 fn push_decimal(out: &mut String, value: u64, width: usize) {
-    let mut digits = itoa::Buffer::new();
-    let text = digits.format(value);
-    out.extend(std::iter::repeat_n('0', width.saturating_sub(text.len())));
-    out.push_str(text);
+    push_padded(out, itoa::Buffer::new().format(value), width);
 }
 
 /// Appends the low `width` hexadecimal digits of `value`, lowercase and zero-padded
@@ -1245,10 +1252,7 @@ impl<'e> Eval<'e> {
                             PatternPart::Column(_, w) => {
                                 let src = sources[k].as_ref().expect("column part");
                                 if src.is_valid(i) {
-                                    let value = src.value(i);
-                                    let pad = w.saturating_sub(value.chars().count());
-                                    out.extend(std::iter::repeat_n('0', pad));
-                                    out.push_str(value);
+                                    push_padded(out, src.value(i), *w);
                                 }
                             }
                         }
@@ -1939,6 +1943,11 @@ mod tests {
 
     #[test]
     fn digits_are_written_as_format_writes_them() {
+        for (text, width) in [("7", 3), ("é1", 4), ("12345", 2), ("", 2)] {
+            let mut out = String::new();
+            push_padded(&mut out, text, width);
+            assert_eq!(out, format!("{text:0>width$}"));
+        }
         let s = RandomStream::new(3, "digits");
         for r in 0..10_000u64 {
             let value = s.bits(r) >> (r % 64);
