@@ -204,7 +204,6 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
             .collect::<spindle_gen::Result<_>>()?
     };
 
-    domain.preload(&names);
     let plan = domain.plan(scale, args.seed)?;
     let out = &args.output;
     if out.exists() {

@@ -64,13 +64,6 @@ pub trait Domain: Send + Sync {
             })
     }
 
-    /// Starts loading, in the background, any reference data that generating `tables`
-    /// needs, so that it is ready by the time their first chunk is made. Optional: data
-    /// is otherwise loaded on first use. The default does nothing.
-    fn preload(&self, tables: &[&str]) {
-        let _ = tables;
-    }
-
     /// Table names in generation order.
     fn table_names(&self) -> Vec<&'static str> {
         self.tables().iter().map(|t| t.name).collect()

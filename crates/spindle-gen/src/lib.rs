@@ -303,7 +303,6 @@ impl Spindle {
             .into_iter()
             .filter(|t| names.contains(t))
             .collect();
-        domain.preload(&names);
         let plan = domain.plan(scale, seed)?;
         let mut collected: Vec<Vec<RecordBatch>> = vec![Vec::new(); names.len()];
         for (driver, group) in driver_groups(domain, &names)? {

@@ -281,12 +281,6 @@ impl Domain for RetailDomain {
         &self.tables
     }
 
-    fn preload(&self, tables: &[&str]) {
-        if tables.iter().any(|&t| t == "address" || t == "store") {
-            reference::preload_zip_centroids();
-        }
-    }
-
     fn row_counts(&self, scale: &Scale) -> Vec<(&'static str, u64)> {
         derived_counts(&scale.counts()).to_vec()
     }

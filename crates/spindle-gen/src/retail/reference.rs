@@ -1,14 +1,14 @@
 //! Reference data shipped with the crate: real US ZIP centroids and the product
 //! category hierarchy (both under the repository's `data/`).
 
-use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, Float64Array, StringArray};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use std::sync::OnceLock;
 
-/// The US ZIP code centroids, column by column, in file order. Columnar, so that the
-/// 41,000 records take about 1.8 MiB (as the Arrow arrays both Retail and the schema
-/// engine's `us_zip_locations` dataset read; a struct per record with borrowed text
-/// held 7.6 MiB: 64-byte records in a doubled `Vec` beside the decompressed file).
+/// The US ZIP code centroids, column by column, in file order: the Arrow arrays both
+/// Retail and the schema engine's `us_zip_locations` dataset read, over buffers laid
+/// out at build time and embedded in the program (about 1.8 MiB, none of it on the
+/// heap).
 #[derive(Debug)]
 pub struct ZipCentroids {
     /// Five-digit ZIP code, leading zeros kept.
@@ -35,81 +35,47 @@ impl ZipCentroids {
     }
 }
 
-static ZIP_ZST: &[u8] = include_bytes!("../../data/us_zip_locations.csv.zst");
 static CATEGORIES_CSV: &str = include_str!("../../data/product_categories.csv");
 
-/// The ZIP centroids, parsed once (the decompressed file is dropped once parsed).
+/// Bytes embedded at an alignment every Arrow buffer type allows (offsets, doubles).
+#[repr(C, align(8))]
+struct Aligned<Bytes: ?Sized>(Bytes);
+
+/// One buffer of the ZIP centroids as `build.rs` lays them out, read in place.
+macro_rules! zip_buffer {
+    ($name:literal) => {{
+        static BYTES: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/zip_",
+            $name,
+            ".bin"
+        )));
+        Buffer::from(bytes::Bytes::from_static(&BYTES.0))
+    }};
+}
+
+/// The ZIP centroids, as Arrow arrays over the embedded buffers (nothing is parsed or
+/// copied; pages are read as the rows are).
 pub fn zip_centroids() -> &'static ZipCentroids {
     static CENTROIDS: OnceLock<ZipCentroids> = OnceLock::new();
     CENTROIDS.get_or_init(|| {
-        // The file is 1.5 MB; decompressed in one call, then split on bytes (a comma is
-        // never part of a longer UTF-8 character), as this sits on the path of every
-        // run that reads it.
-        let bytes =
-            zstd::bulk::decompress(ZIP_ZST, 2 << 20).expect("embedded ZIP data is valid zstd");
-        let text = std::str::from_utf8(&bytes).expect("embedded ZIP data is UTF-8");
-        let count = bytes.iter().filter(|&&b| b == b'\n').count();
-        let mut zip = StringBuilder::with_capacity(count, 5 * count);
-        let mut city = StringBuilder::with_capacity(count, 16 * count);
-        let mut state = StringBuilder::with_capacity(count, 2 * count);
-        let mut lat = Vec::with_capacity(count);
-        let mut lng = Vec::with_capacity(count);
-        for line in text.lines().skip(1).filter(|line| !line.is_empty()) {
-            let mut fields = [""; 5];
-            let (mut field, mut start) = (0, 0);
-            for (i, byte) in line.bytes().enumerate() {
-                if byte == b',' && field < 4 {
-                    fields[field] = &line[start..i];
-                    (field, start) = (field + 1, i + 1);
-                }
-            }
-            assert_eq!(field, 4, "embedded ZIP data has 5 fields: {line}");
-            fields[4] = &line[start..];
-            let [zip_code, city_name, state_code, latitude, longitude] = fields;
-            zip.append_value(zip_code);
-            city.append_value(city_name);
-            state.append_value(state_code);
-            lat.push(degrees(latitude).expect("embedded latitude parses"));
-            lng.push(degrees(longitude).expect("embedded longitude parses"));
-        }
-        let mut city = city.finish();
-        city.shrink_to_fit();
+        let text = |offsets: Buffer, values: Buffer| {
+            let count = offsets.len() / size_of::<i32>();
+            let offsets = OffsetBuffer::new(ScalarBuffer::new(offsets, 0, count));
+            StringArray::try_new(offsets, values, None).expect("build.rs writes valid text")
+        };
+        let degrees = |values: Buffer| {
+            let count = values.len() / size_of::<f64>();
+            Float64Array::new(ScalarBuffer::new(values, 0, count), None)
+        };
         ZipCentroids {
-            zip: zip.finish(),
-            city,
-            state: state.finish(),
-            lat: lat.into(),
-            lng: lng.into(),
+            zip: text(zip_buffer!("code_offsets"), zip_buffer!("code_values")),
+            city: text(zip_buffer!("city_offsets"), zip_buffer!("city_values")),
+            state: text(zip_buffer!("state_offsets"), zip_buffer!("state_values")),
+            lat: degrees(zip_buffer!("lat")),
+            lng: degrees(zip_buffer!("lng")),
         }
     })
-}
-
-/// Parses a decimal like `-165.7854` exactly as `str::parse::<f64>` does, faster: the
-/// digits as an integer over a power of ten, which is correctly rounded while both are
-/// exact doubles (up to 15 digits); anything else goes to the general parser.
-fn degrees(text: &str) -> Option<f64> {
-    let (negative, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
-    let digits = whole.len() + fraction.len();
-    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || digits > 15 || !plain(whole) || !plain(fraction) {
-        return text.parse().ok();
-    }
-    let mantissa = whole
-        .bytes()
-        .chain(fraction.bytes())
-        .fold(0_i64, |acc, b| acc * 10 + i64::from(b - b'0'));
-    let value = mantissa as f64 / 10_f64.powi(fraction.len() as i32);
-    Some(if negative { -value } else { value })
-}
-
-/// Starts parsing the ZIP centroids on a thread of their own, so that they are ready,
-/// or nearly, when the first address or store is generated (while the caller plans).
-pub fn preload_zip_centroids() {
-    std::thread::spawn(zip_centroids);
 }
 
 /// One product category of the fixed hierarchy.
@@ -180,24 +146,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn degrees_parse_as_the_standard_parser_does() {
-        let bytes = zstd::decode_all(ZIP_ZST).unwrap();
-        let text = String::from_utf8(bytes).unwrap();
-        for line in text.lines().skip(1) {
-            for field in line.split(',').skip(3) {
-                assert_eq!(degrees(field), field.parse().ok(), "{field}");
-            }
-        }
-        for odd in ["1e5", "-0.0", "12.", ".5", "nan", "", "1234567890.1234567"] {
-            assert_eq!(
-                degrees(odd).map(f64::to_bits),
-                odd.parse::<f64>().ok().map(f64::to_bits),
-                "{odd}"
-            );
-        }
-    }
-
-    #[test]
     fn zip_data_is_complete() {
         let z = zip_centroids();
         assert_eq!(z.len(), 40_977);
@@ -211,6 +159,34 @@ mod tests {
         assert!(z.state.iter().flatten().all(|state| state.len() == 2));
         assert!(z.city.iter().flatten().all(|city| !city.is_empty()));
         assert_eq!(z.lat.len() + z.lng.len(), 2 * z.len());
+    }
+
+    /// The arrays over `build.rs`'s buffers hold the file's records, row for row.
+    #[test]
+    fn zip_arrays_equal_the_file() {
+        let z = zip_centroids();
+        let csv = include_str!("../../data/us_zip_locations.csv");
+        let records: Vec<&str> = csv.lines().skip(1).filter(|l| !l.is_empty()).collect();
+        assert_eq!(records.len(), z.len());
+        for (row, record) in records.iter().enumerate() {
+            let at = |f: f64| f.to_string();
+            let ours = [
+                z.zip.value(row).to_string(),
+                z.city.value(row).to_string(),
+                z.state.value(row).to_string(),
+                at(z.lat.value(row)),
+                at(z.lng.value(row)),
+            ];
+            let file: Vec<String> = record
+                .split(',')
+                .enumerate()
+                .map(|(i, f)| match i {
+                    3 | 4 => at(f.parse().unwrap()),
+                    _ => f.to_string(),
+                })
+                .collect();
+            assert_eq!(ours.as_slice(), file.as_slice(), "record {row}");
+        }
     }
 
     #[test]
