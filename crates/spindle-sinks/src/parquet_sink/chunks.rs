@@ -546,12 +546,14 @@ fn pack_block(deltas: &[i64], out: &mut Vec<u8>) {
 const DICTIONARY_PAGE_BYTES: usize = 1 << 20;
 
 /// An open-addressing table (linear probing, at most half full) from keys to
-/// dictionary indices. Each slot holds a key (a value's bits, or a hash of it) and the
-/// index plus 1, or 0 when empty, so that most lookups read one place in memory.
+/// dictionary indices. Each slot holds the top 32 bits of a multiplicative hash of the
+/// key (a value's bits, or a hash of it), which also pick its first slot, and the index
+/// plus 1, or 0 when empty: 8 bytes a slot, a lookup reading one place in the table
+/// and, where the hashes agree, the entry it compares with.
 #[derive(Default)]
 struct DictionarySlots {
-    slots: Vec<(u64, u32)>,
-    /// `64 - log2(slots.len())`: the hash's top bits pick the first slot.
+    slots: Vec<(u32, u32)>,
+    /// `32 - log2(slots.len())`: the hash's top bits pick the first slot.
     shift: u32,
     filled: usize,
 }
@@ -564,11 +566,12 @@ impl DictionarySlots {
             self.grow();
         }
         let mask = self.slots.len() - 1;
-        let mut slot = self.first_slot(key);
+        let hash = Self::hash(key);
+        let mut slot = (hash >> self.shift) as usize;
         loop {
             match self.slots[slot] {
                 (_, 0) => return Err(slot),
-                (held, index) if held == key && same(index - 1) => return Ok(index - 1),
+                (held, index) if held == hash && same(index - 1) => return Ok(index - 1),
                 _ => slot = (slot + 1) & mask,
             }
         }
@@ -576,18 +579,18 @@ impl DictionarySlots {
 
     /// Stores `index` under `key` in `slot` (as [`DictionarySlots::find`] gave it).
     fn insert(&mut self, slot: usize, key: u64, index: u32) {
-        self.slots[slot] = (key, index + 1);
+        self.slots[slot] = (Self::hash(key), index + 1);
         self.filled += 1;
     }
 
-    /// The first slot to probe for `key`: the top bits of a multiplicative hash, which
-    /// depend on every bit of the key (floats that differ only in their exponent and
-    /// first mantissa bits, like whole numbers, spread as well as any).
-    fn first_slot(&self, key: u64) -> usize {
-        ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    /// The top bits of a multiplicative hash of `key`, which depend on every bit of it
+    /// (floats that differ only in their exponent and first mantissa bits, like whole
+    /// numbers, spread as well as any).
+    fn hash(key: u64) -> u32 {
+        ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
     }
 
-    /// Doubles the table (at least 1,024 slots), placing every key again.
+    /// Doubles the table (at least 1,024 slots), placing every entry again.
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(1024);
         // Zeros written, not allocated zeroed: a zeroed allocation maps a shared page
@@ -596,14 +599,14 @@ impl DictionarySlots {
         let mut slots = Vec::with_capacity(size);
         slots.resize(size, (0, 0));
         let old = std::mem::replace(&mut self.slots, slots);
-        self.shift = 64 - size.trailing_zeros();
+        self.shift = 32 - size.trailing_zeros();
         let mask = size - 1;
-        for (key, index) in old.into_iter().filter(|&(_, index)| index != 0) {
-            let mut slot = self.first_slot(key);
+        for (hash, index) in old.into_iter().filter(|&(_, index)| index != 0) {
+            let mut slot = (hash >> self.shift) as usize;
             while self.slots[slot].1 != 0 {
                 slot = (slot + 1) & mask;
             }
-            self.slots[slot] = (key, index);
+            self.slots[slot] = (hash, index);
         }
     }
 }
@@ -699,7 +702,11 @@ impl FloatDictionary {
     /// The index of `bits` in the dictionary, added if new; `None` when new and the
     /// dictionary is full.
     fn index_of(&mut self, bits: u64) -> Option<u32> {
-        match self.slots.find(bits, |_| true) {
+        let entries = &self.entries;
+        match self
+            .slots
+            .find(bits, |index| entries[index as usize] == bits)
+        {
             Ok(index) => Some(index),
             Err(_) if (self.entries.len() + 1) * 8 > DICTIONARY_PAGE_BYTES => None,
             Err(slot) => {
