@@ -181,12 +181,13 @@ struct Cap {
 
 impl Cap {
     /// Shares starting at `starts` (ascending from 0, the total last; at most
-    /// `u32::MAX` parents), with a guide of at most one block per parent (half the
-    /// memory of `starts`), each holding two shares' positions on average.
+    /// `u32::MAX` parents), with a guide of one block per four parents or fewer (an
+    /// eighth of the memory of `starts`), each block holding four to eight shares'
+    /// positions on average.
     fn new(starts: Vec<u64>, perm: Feistel) -> Self {
         let parents = starts.len() as u64 - 1;
         let total = starts[starts.len() - 1];
-        let block_bits = (total / parents.max(1)).max(1).ilog2() + 1;
+        let block_bits = (total / parents.max(1)).max(1).ilog2() + 3;
         let mut guide = Vec::with_capacity((total >> block_bits) as usize + 1);
         let mut parent = 0;
         for block in 0..=(total >> block_bits) {
@@ -206,8 +207,8 @@ impl Cap {
 
     /// The parent of child row `row`: the last whose share starts at or before the
     /// row's position (parents with no share are passed over), as
-    /// `starts.partition_point(|&x| x <= position) - 1` but in a step or two from
-    /// the position's block instead of a binary search.
+    /// `starts.partition_point(|&x| x <= position) - 1` but in a few steps from the
+    /// position's block instead of a binary search over every parent.
     fn parent_of(&self, row: u64) -> u64 {
         let position = self.perm.apply(row);
         let mut parent = self.guide[(position >> self.block_bits) as usize] as usize;
