@@ -39,7 +39,7 @@ static CATEGORIES_CSV: &str = include_str!("../../data/product_categories.csv");
 
 /// Bytes embedded at an alignment every Arrow buffer type allows (offsets, doubles).
 #[repr(C, align(8))]
-struct Aligned<Bytes: ?Sized>(Bytes);
+struct Aligned<T: ?Sized>(T);
 
 /// One buffer of the ZIP centroids as `build.rs` lays them out, read in place.
 macro_rules! zip_buffer {
