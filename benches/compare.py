@@ -396,6 +396,8 @@ def python_section(a, py, sp, tmp):
         m = re.search(r"RESULT (\d+) ([\d.]+)", out)
         dict_rows.append((who, int(m.group(1)), int(m.group(1)) / float(m.group(2)), wall, rss))
         print(dict_rows[-1], flush=True)
+    # What the package's process adds around its stream: the interpreter's start and the imports.
+    startup = statistics.median(wall["pkg"] - engine["pkg"] for _, wall, _, engine in rows)
     lines = [PYTHON_SECTION, "",
              "The package `spindle-engine` (release wheel, `pip install ./crates/spindle-py`) running the "
              "benchmark's reference script with only its import changed (`sqllocks_spindle` -> `spindle_engine`), "
@@ -403,7 +405,7 @@ def python_section(a, py, sp, tmp):
              "(interpreter start and imports included), median of "
              f"{a.runs} alternating runs, each into a fresh file; the package's file equals the CLI's byte for byte. "
              "\"Stream only\" is the run's own time as its StreamResult reports it (`elapsed_seconds`), without the "
-             "interpreter's start and the imports (about 0.07 s, pyarrow not among them). "
+             f"interpreter's start and the imports (about {startup:.2f} s, pyarrow not among them). "
              f"Command: `benches/compare.sh --only python --runs {a.runs}`.", "",
              "| workload | package | reference | CLI | package vs reference | package / CLI "
              "| stream only: package / CLI | package peak RSS | reference peak RSS | CLI peak RSS |",
