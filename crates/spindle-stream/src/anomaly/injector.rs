@@ -73,6 +73,50 @@ impl Kept {
                 .collect(),
         })
     }
+
+    /// `pieces` (at least one) as one, in order.
+    fn concat(pieces: Vec<Kept>) -> Result<Self> {
+        let batches: Vec<&RecordBatch> = pieces.iter().map(|k| &k.batch).collect();
+        let batch = arrow_select::concat::concat_batches(&batches[0].schema(), batches)?;
+        let mut positions = Vec::with_capacity(batch.num_rows());
+        let mut ranks = vec![Vec::new(); pieces[0].ranks.len()];
+        for piece in &pieces {
+            let offset = positions.len() as u32;
+            positions.extend_from_slice(&piece.positions);
+            for (all, these) in ranks.iter_mut().zip(&piece.ranks) {
+                all.extend(these.iter().map(|&(row, rank)| (row + offset, rank)));
+            }
+        }
+        Ok(Self {
+            batch,
+            positions,
+            ranks,
+        })
+    }
+}
+
+/// Rows of a piece of kept rows: the few a chunk gives are gathered into pieces of about
+/// this many. Held in hundreds of small pieces, a chunk's moved rows would be read from
+/// arrays spread over memory when merged into the stream, a cache and address
+/// translation miss per value; from a few large pieces, each column's reads stay within
+/// a few megabytes.
+const KEPT_PIECE_ROWS: usize = 1 << 16;
+
+/// Joins the last pieces of `kept` that are each smaller than [`KEPT_PIECE_ROWS`] into
+/// one, once they hold that many rows together, or at the `end` of the survey whatever
+/// their number.
+fn join_small_pieces(kept: &mut Vec<Kept>, end: bool) -> Result<()> {
+    let mut rows = 0;
+    let mut first = kept.len();
+    while first > 0 && kept[first - 1].batch.num_rows() < KEPT_PIECE_ROWS {
+        first -= 1;
+        rows += kept[first].batch.num_rows();
+    }
+    if kept.len() - first > 1 && (end || rows >= KEPT_PIECE_ROWS) {
+        let small = kept.split_off(first);
+        kept.push(Kept::concat(small)?);
+    }
+    Ok(())
 }
 
 /// What the survey gathers for each anomaly.
@@ -130,9 +174,11 @@ fn survey(
         let chosen: Vec<u32> = (0..n as u32).filter(|&r| marks[r as usize]).collect();
         if !chosen.is_empty() {
             kept.push(Kept::take(&batch, &positions, &ranks, &chosen)?);
+            join_small_pieces(&mut kept, false)?;
         }
         rows += n as u64;
     }
+    join_small_pieces(&mut kept, true)?;
     Ok((rows, gathered, kept))
 }
 
@@ -741,6 +787,56 @@ mod tests {
     use super::*;
     use crate::anomaly::CollectiveAnomaly;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Kept rows join into pieces of `KEPT_PIECE_ROWS` as they come (and the last few
+    /// at the end), the rows, their positions and the contextual ranks (row within
+    /// the piece) unchanged in order and value.
+    #[test]
+    fn small_kept_pieces_join_with_their_positions_and_ranks() {
+        let piece = |first: u64, rows: usize| {
+            let values: Vec<i64> = (first..first + rows as u64).map(|p| p as i64).collect();
+            let batch =
+                RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from(values)) as ArrayRef)])
+                    .unwrap();
+            // Every third position eligible for the one contextual anomaly, ranked in
+            // order: (row within the piece, rank).
+            let ranks = (0..rows as u32)
+                .filter(|&r| (first + u64::from(r)) % 3 == 0)
+                .map(|r| (r, (first + u64::from(r)) / 3))
+                .collect();
+            Kept {
+                batch,
+                positions: (first..first + rows as u64).collect(),
+                ranks: vec![ranks],
+            }
+        };
+        let sizes = [
+            KEPT_PIECE_ROWS / 2,
+            KEPT_PIECE_ROWS / 4,
+            KEPT_PIECE_ROWS / 4,
+            7,
+            5,
+        ];
+        let mut kept = Vec::new();
+        let mut first = 0;
+        let mut pieces_after_each = Vec::new();
+        for size in sizes {
+            kept.push(piece(first, size));
+            first += size as u64;
+            join_small_pieces(&mut kept, false).unwrap();
+            pieces_after_each.push(kept.len());
+        }
+        // Joined when the small ones reach a full piece, not before.
+        assert_eq!(pieces_after_each, [1, 2, 1, 2, 3]);
+        join_small_pieces(&mut kept, true).unwrap();
+        assert_eq!(kept.len(), 2, "the last few joined at the end");
+        let rows: usize = sizes.iter().sum();
+        let all = Kept::concat(kept).unwrap();
+        let expected = piece(0, rows);
+        assert!(all.batch == expected.batch, "rows");
+        assert!(all.positions == expected.positions, "positions");
+        assert!(all.ranks == expected.ranks, "ranks");
+    }
 
     /// When the survey's bound falls below a chosen group's priority (a few in a
     /// million runs with the real margin; every run with a negative one), the chosen
