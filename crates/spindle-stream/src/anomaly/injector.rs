@@ -102,19 +102,11 @@ impl Kept {
 /// a few megabytes.
 const KEPT_PIECE_ROWS: usize = 1 << 16;
 
-/// Joins the last pieces of `kept` that are each smaller than [`KEPT_PIECE_ROWS`] into
-/// one, once they hold that many rows together, or at the `end` of the survey whatever
-/// their number.
-fn join_small_pieces(kept: &mut Vec<Kept>, end: bool) -> Result<()> {
-    let mut rows = 0;
-    let mut first = kept.len();
-    while first > 0 && kept[first - 1].batch.num_rows() < KEPT_PIECE_ROWS {
-        first -= 1;
-        rows += kept[first].batch.num_rows();
-    }
-    if kept.len() - first > 1 && (end || rows >= KEPT_PIECE_ROWS) {
-        let small = kept.split_off(first);
-        kept.push(Kept::concat(small)?);
+/// Joins the pieces `kept[from..]` into one.
+fn join_from(kept: &mut Vec<Kept>, from: usize) -> Result<()> {
+    if kept.len().saturating_sub(from) > 1 {
+        let pieces = kept.split_off(from);
+        kept.push(Kept::concat(pieces)?);
     }
     Ok(())
 }
@@ -150,6 +142,9 @@ fn survey(
         })
         .collect();
     let mut kept: Vec<Kept> = Vec::new();
+    // `kept[joined..]` are the pieces not yet joined, with about `unjoined` rows (fewer
+    // where pruning has taken some; then they are joined a little early).
+    let (mut joined, mut unjoined) = (0, 0);
     let mut rows = 0u64;
     for batch in batches {
         let batch = batch?;
@@ -171,14 +166,20 @@ fn survey(
         }
         let mut marks = vec![false; n];
         keep(&mut gathered, &batch, &mut marks, &mut kept)?;
+        // Pruning may have dropped pieces: those left stay in order.
+        joined = joined.min(kept.len());
         let chosen: Vec<u32> = (0..n as u32).filter(|&r| marks[r as usize]).collect();
         if !chosen.is_empty() {
             kept.push(Kept::take(&batch, &positions, &ranks, &chosen)?);
-            join_small_pieces(&mut kept, false)?;
+            unjoined += chosen.len();
+            if unjoined >= KEPT_PIECE_ROWS {
+                join_from(&mut kept, joined)?;
+                (joined, unjoined) = (kept.len(), 0);
+            }
         }
         rows += n as u64;
     }
-    join_small_pieces(&mut kept, true)?;
+    join_from(&mut kept, joined)?;
     Ok((rows, gathered, kept))
 }
 
@@ -785,57 +786,87 @@ fn splice(batches: &[&RecordBatch], runs: &[(usize, usize, usize)]) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anomaly::CollectiveAnomaly;
+    use crate::anomaly::{CollectiveAnomaly, ContextualAnomaly, Value};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Kept rows join into pieces of `KEPT_PIECE_ROWS` as they come (and the last few
-    /// at the end), the rows, their positions and the contextual ranks (row within
-    /// the piece) unchanged in order and value.
+    /// The survey joins the rows it keeps into pieces of `KEPT_PIECE_ROWS` or more as
+    /// they come (the last few at the end), the rows, their positions and the
+    /// contextual ranks (row within the piece) unchanged in order and value.
     #[test]
-    fn small_kept_pieces_join_with_their_positions_and_ranks() {
-        let piece = |first: u64, rows: usize| {
-            let values: Vec<i64> = (first..first + rows as u64).map(|p| p as i64).collect();
-            let batch =
-                RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from(values)) as ArrayRef)])
-                    .unwrap();
-            // Every third position eligible for the one contextual anomaly, ranked in
-            // order: (row within the piece, rank).
-            let ranks = (0..rows as u32)
-                .filter(|&r| (first + u64::from(r)) % 3 == 0)
-                .map(|r| (r, (first + u64::from(r)) / 3))
-                .collect();
-            Kept {
-                batch,
-                positions: (first..first + rows as u64).collect(),
-                ranks: vec![ranks],
-            }
-        };
+    fn the_survey_joins_the_rows_it_keeps_into_large_pieces() {
+        let registry = AnomalyRegistry::new(vec![Anomaly::Contextual(ContextualAnomaly {
+            name: "flip".into(),
+            column: "v".into(),
+            condition_column: "v".into(),
+            normal_values: vec![Value::Int(0)],
+            anomalous_values: vec![Value::Int(1)],
+            fraction: 0.5,
+        })]);
+        let streams = [RandomStream::new(1, "survey")];
+        // Chunks of these sizes; every third row has v = 0 (eligible), and the survey
+        // keeps every row of positions 0..8 and 30..: whole chunks but for one.
         let sizes = [
             KEPT_PIECE_ROWS / 2,
             KEPT_PIECE_ROWS / 4,
-            KEPT_PIECE_ROWS / 4,
-            7,
             5,
+            KEPT_PIECE_ROWS / 4 + 30,
+            7,
+            11,
         ];
-        let mut kept = Vec::new();
+        let chunk = |first: u64, rows: usize| {
+            let values = (first..first + rows as u64).map(|p| i64::from(p % 3 != 0));
+            RecordBatch::try_from_iter([(
+                "v",
+                Arc::new(Int64Array::from_iter_values(values)) as ArrayRef,
+            )])
+            .unwrap()
+        };
         let mut first = 0;
-        let mut pieces_after_each = Vec::new();
+        let mut chunks = Vec::new();
         for size in sizes {
-            kept.push(piece(first, size));
+            chunks.push(Ok(chunk(first, size)));
             first += size as u64;
-            join_small_pieces(&mut kept, false).unwrap();
-            pieces_after_each.push(kept.len());
         }
-        // Joined when the small ones reach a full piece, not before.
-        assert_eq!(pieces_after_each, [1, 2, 1, 2, 3]);
-        join_small_pieces(&mut kept, true).unwrap();
-        assert_eq!(kept.len(), 2, "the last few joined at the end");
-        let rows: usize = sizes.iter().sum();
+        let total = first;
+        let kept_position = |p: u64| !(8..30).contains(&p);
+        let mut at = 0u64;
+        let (rows, _, kept) = survey(
+            &registry,
+            &streams,
+            0.0,
+            Box::new(chunks.into_iter()),
+            |_, batch, marks, _| {
+                for (row, mark) in marks.iter_mut().enumerate() {
+                    *mark = kept_position(at + row as u64);
+                }
+                at += batch.num_rows() as u64;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(rows, total);
+        let sizes: Vec<usize> = kept.iter().map(|k| k.batch.num_rows()).collect();
+        // The first four chunks' kept rows (22 left out) reach the size; the last two
+        // are joined at the end.
+        assert_eq!(sizes, [KEPT_PIECE_ROWS + 13, 7 + 11]);
+        let positions: Vec<u64> = (0..total).filter(|&p| kept_position(p)).collect();
         let all = Kept::concat(kept).unwrap();
-        let expected = piece(0, rows);
-        assert!(all.batch == expected.batch, "rows");
-        assert!(all.positions == expected.positions, "positions");
-        assert!(all.ranks == expected.ranks, "ranks");
+        assert!(all.positions == positions, "positions");
+        let values = all.batch.column(0).as_primitive::<Int64Type>();
+        assert!(
+            positions
+                .iter()
+                .enumerate()
+                .all(|(row, &p)| values.value(row) == i64::from(p % 3 != 0)),
+            "rows"
+        );
+        let ranks: Vec<(u32, u64)> = positions
+            .iter()
+            .enumerate()
+            .filter(|&(_, &p)| p % 3 == 0)
+            .map(|(row, &p)| (row as u32, p / 3))
+            .collect();
+        assert!(all.ranks == [ranks], "ranks");
     }
 
     /// When the survey's bound falls below a chosen group's priority (a few in a
