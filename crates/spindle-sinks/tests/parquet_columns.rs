@@ -618,13 +618,8 @@ fn has_dictionary(metadata: &ParquetMetaData, column: usize) -> bool {
 fn text_that_repeats_over_the_column_gets_a_dictionary_where_its_first_rows_barely_do() {
     // Page addresses drawn from 19,000: the first 4,096 are 90% distinct, the column's
     // 50,000 about 35%. Unique values (every one new) stay plain.
-    let address = |i: u64| {
-        // SplitMix64's finalizer: as good as random draws.
-        let mut k = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        k = (k ^ (k >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        k = (k ^ (k >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        format!("https://example.com/page/{}", (k ^ (k >> 31)) % 19_000)
-    };
+    let pages = spindle_gen::rng::RandomStream::new(7, "pages");
+    let address = |i: u64| format!("https://example.com/page/{}", pages.below(i, 19_000));
     let texts: Vec<Option<String>> = (0..50_000).map(|i| Some(address(i))).collect();
     let sample = texts[..4_096]
         .iter()
