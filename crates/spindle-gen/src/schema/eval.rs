@@ -205,17 +205,23 @@ impl Cap {
         }
     }
 
-    /// The parent of child row `row`: the last whose share starts at or before the
-    /// row's position (parents with no share are passed over), as
+    /// The parent of each child row of `rows`: the last whose share starts at or before
+    /// the row's position (parents with no share are passed over), as
     /// `starts.partition_point(|&x| x <= position) - 1` but in a few steps from the
     /// position's block instead of a binary search over every parent.
-    fn parent_of(&self, row: u64) -> u64 {
-        let position = self.perm.apply(row);
-        let mut parent = self.guide[(position >> self.block_bits) as usize] as usize;
-        while self.starts[parent + 1] <= position {
-            parent += 1;
-        }
-        parent as u64
+    fn parents_of(&self, rows: &Rows) -> Vec<Option<u64>> {
+        let mut positions = rows.map(|row| row);
+        self.perm.apply_all(&mut positions);
+        positions
+            .into_iter()
+            .map(|position| {
+                let mut parent = self.guide[(position >> self.block_bits) as usize] as usize;
+                while self.starts[parent + 1] <= position {
+                    parent += 1;
+                }
+                Some(parent as u64)
+            })
+            .collect()
     }
 }
 
@@ -245,23 +251,43 @@ impl Feistel {
         }
     }
 
-    fn apply(&self, x: u64) -> u64 {
+    /// One pass through the network: a bijection of `0..2^bits`.
+    #[inline]
+    fn pass(&self, v: u64) -> u64 {
         let mask = |bits: u32| (1u64 << bits) - 1;
         let (left_bits, right_bits) = self.widths;
-        let mut v = x;
-        loop {
-            let (mut l, mut r) = (v >> right_bits, v & mask(right_bits));
-            let mut l_bits = left_bits;
-            for k in self.keys {
-                // (l, r) -> (r, l ^ F(r)): the halves swap, and with them their widths.
-                let f = crate::rng::mix64(r ^ k) & mask(l_bits);
-                (l, r) = (r, l ^ f);
-                l_bits = left_bits + right_bits - l_bits;
-            }
-            // An even number of rounds leaves the widths as they came in.
-            v = (l << right_bits) | r;
-            if v < self.n {
-                return v;
+        let (mut l, mut r) = (v >> right_bits, v & mask(right_bits));
+        let mut l_bits = left_bits;
+        for k in self.keys {
+            // (l, r) -> (r, l ^ F(r)): the halves swap, and with them their widths.
+            let f = crate::rng::mix64(r ^ k) & mask(l_bits);
+            (l, r) = (r, l ^ f);
+            l_bits = left_bits + right_bits - l_bits;
+        }
+        // An even number of rounds leaves the widths as they came in.
+        (l << right_bits) | r
+    }
+
+    /// The image of `x` on its own (the tests check [`Feistel::apply_all`] against it).
+    #[cfg(test)]
+    fn apply(&self, x: u64) -> u64 {
+        let mut v = self.pass(x);
+        while v >= self.n {
+            v = self.pass(v);
+        }
+        v
+    }
+
+    /// [`Feistel::apply`] of each of `values`, in place: a first pass of every value
+    /// (chains of multiplications that do not wait on each other, nor on a branch
+    /// deciding whether a value walks on), then the walk of those that left `0..n`.
+    fn apply_all(&self, values: &mut [u64]) {
+        for v in values.iter_mut() {
+            *v = self.pass(*v);
+        }
+        for v in values.iter_mut() {
+            while *v >= self.n {
+                *v = self.pass(*v);
             }
         }
     }
@@ -283,16 +309,29 @@ impl Ranks {
     fn new(parents: u64, children: u64, stream: RandomStream) -> Self {
         let perm = Feistel::new(parents, stream);
         if parents <= Self::TABLE_MAX && children >= 4 * parents {
-            Self::Table((0..parents).map(|r| perm.apply(r) as u32).collect())
+            let mut ranks: Vec<u64> = (0..parents).collect();
+            perm.apply_all(&mut ranks);
+            Self::Table(ranks.into_iter().map(|r| r as u32).collect())
         } else {
             Self::Computed(perm)
         }
     }
 
-    fn apply(&self, rank: u64) -> u64 {
+    /// The parent at each rank of `ranks` (nulls left null), in place.
+    fn apply_all(&self, ranks: &mut [Option<u64>]) {
         match self {
-            Self::Computed(perm) => perm.apply(rank),
-            Self::Table(parents) => u64::from(parents[rank as usize]),
+            Self::Computed(perm) => {
+                let mut present: Vec<u64> = ranks.iter().flatten().copied().collect();
+                perm.apply_all(&mut present);
+                for (r, parent) in ranks.iter_mut().flatten().zip(present) {
+                    *r = parent;
+                }
+            }
+            Self::Table(parents) => {
+                for r in ranks.iter_mut().flatten() {
+                    *r = u64::from(parents[*r as usize]);
+                }
+            }
         }
     }
 }
@@ -1053,7 +1092,7 @@ impl<'e> Eval<'e> {
                 }
             })
         } else if let Some(cap) = &prep.cap {
-            self.rows.map(|row| Some(cap.parent_of(row)))
+            cap.parents_of(&self.rows)
         } else {
             match pick {
                 FkPick::Uniform => self.rows.map(|row| Some(s.below(row, parents))),
@@ -1090,9 +1129,7 @@ impl<'e> Eval<'e> {
             }
         };
         if let Some(ranks) = &prep.ranks {
-            for r in rows.iter_mut().flatten() {
-                *r = ranks.apply(*r);
-            }
+            ranks.apply_all(&mut rows);
         }
         if let Some(mask) = self.null_mask(c) {
             for (r, null) in rows.iter_mut().zip(mask.values().iter()) {
@@ -2018,7 +2055,15 @@ mod tests {
             Ranks::new(5_000, 19_999, stream),
             Ranks::Computed(_)
         ));
-        assert!((0..5_000).all(|r| table.apply(r) == perm.apply(r)));
+        let computed = Ranks::Computed(Feistel::new(5_000, stream));
+        let mut ranks: Vec<Option<u64>> = (0..5_000).map(Some).collect();
+        ranks[7] = None;
+        let mut tabulated = ranks.clone();
+        computed.apply_all(&mut ranks);
+        table.apply_all(&mut tabulated);
+        assert_eq!(ranks, tabulated);
+        assert_eq!(ranks[7], None);
+        assert!((0..5_000).all(|r| r == 7 || ranks[r] == Some(perm.apply(r as u64))));
     }
 
     /// The guide finds the same parent as a binary search over the shares, empty
@@ -2045,10 +2090,11 @@ mod tests {
                 Feistel::new(rows, stream),
                 Cap::new(starts.clone(), Feistel::new(rows, stream)),
             );
-            for row in 0..rows {
+            let parents = cap.parents_of(&Rows::Range(0..rows));
+            for (row, parent) in (0..rows).zip(parents) {
                 let position = perm.apply(row);
                 let searched = starts.partition_point(|&x| x <= position) as u64 - 1;
-                assert_eq!(cap.parent_of(row), searched, "{counts:?} row {row}");
+                assert_eq!(parent, Some(searched), "{counts:?} row {row}");
             }
         }
     }
@@ -2058,6 +2104,9 @@ mod tests {
         for n in [1u64, 2, 3, 7, 100, 1000, 4097] {
             let f = Feistel::new(n, RandomStream::new(1, "f"));
             let mut seen: Vec<u64> = (0..n).map(|x| f.apply(x)).collect();
+            let mut all: Vec<u64> = (0..n).collect();
+            f.apply_all(&mut all);
+            assert_eq!(all, seen, "n = {n}: one at a time and all at once");
             seen.sort_unstable();
             assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n = {n}");
         }
