@@ -2,6 +2,7 @@
 //! uniform positions and random permutations.
 
 use crate::rng::RandomStream;
+use foldhash::fast::FixedState;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -202,14 +203,14 @@ pub struct SortedUniforms {
 }
 
 /// Rows between two [`Checkpoints`] of a block.
-const CHECKPOINT_ROWS: u64 = 16;
+const CHECKPOINT_ROWS: u64 = 8;
 
 /// Rows of one block asked for at once from which [`SortedUniforms::at`] draws the
 /// block whole rather than from checkpoints (which cost up to [`CHECKPOINT_ROWS`]
 /// spacings a row, half that on average).
 const DRAW_WHOLE_FROM_ROWS: u64 = 2 * SORTED_BLOCK / CHECKPOINT_ROWS;
 
-/// Blocks of the largest table whose checkpoints are kept (134 million rows; 64 MiB of
+/// Blocks of the largest table whose checkpoints are kept (134 million rows; 128 MiB of
 /// checkpoints once every block is read). Past it, [`SortedUniforms::at`] draws each
 /// block it reads whole, as [`SortedUniforms::range`] does, and keeps nothing.
 const MAX_CHECKPOINTED_BLOCKS: u64 = 32_768;
@@ -288,28 +289,33 @@ impl SortedUniforms {
     /// Positions of `rows` (any order, each below [`SortedUniforms::len`]), equal to
     /// what [`SortedUniforms::range`] gives them. A block with many of the rows is
     /// drawn whole; rows scattered over many blocks (a lookup into a sorted table) are
-    /// made from checkpoints: each block drawn whole once for the run and kept as 257
-    /// numbers (2 KiB per 4,096 rows), after which a row costs at most
+    /// made from checkpoints: each block drawn whole once for the run and kept as 513
+    /// numbers (4 KiB per 4,096 rows), after which a row costs at most
     /// [`CHECKPOINT_ROWS`] spacings where drawing its block costs 4,096 (up to
     /// [`MAX_CHECKPOINTED_BLOCKS`]; a larger table has every block it reads drawn whole).
     pub fn at(&self, rows: &[u64]) -> Vec<f64> {
-        let mut per_block: HashMap<u64, u32> = HashMap::new();
-        for &row in rows {
-            assert!(row < self.n, "row {row} of {}", self.n);
-            *per_block.entry(row / SORTED_BLOCK).or_default() += 1;
-        }
         let checkpointed = self.n.div_ceil(SORTED_BLOCK) <= MAX_CHECKPOINTED_BLOCKS;
-        let whole: HashMap<u64, Vec<f64>> = per_block
-            .iter()
-            .filter(|&(_, &count)| !checkpointed || u64::from(count) >= DRAW_WHOLE_FROM_ROWS)
-            .map(|(&block, _)| {
-                let first = block * SORTED_BLOCK;
-                let last = (first + SORTED_BLOCK).min(self.n);
-                (block, self.range(first, last))
-            })
-            .collect();
+        // Where checkpoints are kept, a block is drawn whole when it holds enough of the
+        // rows, which it cannot when fewer are asked for.
+        let mut whole: HashMap<u64, Vec<f64>, FixedState> = HashMap::default();
+        if !checkpointed || rows.len() as u64 >= DRAW_WHOLE_FROM_ROWS {
+            let mut per_block: HashMap<u64, u32, FixedState> = HashMap::default();
+            for &row in rows {
+                *per_block.entry(row / SORTED_BLOCK).or_default() += 1;
+            }
+            whole = per_block
+                .into_iter()
+                .filter(|&(_, count)| !checkpointed || u64::from(count) >= DRAW_WHOLE_FROM_ROWS)
+                .map(|(block, _)| {
+                    let first = block * SORTED_BLOCK;
+                    let last = (first + SORTED_BLOCK).min(self.n);
+                    (block, self.range(first, last))
+                })
+                .collect();
+        }
         rows.iter()
             .map(|&row| {
+                assert!(row < self.n, "row {row} of {}", self.n);
                 let block = row / SORTED_BLOCK;
                 match whole.get(&block) {
                     Some(drawn) => drawn[(row - block * SORTED_BLOCK) as usize],
@@ -747,8 +753,10 @@ mod tests {
         let all = su.range(0, n);
         let s = RandomStream::new(1, "rows");
         let scattered: Vec<u64> = (0..500).map(|i| s.below(i, n)).collect();
-        // 300 rows of one block (drawn whole) among scattered ones, the last row too.
-        let dense: Vec<u64> = (0..300)
+        // Enough rows of one block for it to be drawn whole, among scattered ones (too
+        // few to draw any block whole on their own), the last row too.
+        assert!((scattered.len() as u64) < DRAW_WHOLE_FROM_ROWS);
+        let dense: Vec<u64> = (0..DRAW_WHOLE_FROM_ROWS + 100)
             .map(|i| 8_192 + s.below(10_000 + i, 4_096))
             .chain(scattered.iter().copied())
             .chain([n - 1, 0])
