@@ -99,6 +99,61 @@ pub trait DomainPlan: Send + Sync {
     /// # Errors
     /// Unknown tables, tables with different drivers, or a range past the end.
     fn generate(&self, tables: &[&str], units: Range<u64>) -> Result<Vec<RecordBatch>>;
+
+    /// The columns `columns` of `table`, in the order asked, for the driver rows
+    /// `units`: the values [`DomainPlan::generate`] gives them. A pass that reads a few
+    /// columns of a table (the survey before anomaly injection, for a column's mean)
+    /// asks for just those; plans that can make them without the rest of the row
+    /// override this, which by default generates whole rows and keeps the columns.
+    ///
+    /// # Errors
+    /// As [`DomainPlan::generate`]; [`Error::Invalid`] naming a column the table lacks.
+    fn generate_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        units: Range<u64>,
+    ) -> Result<RecordBatch> {
+        generated_columns(self, table, columns, units)
+    }
+}
+
+/// [`DomainPlan::generate_columns`] by generating whole rows.
+pub(crate) fn generated_columns<P: DomainPlan + ?Sized>(
+    plan: &P,
+    table: &str,
+    columns: &[&str],
+    units: Range<u64>,
+) -> Result<RecordBatch> {
+    let spec = plan.domain().table(table)?;
+    let indices = column_indices(spec, columns)?;
+    let batch = plan.generate(&[spec.name], units)?.remove(0);
+    Ok(batch.project(&indices)?)
+}
+
+/// The positions of `columns` in `spec`'s schema.
+///
+/// # Errors
+/// [`Error::Invalid`] naming a column the table lacks and listing its columns.
+pub(crate) fn column_indices(spec: &TableSpec, columns: &[&str]) -> Result<Vec<usize>> {
+    columns
+        .iter()
+        .map(|name| {
+            spec.schema.index_of(name).map_err(|_| Error::Invalid {
+                field: "columns",
+                message: format!(
+                    "table {} has no column '{name}'; its columns: {}",
+                    spec.name,
+                    spec.schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        })
+        .collect()
 }
 
 /// All built-in domains: Retail, then the schema domains.

@@ -107,6 +107,8 @@ pub struct ChunkStream {
     window: usize,
     /// [`DomainPlan::prepare`] has been called for the tables.
     prepared: bool,
+    /// Only these columns of the one table, if set (see [`ChunkStream::columns`]).
+    columns: Option<Arc<[String]>>,
 }
 
 impl ChunkStream {
@@ -124,6 +126,22 @@ impl ChunkStream {
             in_flight: VecDeque::new(),
             window: 2 * rayon::current_num_threads().max(1),
             prepared: false,
+            columns: None,
+        }
+    }
+
+    /// The chunks of the columns `columns` of `table` over `units` (see
+    /// [`DomainPlan::generate_columns`]).
+    pub fn columns(
+        plan: Arc<dyn DomainPlan>,
+        table: &'static str,
+        columns: Arc<[String]>,
+        units: Range<u64>,
+        chunk_units: u64,
+    ) -> Self {
+        Self {
+            columns: Some(columns),
+            ..Self::new(plan, vec![table], units, chunk_units)
         }
     }
 
@@ -145,9 +163,18 @@ impl ChunkStream {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             let plan = self.plan.clone();
             let tables = self.tables.clone();
+            let columns = self.columns.clone();
             rayon::spawn(move || {
+                let chunk = match columns {
+                    Some(columns) => {
+                        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+                        plan.generate_columns(tables[0], &names, range)
+                            .map(|b| vec![b])
+                    }
+                    None => plan.generate(&tables, range),
+                };
                 // The stream may have been dropped; then nobody wants the chunk.
-                let _ = tx.send(plan.generate(&tables, range));
+                let _ = tx.send(chunk);
             });
             self.in_flight.push_back(rx);
         }
@@ -344,6 +371,30 @@ impl Spindle {
         let units = part.units(plan.units(spec.driver));
         Ok(ChunkStream::new(plan, vec![name], units, chunk_units)
             .map(|chunk| chunk.map(|mut batches| batches.remove(0))))
+    }
+
+    /// Iterates the columns `columns` of `table` (in the order given) chunk by chunk,
+    /// as [`Spindle::iter_table`] gives them, made without the rest of the rows where
+    /// the plan can (see [`DomainPlan::generate_columns`]).
+    ///
+    /// # Errors
+    /// Unknown table or column, or invalid counts.
+    pub fn iter_table_columns(
+        plan: Arc<dyn DomainPlan>,
+        table: &str,
+        columns: &[String],
+        part: Partition,
+        chunk_units: u64,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
+        let spec = plan.domain().table(table)?;
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        domain::column_indices(spec, &names)?;
+        let name = spec.name;
+        let units = part.units(plan.units(spec.driver));
+        Ok(
+            ChunkStream::columns(plan, name, columns.into(), units, chunk_units)
+                .map(|chunk| chunk.map(|mut batches| batches.remove(0))),
+        )
     }
 
     /// Iterates every table as `(table, batch)` pairs, chunk by chunk. Tables with the

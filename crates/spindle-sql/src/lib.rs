@@ -261,6 +261,7 @@ impl SqlSources {
             name: name.to_string(),
             schema,
             rows: Arc::new(rows),
+            columns: None,
             ordered_by,
         })
     }

@@ -3,15 +3,15 @@
 //! table is chunked; a table that reads differently the second time is an error.
 
 use arrow_array::RecordBatch;
-use spindle_gen::{RetailDomain, Scale, Spindle};
+use spindle_gen::{Domain, RetailDomain, Scale, Spindle};
 use spindle_sinks::{FileMode, FileSink};
 use spindle_stream::{
     AnomalyRegistry, Batches, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, SpindleStreamer,
     StreamConfig, StreamResult, TableSource, Value,
 };
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The tutorial's three kinds, a second collective on another group column over the
 /// first's rows, and a contextual anomaly writing nulls.
@@ -67,11 +67,20 @@ fn config() -> StreamConfig {
 
 /// Streams `source` (or the generated `order` table) into `path`.
 fn stream(source: Option<TableSource>, path: &Path) -> spindle_stream::Result<StreamResult> {
+    stream_with(registry(), source, path)
+}
+
+/// [`stream`] with the anomalies of `registry`.
+fn stream_with(
+    registry: AnomalyRegistry,
+    source: Option<TableSource>,
+    path: &Path,
+) -> spindle_stream::Result<StreamResult> {
     let sink = Box::new(FileSink::new(path, FileMode::Overwrite).unwrap());
     let mut s = SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Medium, 42, sink)
         .unwrap()
         .with_config(config())
-        .with_anomalies(registry());
+        .with_anomalies(registry);
     let r = match source {
         Some(source) => s.stream_source(source, None),
         None => s.stream("order", None),
@@ -97,6 +106,7 @@ fn chunked(table: &RecordBatch, rows: usize, reads: Arc<AtomicUsize>) -> TableSo
                     .map(move |at| Ok(table.slice(at, rows.min(n - at)))),
             ))
         }),
+        columns: None,
         ordered_by: Some("order_date".into()),
     }
 }
@@ -223,6 +233,7 @@ fn a_table_that_reads_differently_the_second_time_is_an_error() {
                 };
                 Ok(Box::new(batches.into_iter().map(Ok)))
             }),
+            columns: None,
             ordered_by: Some("order_date".into()),
         };
         let e = stream(Some(source), &dir.path().join("x.jsonl"))
@@ -233,4 +244,69 @@ fn a_table_that_reads_differently_the_second_time_is_an_error() {
             "{change}: {e}"
         );
     }
+}
+
+/// Without a collective anomaly the survey keeps no rows: a generated table's survey
+/// reads just the columns the anomalies look at (the point anomaly's column and the
+/// contextual conditions, once each), and the stream is byte for byte the one a survey
+/// of whole rows gives.
+#[test]
+fn a_survey_of_just_the_columns_it_reads_gives_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = || {
+        AnomalyRegistry::new(vec![
+            PointAnomaly::new("extreme_total", "order_total")
+                .fraction(0.03)
+                .into(),
+            ContextualAnomaly::new(
+                "returned_delivered",
+                "status",
+                "status",
+                vec![Value::from("returned")],
+                vec![Value::from("delivered")],
+            )
+            .fraction(0.25)
+            .into(),
+            ContextualAnomaly::new(
+                "lost_address",
+                "shipping_address_id",
+                "status",
+                vec![Value::from("shipped")],
+                vec![Value::Null],
+            )
+            .fraction(0.02)
+            .into(),
+        ])
+    };
+    let plan = RetailDomain::new().plan(Scale::Medium, 42).unwrap();
+    let generated = TableSource::generated(plan.clone(), "order").unwrap();
+    let read = generated
+        .columns
+        .clone()
+        .expect("a generated table reads columns");
+    let asked: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let counted = TableSource {
+        columns: Some(Arc::new({
+            let asked = asked.clone();
+            move |columns: &[String]| {
+                asked.lock().unwrap().push(columns.to_vec());
+                read(columns)
+            }
+        })),
+        ..generated
+    };
+    let whole_rows = TableSource {
+        columns: None,
+        ..TableSource::generated(plan, "order").unwrap()
+    };
+    let (by_columns, by_rows) = (
+        dir.path().join("columns.jsonl"),
+        dir.path().join("rows.jsonl"),
+    );
+    let a = stream_with(registry(), Some(counted), &by_columns).unwrap();
+    let b = stream_with(registry(), Some(whole_rows), &by_rows).unwrap();
+    assert_eq!(*asked.lock().unwrap(), vec![vec!["order_total", "status"]]);
+    assert!(a.anomaly_count > 5_000, "{a:?}");
+    assert_eq!(a.anomaly_count, b.anomaly_count);
+    assert!(std::fs::read(&by_columns).unwrap() == std::fs::read(&by_rows).unwrap());
 }

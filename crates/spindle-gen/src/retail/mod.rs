@@ -641,12 +641,29 @@ impl DomainPlan for RetailPlan {
         self.check_range(first.driver, &units)?;
         match first.driver {
             "customer" => self.customer_group(tables, units),
-            "order" => self.order_group(tables, units),
+            "order" => self.order_group(tables, None, units),
             "product" => Ok(vec![self.products(units)?]),
             "product_category" => Ok(vec![self.product_categories(units)?]),
             "promotion" => Ok(vec![self.promotions_batch(units)?]),
             "store" => Ok(vec![self.stores(units)?]),
             other => unreachable!("retail driver {other} is handled above"),
         }
+    }
+
+    /// `order`'s columns are made without the rest of the row (the lines are drawn
+    /// only for `order_total`); other tables' rows are made whole.
+    fn generate_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        units: Range<u64>,
+    ) -> Result<RecordBatch> {
+        if table != "order" {
+            return crate::domain::generated_columns(self, table, columns, units);
+        }
+        self.check_range("order", &units)?;
+        Ok(self
+            .order_group(&["order"], Some(columns), units)?
+            .remove(0))
     }
 }

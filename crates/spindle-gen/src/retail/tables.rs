@@ -492,43 +492,58 @@ impl RetailPlan {
             .unwrap_or(candidate)
     }
 
-    /// `order`, `order_line` and/or `return` for orders `units`.
+    /// `order`, `order_line` and/or `return` for orders `units`; of `order`, only the
+    /// columns `order_columns` (in that order) if given, made without the work the
+    /// others need (the lines are drawn only for the total or the other tables).
     pub(super) fn order_group(
         &self,
         tables: &[&str],
+        order_columns: Option<&[&str]>,
         units: Range<u64>,
     ) -> Result<Vec<RecordBatch>> {
         let n = (units.end - units.start) as usize;
         let (dates, customers) = self.order_draws().of(self, &units);
+        let order_wants = |column: &str| {
+            tables.contains(&"order") && order_columns.is_none_or(|c| c.contains(&column))
+        };
+        // The lines' columns are kept only when `order_line` is asked for; the order's
+        // total (also what a return refunds at most) needs the lines' amounts alone.
+        let keep_lines = tables.contains(&"order_line");
+        let totals_wanted = keep_lines || tables.contains(&"return") || order_wants("order_total");
 
         let address_stream = self.stream("order.address");
-        let mut shipping: Vec<i64> = units
-            .clone()
-            .zip(&customers)
-            .map(|(o, &c)| {
-                let (a, b) = (self.addresses.at(c), self.addresses.at(c + 1));
-                (a + address_stream.below(o, b - a) + 1) as i64
-            })
-            .collect();
+        let mut shipping: Vec<i64> = if order_wants("shipping_address_id") {
+            units
+                .clone()
+                .zip(&customers)
+                .map(|(o, &c)| {
+                    let (a, b) = (self.addresses.at(c), self.addresses.at(c + 1));
+                    (a + address_stream.below(o, b - a) + 1) as i64
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let store_stream = self.stream("order.store");
         let promo_gate = self.stream("order.promotion");
-        let promos: Vec<Option<usize>> = units
-            .clone()
-            .zip(&dates)
-            .map(|(o, &t)| {
-                if promo_gate.unit(o) < self.promoted_probability {
-                    self.active_promotion(t, promo_gate.bits2(o, 1))
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let promos: Vec<Option<usize>> = if totals_wanted || order_wants("promotion_id") {
+            units
+                .clone()
+                .zip(&dates)
+                .map(|(o, &t)| {
+                    if promo_gate.unit(o) < self.promoted_probability {
+                        self.active_promotion(t, promo_gate.bits2(o, 1))
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
 
         // Lines and totals, in whole cents.
         let line_rows = self.lines.at(units.start)..self.lines.at(units.end);
-        // The lines' columns are kept only when `order_line` is asked for; the order's
-        // total needs the lines' amounts alone.
-        let keep_lines = tables.contains(&"order_line");
         let line_count = if keep_lines {
             (line_rows.end - line_rows.start) as usize
         } else {
@@ -544,7 +559,11 @@ impl RetailPlan {
         let mut line_total = Vec::with_capacity(line_count);
         let mut order_total = vec![0i64; n];
         let mut lines_end = line_rows.start;
-        for (k, o) in units.clone().enumerate() {
+        for (k, o) in units
+            .clone()
+            .enumerate()
+            .take(if totals_wanted { n } else { 0 })
+        {
             let discount = promos[k].map_or(0, |p| self.promotions[p].discount_pct);
             let lines_start = lines_end;
             lines_end = self.lines.at(o + 1);
@@ -571,28 +590,47 @@ impl RetailPlan {
         for &table in tables {
             let batch = match table {
                 "order" => {
-                    let status = Categorical::new(&ORDER_STATUS);
-                    let columns: Vec<ArrayRef> = vec![
-                        ids(units.clone()),
-                        Arc::new(Int64Array::from_iter_values(
-                            customers.iter().map(|&c| c as i64 + 1),
-                        )),
-                        Arc::new(Int64Array::from_iter_values(units.clone().map(|o| {
-                            let rank = self.store_popularity.sample(store_stream, o);
-                            self.store_by_rank[rank] as i64 + 1
-                        }))),
-                        Arc::new(Int64Array::from(std::mem::take(&mut shipping))),
-                        Arc::new(Int64Array::from(
-                            promos
-                                .iter()
-                                .map(|p| p.map(|i| i as i64 + 1))
-                                .collect::<Vec<_>>(),
-                        )),
-                        timestamps(dates.iter().copied()),
-                        Arc::new(status.column(self.stream("order.status"), units.clone())),
-                        money(order_total.iter().copied()),
-                    ];
-                    self.batch("order", columns)?
+                    let spec = self.domain.table("order")?;
+                    let all: Vec<&str> = spec
+                        .schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect();
+                    let names = order_columns.unwrap_or(&all);
+                    let indices = crate::domain::column_indices(spec, names)?;
+                    let mut columns: Vec<ArrayRef> = Vec::with_capacity(names.len());
+                    for &name in names {
+                        columns.push(match name {
+                            "order_id" => ids(units.clone()),
+                            "customer_id" => Arc::new(Int64Array::from_iter_values(
+                                customers.iter().map(|&c| c as i64 + 1),
+                            )),
+                            "store_id" => {
+                                Arc::new(Int64Array::from_iter_values(units.clone().map(|o| {
+                                    let rank = self.store_popularity.sample(store_stream, o);
+                                    self.store_by_rank[rank] as i64 + 1
+                                })))
+                            }
+                            "shipping_address_id" => {
+                                Arc::new(Int64Array::from(std::mem::take(&mut shipping)))
+                            }
+                            "promotion_id" => Arc::new(Int64Array::from(
+                                promos
+                                    .iter()
+                                    .map(|p| p.map(|i| i as i64 + 1))
+                                    .collect::<Vec<_>>(),
+                            )),
+                            "order_date" => timestamps(dates.iter().copied()),
+                            "status" => Arc::new(
+                                Categorical::new(&ORDER_STATUS)
+                                    .column(self.stream("order.status"), units.clone()),
+                            ),
+                            "order_total" => money(order_total.iter().copied()),
+                            other => unreachable!("order has no column {other}: checked above"),
+                        });
+                    }
+                    RecordBatch::try_new(Arc::new(spec.schema.project(&indices)?), columns)?
                 }
                 "order_line" => {
                     let promo_of_line: Vec<Option<i64>> = line_order

@@ -790,6 +790,26 @@ impl Engine {
             .collect())
     }
 
+    /// Columns `columns` of table `t` (those fields of `schema`, its schema) for driver
+    /// rows `units`, each made with what it depends on alone.
+    pub fn columns_of(
+        &self,
+        t: usize,
+        columns: &[usize],
+        units: Range<u64>,
+        schema: &arrow_schema::SchemaRef,
+    ) -> Result<arrow_array::RecordBatch> {
+        let mut ev = Eval::new(self, t, Rows::Range(self.rows_for(t, units)), false);
+        let arrays = columns
+            .iter()
+            .map(|&c| ev.value(c))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(arrow_array::RecordBatch::try_new(
+            Arc::new(schema.project(columns)?),
+            arrays,
+        )?)
+    }
+
     /// Tables `tables` (one driver) for driver rows `units`, as batches in the order
     /// asked. Nested tables are made first, so that a parent's `computed` column reads
     /// the very columns its children's batch holds rather than making them again.

@@ -423,6 +423,20 @@ impl SchemaPlan {
                 allowed: self.domain.table_names().join(", "),
             })
     }
+
+    /// Checks that `units` are rows of the driving table `driver`.
+    fn check_units(&self, driver: usize, units: &Range<u64>) -> Result<()> {
+        if units.start > units.end || units.end > self.engine.counts[driver] {
+            return Err(Error::Invalid {
+                field: "units",
+                message: format!(
+                    "{units:?} is outside the {} rows of '{}'",
+                    self.engine.counts[driver], self.domain.inner.schema.tables[driver].name
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl DomainPlan for SchemaPlan {
@@ -461,19 +475,25 @@ impl DomainPlan for SchemaPlan {
                 tables: tables.join(", "),
             });
         }
-        if units.start > units.end || units.end > self.engine.counts[driver] {
-            return Err(Error::Invalid {
-                field: "units",
-                message: format!(
-                    "{units:?} is outside the {} rows of '{}'",
-                    self.engine.counts[driver], self.domain.inner.schema.tables[driver].name
-                ),
-            });
-        }
+        self.check_units(driver, &units)?;
         let schemas: Vec<_> = idx
             .iter()
             .map(|&t| self.domain.inner.specs[t].schema.clone())
             .collect();
         self.engine.batches(&idx, units, &schemas)
+    }
+
+    /// Each column is made with what it depends on alone.
+    fn generate_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        units: Range<u64>,
+    ) -> Result<RecordBatch> {
+        let t = self.index(table)?;
+        let spec = &self.domain.inner.specs[t];
+        let indices = crate::domain::column_indices(spec, columns)?;
+        self.check_units(self.domain.inner.layout.driver[t], &units)?;
+        self.engine.columns_of(t, &indices, units, &spec.schema)
     }
 }

@@ -27,6 +27,10 @@ use std::sync::Arc;
 /// third time in the rare case that the survey did not keep every moved row).
 pub(crate) type Reread<'a> = &'a dyn Fn() -> Result<Batches>;
 
+/// Reads some columns of a table from its start, for a survey that keeps no rows (see
+/// [`crate::streamer::TableSource::columns`]).
+pub(crate) type ColumnRead<'a> = &'a dyn Fn(&[String]) -> Result<Batches>;
+
 /// One anomaly, planned for a table.
 enum Plan {
     Point(PointPlan),
@@ -219,18 +223,38 @@ impl AnomalyRegistry {
     /// Plans injection into `table` (of `schema`), reading it with `reread`: a survey
     /// pass (and a second one in the rare case it did not keep every row a collective
     /// anomaly moves), after which [`Injector`] edits the table chunk by chunk, read
-    /// once more in the same order.
+    /// once more in the same order. Without a collective anomaly the survey keeps no
+    /// rows, and reads with `columns`, if given, just the columns it looks at (a
+    /// generated table makes a column's values without the rest of its rows).
     ///
     /// # Errors
-    /// As [`AnomalyRegistry::check`], the reader's errors, and Arrow errors.
+    /// As [`AnomalyRegistry::check`], the readers' errors, and Arrow errors.
     pub(crate) fn plan(
         &self,
         table: &str,
         schema: &SchemaRef,
         seed: u64,
         reread: Reread<'_>,
+        columns: Option<ColumnRead<'_>>,
     ) -> Result<Injector> {
-        self.plan_with_margin(table, schema, seed, reread, PRIORITY_MARGIN_SIGMAS)
+        self.plan_with_margin(table, schema, seed, reread, columns, PRIORITY_MARGIN_SIGMAS)
+    }
+
+    /// The columns the survey reads, where it keeps no rows (no collective anomaly):
+    /// the point anomalies' columns and the contextual ones' conditions.
+    fn surveyed_columns(&self) -> Option<Vec<String>> {
+        let mut columns: Vec<String> = Vec::new();
+        for a in self.anomalies() {
+            let column = match a {
+                Anomaly::Point(p) => &p.column,
+                Anomaly::Contextual(c) => &c.condition_column,
+                Anomaly::Collective(_) => return None,
+            };
+            if !columns.contains(column) {
+                columns.push(column.clone());
+            }
+        }
+        Some(columns)
     }
 
     /// [`AnomalyRegistry::plan`], the survey keeping the rows of groups whose priority
@@ -241,9 +265,14 @@ impl AnomalyRegistry {
         schema: &SchemaRef,
         seed: u64,
         reread: Reread<'_>,
+        columns: Option<ColumnRead<'_>>,
         margin_sigmas: f64,
     ) -> Result<Injector> {
         self.check(table, schema)?;
+        let surveyed = match (columns, self.surveyed_columns()) {
+            (Some(read), Some(columns)) => read(&columns)?,
+            _ => reread()?,
+        };
         let anomalies = self.anomalies();
         let streams: Vec<RandomStream> =
             (0..anomalies.len()).map(|k| self.stream(seed, k)).collect();
@@ -254,7 +283,7 @@ impl AnomalyRegistry {
             self,
             &streams,
             margin_sigmas,
-            reread()?,
+            surveyed,
             |gathered, batch, marks, kept| {
                 let mut prune = false;
                 for (g, at) in gathered.iter_mut().zip(&mut pruned_at) {
@@ -899,7 +928,7 @@ mod tests {
                 ))
             };
             let mut injector = registry
-                .plan_with_margin("order", &orders.schema(), 7, &reread, margin)
+                .plan_with_margin("order", &orders.schema(), 7, &reread, None, margin)
                 .unwrap();
             let batch = injector.in_place(&orders).unwrap();
             injector.rest().unwrap();

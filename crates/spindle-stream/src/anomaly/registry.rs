@@ -137,7 +137,7 @@ impl AnomalyRegistry {
                 Ok(whole.slice(at, SURVEY_CHUNK_ROWS.min(n - at)))
             })))
         };
-        let mut injector = self.plan(table, &batch.schema(), seed, &chunks)?;
+        let mut injector = self.plan(table, &batch.schema(), seed, &chunks, None)?;
         let batch = injector.in_place(batch)?;
         injector.rest()?;
         let labelled = batch

@@ -519,6 +519,7 @@ fn with_driver_time(
         name: table.to_string(),
         schema,
         ordered_by: (driver.ordered_by == Some(driver_time)).then(|| META_EVENT_TIME.to_string()),
+        columns: None,
         rows: Arc::new(move || {
             let units = plan.units(driver_name);
             let chunks = ChunkStream::new(

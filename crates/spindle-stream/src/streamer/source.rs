@@ -3,7 +3,7 @@
 //! injected and stably sorted when the table does not come in event-time order;
 //! produced on their own thread.
 
-use crate::anomaly::{Anomaly, AnomalyRegistry, Injector};
+use crate::anomaly::{Anomaly, AnomalyRegistry, ColumnRead, Injector};
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// A table's batches in table order.
 pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
+/// Reads some columns of a table from its start (see [`TableSource::columns`]).
+pub type ColumnReader = Arc<dyn Fn(&[String]) -> Result<Batches> + Send + Sync>;
+
 /// A table to stream: its batches in table order, as many times as asked.
 pub struct TableSource {
     /// Table name (becomes `_spindle_table`).
@@ -25,6 +28,11 @@ pub struct TableSource {
     /// with anomalies (a survey pass first), so every read must give the same rows in
     /// the same order.
     pub rows: Arc<dyn Fn() -> Result<Batches> + Send + Sync>,
+    /// Reads just the columns named (in that order) from the start, in table order,
+    /// where the source makes them more cheaply than whole rows (a generated table:
+    /// see [`DomainPlan::generate_columns`]). The survey before anomaly injection
+    /// reads what it needs this way when it keeps no rows. `None`: whole rows only.
+    pub columns: Option<ColumnReader>,
     /// A timestamp column the rows already come in ascending order of, if known.
     pub ordered_by: Option<String>,
 }
@@ -36,6 +44,7 @@ impl TableSource {
             name: name.to_string(),
             schema,
             rows: Arc::new(move || Ok(Box::new(batches.clone().into_iter().map(Ok)))),
+            columns: None,
             ordered_by: None,
         }
     }
@@ -47,6 +56,7 @@ impl TableSource {
     pub fn generated(plan: Arc<dyn DomainPlan>, table: &str) -> Result<Self> {
         let spec = plan.domain().table(table)?.clone();
         let name = spec.name;
+        let columns_plan = plan.clone();
         Ok(Self {
             name: name.to_string(),
             schema: spec.schema.clone(),
@@ -59,6 +69,16 @@ impl TableSource {
                 )?;
                 Ok(Box::new(batches.map(|b| b.map_err(Error::from))))
             }),
+            columns: Some(Arc::new(move |columns: &[String]| {
+                let batches = Spindle::iter_table_columns(
+                    columns_plan.clone(),
+                    name,
+                    columns,
+                    Partition::WHOLE,
+                    spindle_gen::DEFAULT_CHUNK_UNITS,
+                )?;
+                Ok(Box::new(batches.map(|b| b.map_err(Error::from))) as Batches)
+            })),
             ordered_by: spec.ordered_by.map(str::to_string),
         })
     }
@@ -183,8 +203,13 @@ pub(super) fn ordered_chunks(
             let merge_by = merge_by.map(str::to_string);
             let merge = merge_by.is_some();
             let plan = move || {
-                let mut injector =
-                    anomalies.plan(&source.name, &source.schema, seed, source.rows.as_ref())?;
+                let mut injector = anomalies.plan(
+                    &source.name,
+                    &source.schema,
+                    seed,
+                    source.rows.as_ref(),
+                    source.columns.as_deref().map(|read| read as ColumnRead<'_>),
+                )?;
                 if let Some(column) = &merge_by {
                     injector.merge_by(column)?;
                 }
