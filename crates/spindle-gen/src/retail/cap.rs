@@ -96,6 +96,15 @@ impl OrderDraws {
             }
         }
     }
+
+    /// The dates of orders `units`, as [`OrderDraws::of`] gives them, without drawing
+    /// their customers.
+    pub(super) fn dates_of(&self, plan: &RetailPlan, units: &Range<u64>) -> Vec<i64> {
+        match self {
+            Self::Stored { dates, .. } => dates[units.start as usize..units.end as usize].to_vec(),
+            Self::Drawn(_) => plan.order_dates(units),
+        }
+    }
 }
 
 /// The customers who reach the cap of orders, each with the order that gives them their
@@ -242,6 +251,13 @@ mod tests {
         assert!(matches!(drawn, OrderDraws::Drawn(_)));
         let (dates, customers) = read(&plan, &kept);
         assert_eq!((dates.clone(), customers.clone()), read(&plan, &drawn));
+        for draws in [&kept, &drawn] {
+            let alone: Vec<i64> = chunk_ranges(0..plan.counts.orders, 777)
+                .iter()
+                .flat_map(|range| draws.dates_of(&plan, range))
+                .collect();
+            assert_eq!(alone, dates, "the dates without the customers");
+        }
         assert!(dates.windows(2).all(|w| w[0] <= w[1]), "dates ascend");
         for (date, &customer) in dates.iter().zip(&customers) {
             assert!(plan.signup[customer as usize] <= *date, "signed up first");
