@@ -631,10 +631,10 @@ fn a_subset_of_tables_equals_those_tables_of_a_whole_run() {
     }
 }
 
-/// Columns asked for alone (one by one, and all of them in reverse order) are the
-/// columns of the rows made whole, in every table of every built-in domain (Retail's
-/// own generator too), over a range that starts past the first row; a column a table
-/// lacks is an error naming it.
+/// Columns asked for alone (one by one; all of them in reverse order, then each again)
+/// are the columns of the rows made whole, in every table of every built-in domain
+/// (Retail's own generator too), over a range that starts past the first row; a column
+/// a table lacks is an error naming it.
 #[test]
 fn columns_made_alone_equal_the_rows_made_whole() {
     for domain in spindle_gen::domains() {
@@ -664,8 +664,9 @@ fn columns_made_alone_equal_the_rows_made_whole() {
                     spec.name
                 );
             }
-            let reversed: Vec<&str> = names.iter().rev().copied().collect();
-            let indices: Vec<usize> = (0..names.len()).rev().collect();
+            // Every column, in reverse order, then each a second time.
+            let reversed: Vec<&str> = names.iter().rev().chain(&names).copied().collect();
+            let indices: Vec<usize> = (0..names.len()).rev().chain(0..names.len()).collect();
             let all = plan
                 .generate_columns(spec.name, &reversed, range.clone())
                 .unwrap();

@@ -518,18 +518,14 @@ impl RetailPlan {
         let totals_wanted = keep_lines || tables.contains(&"return") || order_wants("order_total");
 
         let address_stream = self.stream("order.address");
-        let mut shipping: Vec<i64> = if order_wants("shipping_address_id") {
-            units
-                .clone()
-                .zip(&customers)
-                .map(|(o, &c)| {
+        let shipping: Option<ArrayRef> = order_wants("shipping_address_id").then(|| {
+            Arc::new(Int64Array::from_iter_values(
+                units.clone().zip(&customers).map(|(o, &c)| {
                     let (a, b) = (self.addresses.at(c), self.addresses.at(c + 1));
                     (a + address_stream.below(o, b - a) + 1) as i64
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+                }),
+            )) as ArrayRef
+        });
         let store_stream = self.stream("order.store");
         let promo_gate = self.stream("order.promotion");
         let promos: Vec<Option<usize>> = if totals_wanted || order_wants("promotion_id") {
@@ -565,11 +561,8 @@ impl RetailPlan {
         let mut line_total = Vec::with_capacity(line_count);
         let mut order_total = vec![0i64; n];
         let mut lines_end = line_rows.start;
-        for (k, o) in units
-            .clone()
-            .enumerate()
-            .take(if totals_wanted { n } else { 0 })
-        {
+        let totalled = if totals_wanted { n } else { 0 };
+        for (k, o) in units.clone().enumerate().take(totalled) {
             let discount = promos[k].map_or(0, |p| self.promotions[p].discount_pct);
             let lines_start = lines_end;
             lines_end = self.lines.at(o + 1);
@@ -618,9 +611,7 @@ impl RetailPlan {
                                     self.store_by_rank[rank] as i64 + 1
                                 })))
                             }
-                            "shipping_address_id" => {
-                                Arc::new(Int64Array::from(std::mem::take(&mut shipping)))
-                            }
+                            "shipping_address_id" => shipping.clone().expect("made when asked for"),
                             "promotion_id" => Arc::new(Int64Array::from(
                                 promos
                                     .iter()
