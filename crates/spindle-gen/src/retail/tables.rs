@@ -590,16 +590,23 @@ impl RetailPlan {
             let batch = match table {
                 "order" => {
                     let spec = self.domain.table("order")?;
-                    let all: Vec<&str> = spec
-                        .schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect();
-                    let names = order_columns.unwrap_or(&all);
-                    let indices = crate::domain::column_indices(spec, names)?;
+                    // The whole row keeps the table's schema; a projection, its own.
+                    let (names, schema) = match order_columns {
+                        None => (
+                            spec.schema
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().as_str())
+                                .collect(),
+                            spec.schema.clone(),
+                        ),
+                        Some(names) => {
+                            let indices = crate::domain::column_indices(spec, names)?;
+                            (names.to_vec(), Arc::new(spec.schema.project(&indices)?))
+                        }
+                    };
                     let mut columns: Vec<ArrayRef> = Vec::with_capacity(names.len());
-                    for &name in names {
+                    for &name in &names {
                         columns.push(match name {
                             "order_id" => ids(units.clone()),
                             "customer_id" => Arc::new(Int64Array::from_iter_values(
@@ -627,7 +634,7 @@ impl RetailPlan {
                             other => unreachable!("order has no column {other}: checked above"),
                         });
                     }
-                    RecordBatch::try_new(Arc::new(spec.schema.project(&indices)?), columns)?
+                    RecordBatch::try_new(schema, columns)?
                 }
                 "order_line" => {
                     let promo_of_line: Vec<Option<i64>> = line_order
