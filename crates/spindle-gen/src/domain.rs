@@ -116,6 +116,38 @@ pub trait DomainPlan: Send + Sync {
     ) -> Result<RecordBatch> {
         generated_columns(self, table, columns, units)
     }
+
+    /// Whether [`DomainPlan::generate_rows`] makes `table`'s rows at any positions at
+    /// about the cost of making them in order, and what a chunk's rows are sent after
+    /// (its event times) is cheap to make alone. The default: no table's.
+    fn generates_rows(&self, table: &str) -> bool {
+        let _ = table;
+        false
+    }
+
+    /// The rows of `table` at positions `rows` (in any order, repeats allowed), in that
+    /// order: the values [`DomainPlan::generate`] gives them. A stream that puts
+    /// anomalous events back at other times makes each chunk in the order it is sent
+    /// this way, instead of moving rows made in table order.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] where [`DomainPlan::generates_rows`] says no, or for a
+    /// position past the table's end.
+    fn generate_rows(&self, table: &str, rows: &[u64]) -> Result<RecordBatch> {
+        let _ = rows;
+        Err(not_made_by_row(self, table))
+    }
+}
+
+/// The error of [`DomainPlan::generate_rows`] for a table it does not make by row.
+pub(crate) fn not_made_by_row<P: DomainPlan + ?Sized>(plan: &P, table: &str) -> Error {
+    Error::Invalid {
+        field: "rows",
+        message: format!(
+            "{} does not make table {table} at scattered rows",
+            plan.domain().name()
+        ),
+    }
 }
 
 /// [`DomainPlan::generate_columns`] by generating whole rows.

@@ -91,20 +91,88 @@ pub fn chunk_ranges(units: Range<u64>, chunk: u64) -> Vec<Range<u64>> {
     out
 }
 
-/// One chunk's result, delivered by the pool task that generates it.
-type PendingChunk = std::sync::mpsc::Receiver<Result<Vec<RecordBatch>>>;
+/// Work started on the rayon pool ahead of its caller, a window of it at a time, its
+/// results taken in the order it was started: generation keeps going while the caller
+/// consumes, and memory stays bounded by the window.
+pub struct InFlight<T> {
+    pending: VecDeque<Pending<T>>,
+    window: usize,
+}
+
+/// The result of work started on the pool, once it is done (see [`Pending::wait`]).
+pub struct Pending<T>(std::sync::mpsc::Receiver<T>);
+
+impl<T> Pending<T> {
+    /// The result, waited for. A caller that is itself a pool thread runs queued pool
+    /// work while it waits, so the work it waits for cannot sit behind it in the queue.
+    ///
+    /// # Panics
+    /// If the work panicked.
+    pub fn wait(self) -> T {
+        loop {
+            match self.0.try_recv() {
+                Ok(done) => return done,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    panic!("work started on the pool panicked")
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => match rayon::yield_now() {
+                    Some(rayon::Yield::Executed) => {}
+                    // Not a pool thread, or nothing queued: the work is done elsewhere.
+                    None | Some(rayon::Yield::Idle) => {
+                        return self.0.recv().expect("work on the pool does not panic");
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Default for InFlight<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + 'static> InFlight<T> {
+    /// Nothing in flight; a window of twice the pool's threads.
+    pub fn new() -> Self {
+        Self {
+            pending: VecDeque::new(),
+            window: 2 * rayon::current_num_threads().max(1),
+        }
+    }
+
+    /// Whether more work may be started.
+    pub fn has_room(&self) -> bool {
+        self.pending.len() < self.window
+    }
+
+    /// Starts `work` on the pool.
+    pub fn start(&mut self, work: impl FnOnce() -> T + Send + 'static) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            // The caller may have gone; then nobody wants the result.
+            let _ = tx.send(work());
+        });
+        self.pending.push_back(Pending(rx));
+    }
+
+    /// The work started first of what is still in flight (its place freed for more),
+    /// or `None` when nothing is.
+    pub fn pop(&mut self) -> Option<Pending<T>> {
+        self.pending.pop_front()
+    }
+}
 
 /// Yields the batches of a group of tables with one driver, chunk by chunk, in order.
-/// Chunks are generated ahead on the rayon pool, a window of them in flight at a time,
-/// so generation keeps going while the caller consumes: memory is bounded by the
-/// window, and each chunk is a function of its range alone (the thread count does not
-/// change a byte).
+/// Chunks are generated ahead on the rayon pool ([`InFlight`]), so generation keeps
+/// going while the caller consumes: memory is bounded by the window, and each chunk is
+/// a function of its range alone (the thread count does not change a byte).
 pub struct ChunkStream {
     plan: Arc<dyn DomainPlan>,
     tables: Vec<&'static str>,
     ranges: VecDeque<Range<u64>>,
-    in_flight: VecDeque<PendingChunk>,
-    window: usize,
+    in_flight: InFlight<Result<Vec<RecordBatch>>>,
     /// [`DomainPlan::prepare`] has been called for the tables.
     prepared: bool,
     /// Only these columns of the one table, if set (see [`ChunkStream::columns`]).
@@ -123,8 +191,7 @@ impl ChunkStream {
             plan,
             tables,
             ranges: chunk_ranges(units, chunk_units).into(),
-            in_flight: VecDeque::new(),
-            window: 2 * rayon::current_num_threads().max(1),
+            in_flight: InFlight::new(),
             prepared: false,
             columns: None,
         }
@@ -156,49 +223,21 @@ impl ChunkStream {
             self.plan.prepare(&self.tables);
             self.prepared = true;
         }
-        while self.in_flight.len() < self.window {
+        while self.in_flight.has_room() {
             let Some(range) = self.ranges.pop_front() else {
                 break;
             };
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
             let plan = self.plan.clone();
             let tables = self.tables.clone();
             let columns = self.columns.clone();
-            rayon::spawn(move || {
-                let chunk = match columns {
-                    Some(columns) => {
-                        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-                        plan.generate_columns(tables[0], &names, range)
-                            .map(|b| vec![b])
-                    }
-                    None => plan.generate(&tables, range),
-                };
-                // The stream may have been dropped; then nobody wants the chunk.
-                let _ = tx.send(chunk);
-            });
-            self.in_flight.push_back(rx);
-        }
-    }
-}
-
-/// Waits for a chunk. A caller that is itself a pool thread runs queued pool work while
-/// it waits, so the chunk it waits for cannot sit behind it in the queue.
-fn wait_for(pending: &PendingChunk) -> Result<Vec<RecordBatch>> {
-    loop {
-        match pending.try_recv() {
-            Ok(chunk) => return chunk,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                panic!("a chunk generation task panicked")
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => match rayon::yield_now() {
-                Some(rayon::Yield::Executed) => {}
-                // Not a pool thread, or nothing queued: the chunk is being made elsewhere.
-                None | Some(rayon::Yield::Idle) => {
-                    return pending
-                        .recv()
-                        .expect("a chunk generation task does not panic");
+            self.in_flight.start(move || match columns {
+                Some(columns) => {
+                    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+                    plan.generate_columns(tables[0], &names, range)
+                        .map(|b| vec![b])
                 }
-            },
+                None => plan.generate(&tables, range),
+            });
         }
     }
 }
@@ -208,10 +247,10 @@ impl Iterator for ChunkStream {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.fill();
-        let front = self.in_flight.pop_front()?;
+        let front = self.in_flight.pop()?;
         // Start the chunk that takes the freed place before waiting on this one.
         self.fill();
-        Some(wait_for(&front))
+        Some(front.wait())
     }
 }
 

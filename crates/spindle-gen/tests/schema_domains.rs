@@ -631,6 +631,48 @@ fn a_subset_of_tables_equals_those_tables_of_a_whole_run() {
     }
 }
 
+/// Rows made at scattered positions (the first and last, runs up and down, repeats,
+/// positions drawn at random) are the rows made whole, where a plan makes rows this way:
+/// Retail's `order` up to `large`. Every other table of every built-in domain, `order`
+/// beyond `large`, and a position past the table's end are errors or say no.
+#[test]
+fn rows_made_at_positions_equal_the_rows_made_whole() {
+    let stream = spindle_gen::rng::RandomStream::new(11, "positions");
+    for domain in spindle_gen::domains() {
+        let plan = domain.plan(Scale::Small, 5).unwrap();
+        for spec in domain.tables() {
+            if (domain.name(), spec.name) != ("retail", "order") {
+                assert!(!plan.generates_rows(spec.name), "{}", spec.name);
+                let e = plan.generate_rows(spec.name, &[0]).unwrap_err();
+                assert!(e.to_string().contains(spec.name), "{e}");
+                continue;
+            }
+            assert!(plan.generates_rows(spec.name));
+            let count = plan.row_count(spec.name);
+            let whole = plan.generate(&[spec.name], 0..count).unwrap().remove(0);
+            let mut rows: Vec<u64> = vec![0, count - 1, count / 2, count / 2];
+            rows.extend(count / 3..count / 3 + 40);
+            rows.extend((count / 4..count / 4 + 40).rev());
+            rows.extend((0..500).map(|i| stream.below(i, count)));
+            let made = plan.generate_rows(spec.name, &rows).unwrap();
+            let picked = arrow_select::take::take_record_batch(
+                &whole,
+                &arrow_array::UInt64Array::from(rows.clone()),
+            )
+            .unwrap();
+            assert_eq!(made, picked);
+            let none = plan.generate_rows(spec.name, &[]).unwrap();
+            assert_eq!((none.num_rows(), none.schema()), (0, whole.schema()));
+            let past = plan.generate_rows(spec.name, &[count]).unwrap_err();
+            assert!(past.to_string().contains(&count.to_string()), "{past}");
+        }
+    }
+    let beyond = spindle_gen::RetailDomain::new()
+        .plan(Scale::Xlarge, 5)
+        .unwrap();
+    assert!(!beyond.generates_rows("order"));
+}
+
 /// Columns asked for alone (one by one; all of them in reverse order, then each again)
 /// are the columns of the rows made whole, in every table of every built-in domain
 /// (Retail's own generator too), over a range that starts past the first row; a column

@@ -16,6 +16,7 @@
 //! order table.
 
 use super::RetailPlan;
+use super::tables::Orders;
 use crate::chunk_ranges;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -79,32 +80,62 @@ impl OrderDraws {
         Self::Stored { dates, customers }
     }
 
-    /// The dates and customers (0-based) of orders `units`.
-    pub(super) fn of(&self, plan: &RetailPlan, units: &Range<u64>) -> (Vec<i64>, Vec<u64>) {
-        let (start, end) = (units.start as usize, units.end as usize);
-        match self {
-            Self::Stored { dates, customers } => (
-                dates[start..end].to_vec(),
-                customers[start..end]
-                    .iter()
-                    .map(|&c| u64::from(c))
-                    .collect(),
-            ),
-            Self::Drawn(full) => {
-                let (dates, drawn) = draw_orders(plan, units, |c, o| full.is_full(c, o));
-                (dates, drawn.into_iter().map(|(_, _, c)| c).collect())
+    /// The dates and customers (0-based) of `orders`.
+    pub(super) fn of(&self, plan: &RetailPlan, orders: &Orders<'_>) -> (Vec<i64>, Vec<u64>) {
+        match (self, orders) {
+            (Self::Stored { dates, customers }, Orders::Range(range)) => {
+                let (start, end) = (range.start as usize, range.end as usize);
+                (
+                    dates[start..end].to_vec(),
+                    customers[start..end]
+                        .iter()
+                        .map(|&c| u64::from(c))
+                        .collect(),
+                )
+            }
+            (Self::Stored { dates, customers }, Orders::List(_)) => orders
+                .iter()
+                .map(|o| (dates[o as usize], u64::from(customers[o as usize])))
+                .unzip(),
+            (Self::Drawn(full), _) => {
+                let mut all = (Vec::with_capacity(orders.len()), Vec::new());
+                for range in runs(orders) {
+                    let (dates, drawn) = draw_orders(plan, &range, |c, o| full.is_full(c, o));
+                    all.0.extend(dates);
+                    all.1.extend(drawn.into_iter().map(|(_, _, c)| c));
+                }
+                all
             }
         }
     }
 
-    /// The dates of orders `units`, as [`OrderDraws::of`] gives them, without drawing
-    /// their customers.
-    pub(super) fn dates_of(&self, plan: &RetailPlan, units: &Range<u64>) -> Vec<i64> {
-        match self {
-            Self::Stored { dates, .. } => dates[units.start as usize..units.end as usize].to_vec(),
-            Self::Drawn(_) => plan.order_dates(units),
+    /// The dates of `orders`, as [`OrderDraws::of`] gives them, without drawing their
+    /// customers.
+    pub(super) fn dates_of(&self, plan: &RetailPlan, orders: &Orders<'_>) -> Vec<i64> {
+        match (self, orders) {
+            (Self::Stored { dates, .. }, Orders::Range(range)) => {
+                dates[range.start as usize..range.end as usize].to_vec()
+            }
+            (Self::Stored { dates, .. }, Orders::List(_)) => {
+                orders.iter().map(|o| dates[o as usize]).collect()
+            }
+            (Self::Drawn(_), _) => runs(orders).flat_map(|r| plan.order_dates(&r)).collect(),
         }
     }
+}
+
+/// `orders` as runs of consecutive orders, in order: what is drawn a range at a time
+/// (each draw makes the order times of the whole blocks its range touches).
+fn runs(orders: &Orders<'_>) -> impl Iterator<Item = Range<u64>> {
+    let mut orders = orders.iter().peekable();
+    std::iter::from_fn(move || {
+        let start = orders.next()?;
+        let mut end = start + 1;
+        while orders.next_if_eq(&end).is_some() {
+            end += 1;
+        }
+        Some(start..end)
+    })
 }
 
 /// The customers who reach the cap of orders, each with the order that gives them their
@@ -233,7 +264,7 @@ mod tests {
     fn read(plan: &RetailPlan, draws: &OrderDraws) -> (Vec<i64>, Vec<u64>) {
         let mut all = (Vec::new(), Vec::new());
         for range in chunk_ranges(0..plan.counts.orders, 777) {
-            let (dates, customers) = draws.of(plan, &range);
+            let (dates, customers) = draws.of(plan, &Orders::Range(&range));
             all.0.extend(dates);
             all.1.extend(customers);
         }
@@ -254,9 +285,22 @@ mod tests {
         for draws in [&kept, &drawn] {
             let alone: Vec<i64> = chunk_ranges(0..plan.counts.orders, 777)
                 .iter()
-                .flat_map(|range| draws.dates_of(&plan, range))
+                .flat_map(|range| draws.dates_of(&plan, &Orders::Range(range)))
                 .collect();
             assert_eq!(alone, dates, "the dates without the customers");
+            // Orders at scattered positions: runs, repeats, out of order.
+            let n = plan.counts.orders;
+            let list: Vec<u64> = [0, n - 1, 5, 6, 7, 7, 3, n / 2, n / 2 + 1, 1]
+                .into_iter()
+                .chain((0..300).map(|i| (i * 7_919) % n))
+                .collect();
+            let (at_dates, at_customers) = draws.of(&plan, &Orders::List(&list));
+            let expected: (Vec<i64>, Vec<u64>) = list
+                .iter()
+                .map(|&o| (dates[o as usize], customers[o as usize]))
+                .unzip();
+            assert_eq!((at_dates, at_customers), expected, "orders at positions");
+            assert_eq!(draws.dates_of(&plan, &Orders::List(&list)), expected.0);
         }
         assert!(dates.windows(2).all(|w| w[0] <= w[1]), "dates ascend");
         for (date, &customer) in dates.iter().zip(&customers) {

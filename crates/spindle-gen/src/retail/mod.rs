@@ -641,7 +641,7 @@ impl DomainPlan for RetailPlan {
         self.check_range(first.driver, &units)?;
         match first.driver {
             "customer" => self.customer_group(tables, units),
-            "order" => self.order_group(tables, None, units),
+            "order" => self.order_group(tables, None, tables::Orders::Range(&units)),
             "product" => Ok(vec![self.products(units)?]),
             "product_category" => Ok(vec![self.product_categories(units)?]),
             "promotion" => Ok(vec![self.promotions_batch(units)?]),
@@ -663,7 +663,31 @@ impl DomainPlan for RetailPlan {
         }
         self.check_range("order", &units)?;
         Ok(self
-            .order_group(&["order"], Some(columns), units)?
+            .order_group(&["order"], Some(columns), tables::Orders::Range(&units))?
+            .remove(0))
+    }
+
+    /// `order`, where the plan keeps every order's date and customer (up to `large`).
+    /// Beyond, they are drawn a block of orders at a time, so that rows scattered over
+    /// the table would each cost a block.
+    fn generates_rows(&self, table: &str) -> bool {
+        table == "order" && self.counts.orders <= cap::STORED_ORDERS
+    }
+
+    /// `order`'s rows, each made on its own (beyond `large`, with the block of orders
+    /// around it: see [`DomainPlan::generates_rows`]).
+    fn generate_rows(&self, table: &str, rows: &[u64]) -> Result<RecordBatch> {
+        if table != "order" {
+            return Err(crate::domain::not_made_by_row(self, table));
+        }
+        if let Some(&past) = rows.iter().find(|&&r| r >= self.counts.orders) {
+            return Err(Error::Invalid {
+                field: "rows",
+                message: format!("row {past} is outside 0..{} of order", self.counts.orders),
+            });
+        }
+        Ok(self
+            .order_group(&["order"], None, tables::Orders::List(rows))?
             .remove(0))
     }
 }

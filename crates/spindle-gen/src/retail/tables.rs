@@ -75,7 +75,7 @@ impl<'a> Categorical<'a> {
         self.weights.sample(stream, row)
     }
 
-    fn column(&self, stream: RandomStream, rows: Range<u64>) -> StringArray {
+    fn column(&self, stream: RandomStream, rows: impl Iterator<Item = u64>) -> StringArray {
         StringArray::from_iter_values(rows.map(|r| self.labels[self.index(stream, r)]))
     }
 }
@@ -94,6 +94,34 @@ fn timestamps(seconds: impl IntoIterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from_iter_values(
         seconds.into_iter().map(|s| s * MICROS),
     ))
+}
+
+/// The orders a call to [`RetailPlan::order_group`] makes.
+#[derive(Clone, Copy)]
+pub(super) enum Orders<'a> {
+    /// Orders `start..end`, in order.
+    Range(&'a Range<u64>),
+    /// Orders at these positions, in this order.
+    List(&'a [u64]),
+}
+
+impl Orders<'_> {
+    /// How many orders.
+    pub(super) fn len(self) -> usize {
+        match self {
+            Self::Range(range) => (range.end - range.start) as usize,
+            Self::List(list) => list.len(),
+        }
+    }
+
+    /// The orders, in the order made.
+    pub(super) fn iter(self) -> impl Iterator<Item = u64> {
+        let (range, list) = match self {
+            Self::Range(range) => (range.clone(), &[][..]),
+            Self::List(list) => (0..0, list),
+        };
+        range.chain(list.iter().copied())
+    }
 }
 
 fn pick<'a>(list: &[&'a str], stream: RandomStream, row: u64) -> &'a str {
@@ -492,25 +520,31 @@ impl RetailPlan {
             .unwrap_or(candidate)
     }
 
-    /// `order`, `order_line` and/or `return` for orders `units`; of `order`, only the
-    /// columns `order_columns` (in that order) if given, made without the work the
-    /// others need (the lines are drawn only for the total or the other tables).
+    /// `order`, `order_line` and/or `return` for `orders` (a list of orders makes
+    /// `order` alone); of `order`, only the columns `order_columns` (in that order) if
+    /// given, made without the work the others need (the lines are drawn only for the
+    /// total or the other tables).
     pub(super) fn order_group(
         &self,
         tables: &[&str],
         order_columns: Option<&[&str]>,
-        units: Range<u64>,
+        orders: Orders<'_>,
     ) -> Result<Vec<RecordBatch>> {
-        let n = (units.end - units.start) as usize;
+        let n = orders.len();
         let order_wants = |column: &str| {
             tables.contains(&"order") && order_columns.is_none_or(|c| c.contains(&column))
         };
         let draws = self.order_draws();
         let (dates, customers) = if order_wants("customer_id") || order_wants("shipping_address_id")
         {
-            draws.of(self, &units)
+            draws.of(self, &orders)
         } else {
-            (draws.dates_of(self, &units), Vec::new())
+            (draws.dates_of(self, &orders), Vec::new())
+        };
+        // `order_line` and `return` are made for ranges only.
+        let units = match orders {
+            Orders::Range(range) => range.clone(),
+            Orders::List(_) => 0..0,
         };
         // The lines' columns are kept only when `order_line` is asked for; the order's
         // total (also what a return refunds at most) needs the lines' amounts alone.
@@ -520,7 +554,7 @@ impl RetailPlan {
         let address_stream = self.stream("order.address");
         let shipping: Option<ArrayRef> = order_wants("shipping_address_id").then(|| {
             Arc::new(Int64Array::from_iter_values(
-                units.clone().zip(&customers).map(|(o, &c)| {
+                orders.iter().zip(&customers).map(|(o, &c)| {
                     let (a, b) = (self.addresses.at(c), self.addresses.at(c + 1));
                     (a + address_stream.below(o, b - a) + 1) as i64
                 }),
@@ -529,8 +563,8 @@ impl RetailPlan {
         let store_stream = self.stream("order.store");
         let promo_gate = self.stream("order.promotion");
         let promos: Vec<Option<usize>> = if totals_wanted || order_wants("promotion_id") {
-            units
-                .clone()
+            orders
+                .iter()
                 .zip(&dates)
                 .map(|(o, &t)| {
                     if promo_gate.unit(o) < self.promoted_probability {
@@ -562,9 +596,12 @@ impl RetailPlan {
         let mut order_total = vec![0i64; n];
         let mut lines_end = line_rows.start;
         let totalled = if totals_wanted { n } else { 0 };
-        for (k, o) in units.clone().enumerate().take(totalled) {
+        for (k, o) in orders.iter().enumerate().take(totalled) {
             let discount = promos[k].map_or(0, |p| self.promotions[p].discount_pct);
-            let lines_start = lines_end;
+            let lines_start = match orders {
+                Orders::Range(_) => lines_end,
+                Orders::List(_) => self.lines.at(o),
+            };
             lines_end = self.lines.at(o + 1);
             for l in lines_start..lines_end {
                 let rank = self.product_popularity.sample(product_stream, l);
@@ -608,12 +645,14 @@ impl RetailPlan {
                     let mut columns: Vec<ArrayRef> = Vec::with_capacity(names.len());
                     for &name in &names {
                         columns.push(match name {
-                            "order_id" => ids(units.clone()),
+                            "order_id" => Arc::new(Int64Array::from_iter_values(
+                                orders.iter().map(|o| o as i64 + 1),
+                            )),
                             "customer_id" => Arc::new(Int64Array::from_iter_values(
                                 customers.iter().map(|&c| c as i64 + 1),
                             )),
                             "store_id" => {
-                                Arc::new(Int64Array::from_iter_values(units.clone().map(|o| {
+                                Arc::new(Int64Array::from_iter_values(orders.iter().map(|o| {
                                     let rank = self.store_popularity.sample(store_stream, o);
                                     self.store_by_rank[rank] as i64 + 1
                                 })))
@@ -628,7 +667,7 @@ impl RetailPlan {
                             "order_date" => timestamps(dates.iter().copied()),
                             "status" => Arc::new(
                                 Categorical::new(&ORDER_STATUS)
-                                    .column(self.stream("order.status"), units.clone()),
+                                    .column(self.stream("order.status"), orders.iter()),
                             ),
                             "order_total" => money(order_total.iter().copied()),
                             other => unreachable!("order has no column {other}: checked above"),
