@@ -262,6 +262,7 @@ impl SqlSources {
             schema,
             rows: Arc::new(rows),
             columns: None,
+            rows_at: None,
             ordered_by,
         })
     }

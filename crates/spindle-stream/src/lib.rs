@@ -30,4 +30,4 @@ pub use error::{Error, Result};
 pub use multi::{FanOut, SinkResult, StreamingMultiWriteResult, StreamingMultiWriter};
 pub use pacer::{EventTimeMode, PacerOptions};
 pub use result::{Lateness, SecondRate, StopReason, StreamResult};
-pub use streamer::{Batches, ColumnReader, SpindleStreamer, TableSource};
+pub use streamer::{Batches, ColumnReader, RowMaker, SpindleStreamer, TableSource};

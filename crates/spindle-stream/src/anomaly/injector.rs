@@ -4,6 +4,15 @@
 //! chunk, each chunk edited on its own. The moved rows, finished at the end of the
 //! survey, are put back in their place, or merged into the stream at their new event
 //! time.
+//!
+//! A generated table that makes rows at any positions (see
+//! [`spindle_gen::DomainPlan::generate_rows`]) is streamed without moving rows at all:
+//! the survey reads just the columns it looks at and keeps, of the moved rows, their
+//! positions and what their edits need; each chunk is then made in the order it is sent,
+//! its rows that stay and the moved rows that arrive among them, and edited
+//! ([`Injector::place`], [`Injector::finish_placed`]). The same events as merging kept
+//! rows into chunks made in table order, without a second pass over each chunk's memory
+//! or the moved rows' values held.
 
 use super::kernels::{
     self, AbsMean, Chosen, ContextualPlan, Edit, GroupSurvey, PRIORITY_MARGIN_SIGMAS, PointPlan,
@@ -240,21 +249,34 @@ impl AnomalyRegistry {
         self.plan_with_margin(table, schema, seed, reread, columns, PRIORITY_MARGIN_SIGMAS)
     }
 
-    /// The columns the survey reads, where it keeps no rows (no collective anomaly):
-    /// the point anomalies' columns and the contextual ones' conditions.
-    fn surveyed_columns(&self) -> Option<Vec<String>> {
+    /// The columns the survey looks at (each point anomaly's column, each contextual
+    /// one's condition, each collective one's group and time), then `also`, each once.
+    fn surveyed_columns(&self, also: Option<&str>) -> Vec<String> {
+        let also = also.map(String::from);
         let mut columns: Vec<String> = Vec::new();
         for a in self.anomalies() {
-            let column = match a {
-                Anomaly::Point(p) => &p.column,
-                Anomaly::Contextual(c) => &c.condition_column,
-                Anomaly::Collective(_) => return None,
+            let read: &[&String] = match a {
+                Anomaly::Point(p) => &[&p.column],
+                Anomaly::Contextual(c) => &[&c.condition_column],
+                Anomaly::Collective(c) => &[&c.group_column, &c.timestamp_column],
             };
-            if !columns.contains(column) {
-                columns.push(column.clone());
+            for &column in read {
+                if !columns.contains(column) {
+                    columns.push(column.clone());
+                }
             }
         }
-        Some(columns)
+        if let Some(also) = also.filter(|also| !columns.contains(also)) {
+            columns.push(also);
+        }
+        columns
+    }
+
+    /// Whether a collective anomaly is registered (the survey then keeps rows).
+    fn moves_rows(&self) -> bool {
+        self.anomalies()
+            .iter()
+            .any(|a| matches!(a, Anomaly::Collective(_)))
     }
 
     /// [`AnomalyRegistry::plan`], the survey keeping the rows of groups whose priority
@@ -269,10 +291,51 @@ impl AnomalyRegistry {
         margin_sigmas: f64,
     ) -> Result<Injector> {
         self.check(table, schema)?;
-        let surveyed = match (columns, self.surveyed_columns()) {
-            (Some(read), Some(columns)) => read(&columns)?,
-            _ => reread()?,
+        let read = match columns {
+            Some(read) if !self.moves_rows() => {
+                SurveyRead::Columns(read, self.surveyed_columns(None))
+            }
+            _ => SurveyRead::Rows(reread),
         };
+        let surveyed = self.survey_plans(schema, seed, &read, margin_sigmas)?;
+        let mut injector = Injector::new(self, surveyed.streams, surveyed.plans, surveyed.rows);
+        injector.moved = injector.finish_moved(surveyed.kept)?;
+        Ok(injector)
+    }
+
+    /// Plans injection into `table` (of `schema`), a generated table whose rows
+    /// [`Injector::place`] then makes in the order they are sent, merged by
+    /// `event_time`: the survey reads with `columns` just the columns it looks at, and
+    /// keeps of the rows the collective anomalies move only what their edits need.
+    ///
+    /// # Errors
+    /// As [`AnomalyRegistry::plan`].
+    pub(crate) fn plan_placed(
+        &self,
+        table: &str,
+        schema: &SchemaRef,
+        seed: u64,
+        columns: ColumnRead<'_>,
+        event_time: &str,
+    ) -> Result<Injector> {
+        self.check(table, schema)?;
+        let read = SurveyRead::Columns(columns, self.surveyed_columns(Some(event_time)));
+        let surveyed = self.survey_plans(schema, seed, &read, PRIORITY_MARGIN_SIGMAS)?;
+        let mut injector = Injector::new(self, surveyed.streams, surveyed.plans, surveyed.rows);
+        injector.place_moved(surveyed.kept, schema, event_time)?;
+        Ok(injector)
+    }
+
+    /// The survey (see [`AnomalyRegistry::plan`]) reading with `read`: each anomaly
+    /// planned, and the rows the collective anomalies move, as read.
+    fn survey_plans(
+        &self,
+        schema: &SchemaRef,
+        seed: u64,
+        read: &SurveyRead<'_>,
+        margin_sigmas: f64,
+    ) -> Result<Surveyed> {
+        let surveyed = read.read()?;
         let anomalies = self.anomalies();
         let streams: Vec<RandomStream> =
             (0..anomalies.len()).map(|k| self.stream(seed, k)).collect();
@@ -353,7 +416,7 @@ impl AnomalyRegistry {
         if !all_kept {
             // Pass 1b: the bound was passed (a few in a million runs): read the chosen
             // groups' rows again.
-            kept = survey(self, &streams, 0.0, reread()?, |_, batch, marks, _| {
+            kept = survey(self, &streams, 0.0, read.read()?, |_, batch, marks, _| {
                 moved_row(&plans, batch, marks)
             })?
             .2;
@@ -361,19 +424,37 @@ impl AnomalyRegistry {
             // Only the chosen groups' rows stay.
             retain_rows(&mut kept, |batch, marks| moved_row(&plans, batch, marks))?;
         }
-        let mut injector = Injector {
-            registry: self.clone(),
-            kinds: self.kinds(),
+        Ok(Surveyed {
+            rows,
             streams,
             plans,
-            rows,
-            next: 0,
-            moved: Moved::default(),
-            merge: None,
-        };
-        injector.moved = injector.finish_moved(kept)?;
-        Ok(injector)
+            kept,
+        })
     }
+}
+
+/// How the survey reads the table: whole rows, or just some columns.
+enum SurveyRead<'a> {
+    Rows(Reread<'a>),
+    Columns(ColumnRead<'a>, Vec<String>),
+}
+
+impl SurveyRead<'_> {
+    fn read(&self) -> Result<Batches> {
+        match self {
+            Self::Rows(reread) => reread(),
+            Self::Columns(read, columns) => read(columns),
+        }
+    }
+}
+
+/// What the survey learns: the table's row count, each anomaly's plan (and random
+/// stream), and the rows the collective anomalies move, in table order.
+struct Surveyed {
+    rows: u64,
+    streams: Vec<RandomStream>,
+    plans: Vec<Plan>,
+    kept: Vec<Kept>,
 }
 
 /// The rows the collective anomalies move, finished, in table order, held in the
@@ -517,6 +598,21 @@ struct MergeBuffer {
     column: String,
 }
 
+impl MergeBuffer {
+    /// The moved rows at `positions`, of event times `keys`, in stream order by
+    /// `column`.
+    fn new(keys: &[i64], positions: &[u64], column: &str) -> Self {
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.par_sort_unstable_by_key(|&i| (keys[i as usize], positions[i as usize]));
+        Self {
+            keys: order.iter().map(|&i| keys[i as usize]).collect(),
+            order,
+            next: 0,
+            column: column.to_string(),
+        }
+    }
+}
+
 /// A planned injection, applied to the table chunk by chunk in table order (see
 /// [`AnomalyRegistry::plan`]).
 pub(crate) struct Injector {
@@ -530,15 +626,148 @@ pub(crate) struct Injector {
     rows: u64,
     /// Table position of the next chunk's first row.
     next: u64,
-    /// The rows the collective anomalies move, finished (edited and labelled).
+    /// The rows the collective anomalies move, finished (edited and labelled); or,
+    /// where they are made where they are sent, their positions alone.
     moved: Moved,
     merge: Option<MergeBuffer>,
+    /// What the moved rows' edits need, where they are made where they are sent (see
+    /// [`AnomalyRegistry::plan_placed`]).
+    placed: Option<Placed>,
+}
+
+/// The rows the collective anomalies move, where each chunk is made in the order it is
+/// sent ([`Injector::place`]): what their edits need, without their values.
+struct Placed {
+    /// What each anomaly, in registry order, does to the moved rows.
+    of_moved: Vec<OfMoved>,
+}
+
+/// What an anomaly does to each moved row (by index among the moved rows).
+enum OfMoved {
+    /// Whether the point anomaly picks the row.
+    Point(Vec<bool>),
+    /// The row's rank among the eligible rows (`u64::MAX`: not eligible).
+    Contextual(Vec<u64>),
+    /// The collective anomaly's edit of the moved rows (its column one of the table's,
+    /// its rows indexes among the moved rows; `None` when none moves), and each row's
+    /// value in it (`u32::MAX`: this anomaly does not move the row).
+    Collective(Option<Edit>, Vec<u32>),
+}
+
+/// One chunk as it is sent, where it is made in that order: the table positions of its
+/// rows, and which of them are moved rows.
+pub(crate) struct Placement {
+    /// Table position of each row, in the order sent.
+    pub(crate) positions: Arc<[u64]>,
+    /// Table position of the chunk's first row.
+    first: u64,
+    /// The row each of the chunk's rows is sent as (`u32::MAX`: it is a moved row, sent
+    /// elsewhere).
+    sent_as: Vec<u32>,
+    /// The moved rows: (row, index among the moved rows).
+    moved: Vec<(u32, u32)>,
+    /// For each anomaly, in registry order: a contextual one's ranks of the eligible
+    /// rows, as (row, rank), ascending by rank; empty otherwise.
+    ranks: Vec<Vec<(u32, u64)>>,
 }
 
 /// A chunk's rows as events: the batch and each row's table position.
 pub(crate) type Positioned = (RecordBatch, Int64Array);
 
 impl Injector {
+    /// A planned injection of `registry`'s anomalies, with their random `streams` and
+    /// `plans`, into a table of `rows` rows; no rows moved yet.
+    fn new(
+        registry: &AnomalyRegistry,
+        streams: Vec<RandomStream>,
+        plans: Vec<Plan>,
+        rows: u64,
+    ) -> Self {
+        Self {
+            registry: registry.clone(),
+            kinds: registry.kinds(),
+            streams,
+            plans,
+            rows,
+            next: 0,
+            moved: Moved::default(),
+            merge: None,
+            placed: None,
+        }
+    }
+
+    /// Keeps, of the moved rows `kept` (some columns of them, of `schema`'s table),
+    /// what their edits need where they are made where they are sent: positions,
+    /// contextual ranks, the collective anomalies' edits, and their stream order by
+    /// `event_time` (after those edits).
+    fn place_moved(&mut self, kept: Vec<Kept>, schema: &SchemaRef, event_time: &str) -> Result<()> {
+        let all = match kept.is_empty() {
+            true => None,
+            false => Some(Kept::concat(kept)?),
+        };
+        let positions = all.as_ref().map_or(Vec::new(), |all| all.positions.clone());
+        let mut keys = match &all {
+            Some(all) => event_keys(&all.batch, event_time)?,
+            None => Vec::new(),
+        };
+        let time_column = schema.index_of(event_time)?;
+        let mut of_moved = Vec::with_capacity(self.plans.len());
+        for (k, plan) in self.plans.iter().enumerate() {
+            of_moved.push(match plan {
+                Plan::Point(p) => {
+                    let mut picked = vec![false; positions.len()];
+                    for i in kernels::picked_rows(&positions, p.picks()) {
+                        picked[i as usize] = true;
+                    }
+                    OfMoved::Point(picked)
+                }
+                Plan::Contextual { .. } => {
+                    let mut ranks = vec![u64::MAX; positions.len()];
+                    for &(i, rank) in all.iter().flat_map(|all| &all.ranks[k]) {
+                        ranks[i as usize] = rank;
+                    }
+                    OfMoved::Contextual(ranks)
+                }
+                Plan::Collective(chosen) => match (&all, &self.registry.anomalies()[k]) {
+                    (Some(all), Anomaly::Collective(c)) => {
+                        let mut edit = collective_edit(
+                            c,
+                            chosen,
+                            &[&all.batch],
+                            &all.positions,
+                            self.streams[k],
+                        )?;
+                        // The column as the table has it, not as the survey read it.
+                        edit.column =
+                            schema.index_of(all.batch.schema().field(edit.column).name())?;
+                        let mut value_of = vec![u32::MAX; positions.len()];
+                        for (j, &i) in edit.rows.iter().enumerate() {
+                            value_of[i as usize] = j as u32;
+                        }
+                        // The event times it sets, over earlier ones'.
+                        if edit.column == time_column {
+                            let ticks = arrow_cast::cast(&edit.values, &DataType::Int64)?;
+                            let ticks = ticks.as_primitive::<Int64Type>().values();
+                            for (&i, &tick) in edit.rows.iter().zip(ticks) {
+                                keys[i as usize] = tick;
+                            }
+                        }
+                        OfMoved::Collective(Some(edit), value_of)
+                    }
+                    _ => OfMoved::Collective(None, Vec::new()),
+                },
+            });
+        }
+        self.merge = Some(MergeBuffer::new(&keys, &positions, event_time));
+        self.moved = Moved {
+            pieces: Vec::new(),
+            starts: Vec::new(),
+            positions,
+        };
+        self.placed = Some(Placed { of_moved });
+        Ok(())
+    }
+
     /// The moved rows with every anomaly's edits and the labels, piece by piece (each
     /// kept piece freed as it is replaced).
     fn finish_moved(&self, kept: Vec<Kept>) -> Result<Moved> {
@@ -686,15 +915,7 @@ impl Injector {
         for piece in &self.moved.pieces {
             keys.extend(event_keys(piece, event_time)?);
         }
-        let positions = &self.moved.positions;
-        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-        order.par_sort_unstable_by_key(|&i| (keys[i as usize], positions[i as usize]));
-        self.merge = Some(MergeBuffer {
-            keys: order.iter().map(|&i| keys[i as usize]).collect(),
-            order,
-            next: 0,
-            column: event_time.to_string(),
-        });
+        self.merge = Some(MergeBuffer::new(&keys, &self.moved.positions, event_time));
         Ok(())
     }
 
@@ -773,6 +994,233 @@ impl Injector {
         buffer.next = buffer.order.len();
         Ok(Some((batch, seq)))
     }
+}
+
+impl Injector {
+    /// The columns [`Injector::place`] reads of each chunk: the event time, then each
+    /// contextual anomaly's condition.
+    pub(crate) fn placement_columns(&self) -> Vec<String> {
+        let buffer = self.merge.as_ref().expect("planned with plan_placed");
+        let mut columns = vec![buffer.column.clone()];
+        for a in self.registry.anomalies() {
+            if let Anomaly::Contextual(c) = a {
+                if !columns.contains(&c.condition_column) {
+                    columns.push(c.condition_column.clone());
+                }
+            }
+        }
+        columns
+    }
+
+    /// The next chunk of the table as it is to be sent, where rows are made in the
+    /// order sent (see [`AnomalyRegistry::plan_placed`]): `chunk` holds the next rows'
+    /// event times and contextual conditions, in table order. Its rows that are not
+    /// moved rows, merged with the moved rows whose new event time comes before the
+    /// chunk's last row: the rows [`Injector::merged`] would send for the chunk, in the
+    /// same order.
+    pub(crate) fn place(&mut self, chunk: &RecordBatch) -> Result<Placement> {
+        let n = chunk.num_rows();
+        let first = self.next;
+        self.next += n as u64;
+        // The ranks of the chunk's eligible rows, moved ones included.
+        let mut chunk_ranks = Vec::with_capacity(self.plans.len());
+        for plan in &mut self.plans {
+            chunk_ranks.push(match plan {
+                Plan::Contextual { plan, seen } => {
+                    let ranks = plan.ranks(chunk, *seen)?;
+                    *seen += ranks.len() as u64;
+                    ranks
+                }
+                _ => Vec::new(),
+            });
+        }
+        let buffer = self.merge.as_mut().expect("planned with plan_placed");
+        let placed = self.placed.as_ref().expect("planned with plan_placed");
+        let moved_positions = &self.moved.positions;
+        let keys = event_keys(chunk, &buffer.column)?;
+        let end = first + n as u64;
+        let out = &moved_positions[moved_positions.partition_point(|&p| p < first)
+            ..moved_positions.partition_point(|&p| p < end)];
+        let mut out = out.iter().map(|&p| (p - first) as usize).peekable();
+        let mut positions = Vec::with_capacity(n);
+        let mut sent_as = vec![u32::MAX; n];
+        let mut moved = Vec::new();
+        let mut b = buffer.next;
+        for r in 0..n {
+            if out.next_if_eq(&r).is_some() {
+                continue;
+            }
+            let key = (keys[r], first + r as u64);
+            while b < buffer.keys.len() {
+                let i = buffer.order[b];
+                let position = moved_positions[i as usize];
+                if (buffer.keys[b], position) > key {
+                    break;
+                }
+                moved.push((positions.len() as u32, i));
+                positions.push(position);
+                b += 1;
+            }
+            sent_as[r] = positions.len() as u32;
+            positions.push(key.1);
+        }
+        buffer.next = b;
+        let ranks = chunk_ranks
+            .into_iter()
+            .zip(&placed.of_moved)
+            .map(|(in_chunk, of_moved)| {
+                let stay = in_chunk
+                    .into_iter()
+                    .map(|(r, rank)| (sent_as[r as usize], rank))
+                    .filter(|&(row, _)| row != u32::MAX);
+                moved_ranks(stay, &moved, of_moved)
+            })
+            .collect();
+        Ok(Placement {
+            positions: positions.into(),
+            first,
+            sent_as,
+            moved,
+            ranks,
+        })
+    }
+
+    /// After the last chunk placed: the moved rows not yet sent (their event time is
+    /// after the table's last row's), placed as [`Injector::place`] does, or `None`.
+    ///
+    /// # Errors
+    /// The table had fewer or more rows than when surveyed.
+    pub(crate) fn rest_placed(&mut self) -> Result<Option<Placement>> {
+        if self.next != self.rows {
+            return Err(changed_between_reads());
+        }
+        let buffer = self.merge.as_mut().expect("planned with plan_placed");
+        let placed = self.placed.as_ref().expect("planned with plan_placed");
+        let rest = &buffer.order[buffer.next..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let moved: Vec<(u32, u32)> = (0..).zip(rest.iter().copied()).collect();
+        let positions = rest
+            .iter()
+            .map(|&i| self.moved.positions[i as usize])
+            .collect();
+        let ranks = placed
+            .of_moved
+            .iter()
+            .map(|of_moved| moved_ranks(std::iter::empty(), &moved, of_moved))
+            .collect();
+        buffer.next = buffer.order.len();
+        Ok(Some(Placement {
+            positions,
+            first: 0,
+            sent_as: Vec::new(),
+            moved,
+            ranks,
+        }))
+    }
+
+    /// `batch`, the rows of `placement` as the table makes them, with its anomalies and
+    /// labels; and each row's table position.
+    pub(crate) fn finish_placed(
+        &self,
+        batch: &RecordBatch,
+        placement: &Placement,
+    ) -> Result<Positioned> {
+        let placed = self.placed.as_ref().expect("planned with plan_placed");
+        let positions = &placement.positions;
+        let mut edits = Vec::with_capacity(self.plans.len());
+        for (k, (plan, of_moved)) in self.plans.iter().zip(&placed.of_moved).enumerate() {
+            // The moved rows for which `test` holds of their index among the moved rows.
+            let moved_rows = |test: &dyn Fn(u32) -> bool| -> Vec<u32> {
+                placement
+                    .moved
+                    .iter()
+                    .filter(|&&(_, i)| test(i))
+                    .map(|&(row, _)| row)
+                    .collect()
+            };
+            let edit = match (plan, of_moved) {
+                (Plan::Point(p), OfMoved::Point(picked)) => {
+                    let (first, sent_as) = (placement.first, &placement.sent_as);
+                    let picks = p.picks();
+                    let picks = &picks[picks.partition_point(|&x| x < first)
+                        ..picks.partition_point(|&x| x < first + sent_as.len() as u64)];
+                    let mut rows: Vec<u32> = picks
+                        .iter()
+                        .map(|&x| sent_as[(x - first) as usize])
+                        .filter(|&row| row != u32::MAX)
+                        .chain(moved_rows(&|i| picked[i as usize]))
+                        .collect();
+                    rows.sort_unstable();
+                    p.edit_rows(batch, positions, rows)
+                }
+                (Plan::Contextual { plan, .. }, _) => {
+                    in_row_order(plan.edit(batch, positions, &placement.ranks[k])?)?
+                }
+                // Without moved rows, nothing to do (as for the rows that stay).
+                (Plan::Collective(_), OfMoved::Collective(Some(all), value_of)) => {
+                    let rows = moved_rows(&|i| value_of[i as usize] != u32::MAX);
+                    let taken = placement
+                        .moved
+                        .iter()
+                        .map(|&(_, i)| value_of[i as usize])
+                        .filter(|&j| j != u32::MAX);
+                    Edit {
+                        column: all.column,
+                        new_type: None,
+                        nullable: false,
+                        rows,
+                        values: arrow_select::take::take(
+                            &all.values,
+                            &UInt32Array::from_iter_values(taken),
+                            None,
+                        )?,
+                    }
+                }
+                _ => continue,
+            };
+            edits.push((k, edit));
+        }
+        let edited = self.registry.apply(batch, &edits, &self.kinds)?;
+        let seq = Int64Array::from_iter_values(positions.iter().map(|&p| p as i64));
+        Ok((label_text(edited)?, seq))
+    }
+}
+
+/// A contextual anomaly's ranks of a chunk's eligible rows, as (row, rank) ascending by
+/// rank: those of the rows that `stay`, and those of the `moved` rows (row, index among
+/// the moved rows) it finds `of_moved`. Empty for other anomalies.
+fn moved_ranks(
+    stay: impl Iterator<Item = (u32, u64)>,
+    moved: &[(u32, u32)],
+    of_moved: &OfMoved,
+) -> Vec<(u32, u64)> {
+    let OfMoved::Contextual(moved_rank) = of_moved else {
+        return Vec::new();
+    };
+    let mut ranks: Vec<(u32, u64)> = stay
+        .chain(moved.iter().filter_map(|&(row, i)| {
+            let rank = moved_rank[i as usize];
+            (rank != u64::MAX).then_some((row, rank))
+        }))
+        .collect();
+    ranks.sort_unstable_by_key(|&(_, rank)| rank);
+    ranks
+}
+
+/// `edit` with its rows ascending, each with its value.
+fn in_row_order(edit: Edit) -> Result<Edit> {
+    if edit.rows.is_sorted() {
+        return Ok(edit);
+    }
+    let mut order: Vec<u32> = (0..edit.rows.len() as u32).collect();
+    order.sort_unstable_by_key(|&k| edit.rows[k as usize]);
+    Ok(Edit {
+        rows: order.iter().map(|&k| edit.rows[k as usize]).collect(),
+        values: arrow_select::take::take(&edit.values, &UInt32Array::from(order), None)?,
+        ..edit
+    })
 }
 
 fn changed_between_reads() -> Error {

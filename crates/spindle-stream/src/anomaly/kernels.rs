@@ -109,8 +109,14 @@ pub(super) fn picked_rows(positions: &[u64], picked: &[u64]) -> Vec<u32> {
         return picked.iter().map(|&p| (p - first) as u32).collect();
     }
     let mut at = 0;
-    let mut rows = Vec::with_capacity(picked.len());
+    let mut rows = Vec::with_capacity(picked.len().min(positions.len()));
     for (row, &position) in positions.iter().enumerate() {
+        // Past a wide gap (the positions of moved rows, or the ranks of their eligible
+        // rows, come from anywhere in the table), the picks under it are skipped by
+        // halves rather than one by one.
+        if picked.get(at + 8).is_some_and(|&p| p < position) {
+            at += picked[at..].partition_point(|&p| p < position);
+        }
         while at < picked.len() && picked[at] < position {
             at += 1;
         }
@@ -202,10 +208,20 @@ impl PointPlan {
         }
     }
 
+    /// The table positions it picks, ascending.
+    pub(super) fn picks(&self) -> &[u64] {
+        &self.rows
+    }
+
     /// The edit of `batch`, whose rows sit at `positions` in the table.
     pub(super) fn edit(&self, batch: &RecordBatch, positions: &[u64]) -> Edit {
+        self.edit_rows(batch, positions, picked_rows(positions, &self.rows))
+    }
+
+    /// The edit of `rows` (ascending, the ones it picks) of `batch`, whose rows sit at
+    /// `positions` in the table.
+    pub(super) fn edit_rows(&self, batch: &RecordBatch, positions: &[u64], rows: Vec<u32>) -> Edit {
         let (index, array) = column(batch, &self.column);
-        let rows = picked_rows(positions, &self.rows);
         let (lo, hi) = self.range;
         let stream = self.stream;
         let values: Vec<f64> = rows

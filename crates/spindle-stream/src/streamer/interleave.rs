@@ -520,6 +520,7 @@ fn with_driver_time(
         schema,
         ordered_by: (driver.ordered_by == Some(driver_time)).then(|| META_EVENT_TIME.to_string()),
         columns: None,
+        rows_at: None,
         rows: Arc::new(move || {
             let units = plan.units(driver_name);
             let chunks = ChunkStream::new(

@@ -3,13 +3,14 @@
 //! injected and stably sorted when the table does not come in event-time order;
 //! produced on their own thread.
 
-use crate::anomaly::{Anomaly, AnomalyRegistry, ColumnRead, Injector};
+use crate::anomaly::{Anomaly, AnomalyRegistry, ColumnRead, Injector, Placement};
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
-use spindle_gen::{DomainPlan, Partition, Spindle};
+use spindle_gen::{DomainPlan, InFlight, Partition, Spindle};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// A table's batches in table order.
@@ -17,6 +18,10 @@ pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
 /// Reads some columns of a table from its start (see [`TableSource::columns`]).
 pub type ColumnReader = Arc<dyn Fn(&[String]) -> Result<Batches> + Send + Sync>;
+
+/// Makes a table's rows at the positions given, in that order (see
+/// [`TableSource::rows_at`]).
+pub type RowMaker = Arc<dyn Fn(&[u64]) -> Result<RecordBatch> + Send + Sync>;
 
 /// A table to stream: its batches in table order, as many times as asked.
 pub struct TableSource {
@@ -33,6 +38,12 @@ pub struct TableSource {
     /// see [`DomainPlan::generate_columns`]). The survey before anomaly injection
     /// reads what it needs this way when it keeps no rows. `None`: whole rows only.
     pub columns: Option<ColumnReader>,
+    /// Makes rows at any positions, each on its own (a generated table: see
+    /// [`DomainPlan::generate_rows`]). With [`TableSource::columns`], a stream whose
+    /// collective anomalies move rows to other times makes each chunk in the order it
+    /// is sent, instead of keeping the moved rows and merging them into the chunks.
+    /// `None`: rows in table order only.
+    pub rows_at: Option<RowMaker>,
     /// A timestamp column the rows already come in ascending order of, if known.
     pub ordered_by: Option<String>,
 }
@@ -45,6 +56,7 @@ impl TableSource {
             schema,
             rows: Arc::new(move || Ok(Box::new(batches.clone().into_iter().map(Ok)))),
             columns: None,
+            rows_at: None,
             ordered_by: None,
         }
     }
@@ -57,6 +69,10 @@ impl TableSource {
         let spec = plan.domain().table(table)?.clone();
         let name = spec.name;
         let columns_plan = plan.clone();
+        let rows_at = plan.generates_rows(name).then(|| {
+            let plan = plan.clone();
+            Arc::new(move |rows: &[u64]| Ok(plan.generate_rows(name, rows)?)) as RowMaker
+        });
         Ok(Self {
             name: name.to_string(),
             schema: spec.schema.clone(),
@@ -79,6 +95,7 @@ impl TableSource {
                 )?;
                 Ok(Box::new(batches.map(|b| b.map_err(Error::from))) as Batches)
             })),
+            rows_at,
             ordered_by: spec.ordered_by.map(str::to_string),
         })
     }
@@ -199,6 +216,30 @@ pub(super) fn ordered_chunks(
     }
     if already_ordered {
         if let Some(merge_by) = injection_order(&source.schema, event_time, anomalies) {
+            if let (Some(event_time), Some(columns), Some(rows_at)) =
+                (merge_by, source.columns.clone(), source.rows_at.clone())
+            {
+                let anomalies = anomalies.clone();
+                let event_time = event_time.to_string();
+                let plan = move || {
+                    let injector = anomalies.plan_placed(
+                        &source.name,
+                        &source.schema,
+                        seed,
+                        columns.as_ref(),
+                        &event_time,
+                    )?;
+                    Ok(Placer {
+                        keys: columns(&injector.placement_columns())?,
+                        injector,
+                        rows_at,
+                        in_flight: InFlight::new(),
+                        placements: VecDeque::new(),
+                        placed_all: false,
+                    })
+                };
+                return Ok(Box::new(Planned::new(plan)));
+            }
             let anomalies = anomalies.clone();
             let merge_by = merge_by.map(str::to_string);
             let merge = merge_by.is_some();
@@ -213,13 +254,14 @@ pub(super) fn ordered_chunks(
                 if let Some(column) = &merge_by {
                     injector.merge_by(column)?;
                 }
-                Ok(((source.rows)()?, injector))
+                Ok(Injecting {
+                    rows: (source.rows)()?.fuse(),
+                    injector,
+                    merge,
+                    next: 0,
+                })
             };
-            return Ok(Box::new(Injecting {
-                stage: Stage::Planning(Box::new(plan)),
-                merge,
-                next: 0,
-            }));
+            return Ok(Box::new(Planned::new(plan)));
         }
     }
     // Gather the whole table: it has to be sorted.
@@ -281,67 +323,141 @@ fn injection_order<'a>(
     .then_some(Some(column))
 }
 
-/// A table injected chunk by chunk (see [`Injector`]).
-struct Injecting {
-    stage: Stage,
-    merge: bool,
-    /// Table position of the next chunk's first row.
-    next: i64,
+/// A table's chunks as sent, made by `S` once planned: the plan (the survey) is made by
+/// the first call for a chunk, so on the thread producing the chunks (whose allocations
+/// the stream then reuses). Chunks left empty are skipped; the first error ends it.
+struct Planned<S> {
+    stage: Stage<S>,
 }
 
-enum Stage {
-    /// Surveys the table and opens its second read: done by the first call for a
-    /// chunk, so on the thread producing the chunks (whose allocations the stream then
-    /// reuses).
-    Planning(Box<dyn FnOnce() -> Result<(Batches, Injector)> + Send>),
-    Injecting(Batches, Box<Injector>),
+enum Stage<S> {
+    Planning(Box<dyn FnOnce() -> Result<S> + Send>),
+    Sending(Box<S>),
     Done,
 }
 
-impl Iterator for Injecting {
+/// Gives a planned table's chunks as sent (see [`Planned`]).
+trait SendChunks {
+    /// The next chunk (possibly empty), or `None` after the last.
+    fn next_chunk(&mut self) -> Result<Option<(RecordBatch, Int64Array)>>;
+}
+
+impl<S: SendChunks> Planned<S> {
+    fn new(plan: impl FnOnce() -> Result<S> + Send + 'static) -> Self {
+        Self {
+            stage: Stage::Planning(Box::new(plan)),
+        }
+    }
+}
+
+impl<S: SendChunks> Iterator for Planned<S> {
     type Item = Chunk;
     fn next(&mut self) -> Option<Chunk> {
         loop {
-            let (rows, injector) = match &mut self.stage {
+            let chunks = match &mut self.stage {
                 Stage::Planning(_) => {
                     let Stage::Planning(plan) = std::mem::replace(&mut self.stage, Stage::Done)
                     else {
                         unreachable!("matched above")
                     };
-                    let (rows, injector) = match plan() {
-                        Ok(started) => started,
+                    match plan() {
+                        Ok(chunks) => self.stage = Stage::Sending(Box::new(chunks)),
                         Err(e) => return Some(Err(e)),
-                    };
-                    self.stage = Stage::Injecting(rows, Box::new(injector));
+                    }
                     continue;
                 }
-                Stage::Injecting(rows, injector) => (rows, injector),
+                Stage::Sending(chunks) => chunks,
                 Stage::Done => return None,
             };
-            let Some(batch) = rows.next() else {
-                let rest = injector.rest().transpose();
-                self.stage = Stage::Done;
-                return rest;
-            };
-            let chunk = batch.and_then(|b| {
-                if self.merge {
-                    injector.merged(&b)
-                } else {
-                    let n = b.num_rows() as i64;
-                    let seq = Int64Array::from_iter_values(self.next..self.next + n);
-                    self.next += n;
-                    Ok((injector.in_place(&b)?, seq))
+            match chunks.next_chunk() {
+                Ok(Some((b, _))) if b.num_rows() == 0 => continue,
+                Ok(Some(chunk)) => return Some(Ok(chunk)),
+                Ok(None) => {
+                    self.stage = Stage::Done;
+                    return None;
                 }
-            });
-            match chunk {
-                Ok((b, _)) if b.num_rows() == 0 => continue,
                 Err(e) => {
                     self.stage = Stage::Done;
                     return Some(Err(e));
                 }
-                chunk => return Some(chunk),
             }
         }
+    }
+}
+
+/// A table injected chunk by chunk as read in table order (see [`Injector`]).
+struct Injecting {
+    rows: std::iter::Fuse<Batches>,
+    injector: Injector,
+    /// The moved rows are merged in by event time (else put back in their place).
+    merge: bool,
+    /// Table position of the next chunk's first row.
+    next: i64,
+}
+
+impl SendChunks for Injecting {
+    fn next_chunk(&mut self) -> Result<Option<(RecordBatch, Int64Array)>> {
+        let Some(batch) = self.rows.next() else {
+            return self.injector.rest();
+        };
+        let b = batch?;
+        if self.merge {
+            return Ok(Some(self.injector.merged(&b)?));
+        }
+        let n = b.num_rows() as i64;
+        let seq = Int64Array::from_iter_values(self.next..self.next + n);
+        self.next += n;
+        Ok(Some((self.injector.in_place(&b)?, seq)))
+    }
+}
+
+/// A table injected chunk by chunk, each chunk made in the order it is sent (see
+/// [`Injector::place`]); its rows made on the pool, a window of chunks ahead.
+struct Placer {
+    /// The columns [`Injector::place`] reads, chunk by chunk.
+    keys: Batches,
+    injector: Injector,
+    rows_at: RowMaker,
+    in_flight: InFlight<Result<RecordBatch>>,
+    /// The placement of each chunk in flight, in order.
+    placements: VecDeque<Placement>,
+    /// Every chunk, and the moved rows sent after the last, has been placed.
+    placed_all: bool,
+}
+
+impl Placer {
+    /// Places chunks and starts making their rows until the window is full.
+    fn fill(&mut self) -> Result<()> {
+        while self.in_flight.has_room() && !self.placed_all {
+            let placement = match self.keys.next() {
+                Some(chunk) => self.injector.place(&chunk?)?,
+                None => {
+                    self.placed_all = true;
+                    match self.injector.rest_placed()? {
+                        Some(placement) => placement,
+                        None => break,
+                    }
+                }
+            };
+            let (rows_at, positions) = (self.rows_at.clone(), placement.positions.clone());
+            self.in_flight.start(move || rows_at(&positions));
+            self.placements.push_back(placement);
+        }
+        Ok(())
+    }
+}
+
+impl SendChunks for Placer {
+    fn next_chunk(&mut self) -> Result<Option<(RecordBatch, Int64Array)>> {
+        self.fill()?;
+        let Some(pending) = self.in_flight.pop() else {
+            return Ok(None);
+        };
+        let placement = self.placements.pop_front().expect("one for each in flight");
+        // Start the chunk that takes the freed place before waiting on this one.
+        self.fill()?;
+        let rows = pending.wait()?;
+        Ok(Some(self.injector.finish_placed(&rows, &placement)?))
     }
 }
 
