@@ -784,3 +784,50 @@ pub(super) fn collective_edit(
         values: arrow_cast::cast(&values, &ts_type)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `picked_rows` finds exactly the rows whose position is picked, for positions in
+    /// runs (a chunk), with wide gaps (moved rows' positions, ranks from anywhere in the
+    /// table) and consecutive, against picks dense and sparse.
+    #[test]
+    fn picked_rows_are_the_rows_at_picked_positions() {
+        let stream = RandomStream::new(3, "picked rows");
+        let mut draw = 0u64;
+        let mut next = |below: u64| {
+            draw += 1;
+            stream.below(draw, below)
+        };
+        for case in 0..200u64 {
+            let mut positions: Vec<u64> = Vec::new();
+            let mut at = next(1_000);
+            for _ in 0..next(300) {
+                // Mostly small steps, sometimes a jump far ahead.
+                at += if next(10) == 0 {
+                    1 + next(1_000_000)
+                } else {
+                    1 + next(3)
+                };
+                positions.push(at);
+            }
+            if case % 10 == 0 {
+                let first = next(1_000);
+                positions = (first..first + next(300)).collect();
+            }
+            let end = positions.last().map_or(10, |&p| p + 10);
+            // Anything from one pick in 20 positions to as many as there are.
+            let count = (end / (1 + next(20))).min(3 * positions.len() as u64 + 10);
+            let mut picked: Vec<u64> = (0..count).map(|_| next(end)).collect();
+            // Some picks are the positions themselves, so that there is something to find.
+            picked.extend(positions.iter().filter(|_| next(4) == 0));
+            picked.sort_unstable();
+            picked.dedup();
+            let expected: Vec<u32> = (0..positions.len() as u32)
+                .filter(|&r| picked.binary_search(&positions[r as usize]).is_ok())
+                .collect();
+            assert_eq!(picked_rows(&positions, &picked), expected, "case {case}");
+        }
+    }
+}
