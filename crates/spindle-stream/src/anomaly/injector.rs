@@ -1073,7 +1073,7 @@ impl Injector {
                     .into_iter()
                     .map(|(r, rank)| (sent_as[r as usize], rank))
                     .filter(|&(row, _)| row != u32::MAX);
-                moved_ranks(stay, &moved, of_moved)
+                sent_ranks(stay, &moved, of_moved)
             })
             .collect();
         Ok(Placement {
@@ -1108,7 +1108,7 @@ impl Injector {
         let ranks = placed
             .of_moved
             .iter()
-            .map(|of_moved| moved_ranks(std::iter::empty(), &moved, of_moved))
+            .map(|of_moved| sent_ranks(std::iter::empty(), &moved, of_moved))
             .collect();
         buffer.next = buffer.order.len();
         Ok(Some(Placement {
@@ -1190,8 +1190,8 @@ impl Injector {
 
 /// A contextual anomaly's ranks of a chunk's eligible rows, as (row, rank) ascending by
 /// rank: those of the rows that `stay`, and those of the `moved` rows (row, index among
-/// the moved rows) it finds `of_moved`. Empty for other anomalies.
-fn moved_ranks(
+/// the moved rows) that `of_moved` ranks. Empty for other anomalies.
+fn sent_ranks(
     stay: impl Iterator<Item = (u32, u64)>,
     moved: &[(u32, u32)],
     of_moved: &OfMoved,
