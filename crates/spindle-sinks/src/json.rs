@@ -7,9 +7,10 @@ use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, UInt64Array,
+    AnyDictionaryArray, Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array,
+    RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
 };
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -34,6 +35,8 @@ enum Column {
     Float(Float64Array),
     Bool(BooleanArray),
     Text(StringArray),
+    /// A dictionary of texts: each row's key into its values written out once.
+    Dict(DictTexts),
     /// Microseconds since the epoch; `true` adds the `+00:00` suffix of aware times.
     Micros(TimestampMicrosecondArray, bool),
     Date(Date32Array),
@@ -66,7 +69,14 @@ impl Column {
             Utf8 => Column::Text(array.as_string::<i32>().clone()),
             LargeUtf8 | Utf8View => Column::Text(cast(array, &Utf8)?.as_string::<i32>().clone()),
             Dictionary(_, value) if value.is_string() => {
-                Column::Text(cast(array, &Utf8)?.as_string::<i32>().clone())
+                let dictionary = array.as_any_dictionary();
+                // Writing the values once costs what writing that many rows would; a
+                // dictionary larger than its batch is written row by row instead.
+                if dictionary.values().len() <= array.len().max(1) {
+                    Column::Dict(DictTexts::new(dictionary)?)
+                } else {
+                    Column::Text(cast(array, &Utf8)?.as_string::<i32>().clone())
+                }
             }
             Timestamp(unit, tz) => {
                 let micros = Timestamp(TimeUnit::Microsecond, None);
@@ -119,6 +129,7 @@ impl Column {
             Column::Float(a) => a.is_null(row),
             Column::Bool(a) => a.is_null(row),
             Column::Text(a) => a.is_null(row),
+            Column::Dict(d) => d.nulls.as_ref().is_some_and(|n| n.is_null(row)),
             Column::Micros(a, _) => a.is_null(row),
             Column::Date(a) => a.is_null(row),
             Column::Struct(a, _) => a.is_null(row),
@@ -132,6 +143,7 @@ impl Column {
             Column::Float(a) => a.null_count() > 0,
             Column::Bool(a) => a.null_count() > 0,
             Column::Text(a) => a.null_count() > 0,
+            Column::Dict(d) => d.nulls.is_some(),
             Column::Micros(a, _) => a.null_count() > 0,
             Column::Date(a) => a.null_count() > 0,
             Column::Struct(a, _) => a.null_count() > 0,
@@ -147,6 +159,7 @@ impl Column {
             Column::Float(a) => write_float(a.value(row), out),
             Column::Bool(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
             Column::Text(a) => write_string(a.value(row), out),
+            Column::Dict(d) => out.extend_from_slice(&d.texts[d.keys[row]]),
             Column::Micros(a, utc) => {
                 out.push(b'"');
                 scratch.timestamp(a.value(row), out);
@@ -173,6 +186,38 @@ impl Column {
                 out.push(b'}');
             }
         }
+    }
+}
+
+/// A dictionary column's rows as keys into its values' JSON texts (`null` for a null
+/// value), so that each value is escaped once per batch rather than once per row.
+struct DictTexts {
+    keys: Vec<usize>,
+    texts: Vec<Vec<u8>>,
+    /// Rows whose key is null.
+    nulls: Option<NullBuffer>,
+}
+
+impl DictTexts {
+    fn new(dictionary: &dyn AnyDictionaryArray) -> Result<Self> {
+        let values = cast(dictionary.values(), &DataType::Utf8)?;
+        let values = values.as_string::<i32>();
+        let texts = (0..values.len())
+            .map(|i| {
+                let mut text = Vec::new();
+                if values.is_null(i) {
+                    text.extend_from_slice(b"null");
+                } else {
+                    write_string(values.value(i), &mut text);
+                }
+                text
+            })
+            .collect();
+        Ok(Self {
+            keys: dictionary.normalized_keys(),
+            texts,
+            nulls: dictionary.nulls().filter(|n| n.null_count() > 0).cloned(),
+        })
     }
 }
 
@@ -923,5 +968,53 @@ mod tests {
         );
         assert_eq!(timestamp_text(-1), "1969-12-31 23:59:59.999999");
         assert_eq!(timestamp_text(951_782_400_000_000), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn dictionary_text_columns_write_what_their_texts_write() {
+        use arrow_array::{DictionaryArray, Int8Array, UInt16Array};
+        let values: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("collective:velocity_fraud"),
+            None,
+            Some("caf\u{e9} \"x\""),
+            Some("unused"),
+            Some("point:extreme_total"),
+        ]));
+        let keys = UInt16Array::from(vec![
+            Some(0),
+            None,
+            Some(2),
+            Some(1),
+            Some(4),
+            None,
+            Some(0),
+        ]);
+        let wide: ArrayRef = Arc::new(DictionaryArray::try_new(keys, values.clone()).unwrap());
+        let narrow: ArrayRef = Arc::new(
+            DictionaryArray::try_new(Int8Array::from(vec![Some(4), None, Some(2)]), values)
+                .unwrap(),
+        );
+        // Seven rows over five values take the dictionary's path; a slice of two rows,
+        // and three rows of five values, write each row's text instead.
+        for array in [wide.clone(), wide.slice(3, 2), narrow] {
+            let expected = encode_rows(&cast(&array, &DataType::Utf8).unwrap());
+            assert_eq!(encode_rows(&array), expected);
+            assert_eq!(expected.lines().count(), array.len());
+        }
+        assert!(encode_rows(&wide).contains(r#"{"t": "caf\u00e9 \"x\""}"#));
+        assert!(
+            encode_rows(&wide)
+                .starts_with("{\"t\": \"collective:velocity_fraud\"}\n{\"t\": null}\n")
+        );
+    }
+
+    fn encode_rows(column: &ArrayRef) -> String {
+        let schema = arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "t",
+            column.data_type().clone(),
+            true,
+        )]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![column.clone()]).unwrap();
+        String::from_utf8(JsonEncoder::lines().encode_batch(&batch).unwrap()).unwrap()
     }
 }
