@@ -72,7 +72,8 @@ impl Column {
                 let dictionary = array.as_any_dictionary();
                 // Writing the values once costs what writing that many rows would; a
                 // dictionary larger than its batch is written row by row instead.
-                if dictionary.values().len() <= array.len().max(1) {
+                let values = dictionary.values().len();
+                if values > 0 && values <= array.len().max(1) {
                     Column::Dict(DictTexts::new(dictionary)?)
                 } else {
                     Column::Text(cast(array, &Utf8)?.as_string::<i32>().clone())
@@ -994,9 +995,21 @@ mod tests {
             DictionaryArray::try_new(Int8Array::from(vec![Some(4), None, Some(2)]), values)
                 .unwrap(),
         );
-        // Seven rows over five values take the dictionary's path; a slice of two rows,
-        // and three rows of five values, write each row's text instead.
-        for array in [wide.clone(), wide.slice(3, 2), narrow] {
+        let no_values = arrow_array::new_null_array(
+            &DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8)),
+            3,
+        );
+        assert!(no_values.as_any_dictionary().values().is_empty());
+        // Seven rows over five values, and a slice of six of them, take the dictionary's
+        // path; a slice of two rows, three rows of five values and a dictionary without
+        // values write each row's text instead.
+        for array in [
+            wide.clone(),
+            wide.slice(1, 6),
+            wide.slice(3, 2),
+            narrow,
+            no_values,
+        ] {
             let expected = encode_rows(&cast(&array, &DataType::Utf8).unwrap());
             assert_eq!(encode_rows(&array), expected);
             assert_eq!(expected.lines().count(), array.len());
