@@ -133,13 +133,13 @@ impl Alias {
     pub fn sample_bits(&self, bits: u64) -> usize {
         let n = self.keep.len() as u64;
         let column = ((u128::from(bits) * u128::from(n)) >> 64) as usize;
-        // The low bits left after choosing the column decide keep or alias.
+        // The low bits left after choosing the column decide keep or alias: a coin
+        // that a branch would guess wrong about as often as right, so both outcomes are
+        // read and one chosen by mask.
         let coin = bits.wrapping_mul(n);
-        if coin < self.keep[column] {
-            column
-        } else {
-            self.alias[column] as usize
-        }
+        let alias = self.alias[column] as usize;
+        let keep = usize::from(coin < self.keep[column]).wrapping_neg();
+        alias ^ ((alias ^ column) & keep)
     }
 
     /// The outcome for row `index` of `stream`.

@@ -392,6 +392,9 @@ pub struct RetailPlan {
     product_price_cents: Vec<i64>,
     product_popularity: Alias,
     product_by_rank: Vec<u32>,
+    /// `product_price_cents` of each rank's product: an order line's amount without
+    /// looking its product up first.
+    price_by_rank: Vec<i64>,
     store_popularity: Alias,
     store_by_rank: Vec<u32>,
     promotions: Vec<Promotion>,
@@ -422,13 +425,18 @@ impl RetailPlan {
         signup[0] = RANGE_START;
 
         let price_stream = s("product.price");
-        let product_price_cents = (0..counts.products)
+        let product_price_cents: Vec<i64> = (0..counts.products)
             .map(|i| {
                 let price = (3.0 + price_stream.normal(i)).exp().clamp(0.99, 999.99);
                 (price * 100.0).round() as i64
             })
             .collect();
 
+        let product_by_rank = permutation(s("product.popularity"), counts.products as usize);
+        let price_by_rank = product_by_rank
+            .iter()
+            .map(|&p| product_price_cents[p as usize])
+            .collect();
         let promotions = Self::plan_promotions(seed);
         let covered = Self::covered_share(&promotions);
 
@@ -490,7 +498,8 @@ impl RetailPlan {
             customer_weights: s("customer.weight"),
             keep_below: keep_thresholds(),
             product_popularity: Alias::zipf(counts.products as usize, 1.5),
-            product_by_rank: permutation(s("product.popularity"), counts.products as usize),
+            price_by_rank,
+            product_by_rank,
             store_popularity: Alias::zipf(STORE_COUNT as usize, 1.3),
             store_by_rank: permutation(s("store.popularity"), STORE_COUNT as usize),
             promotions,

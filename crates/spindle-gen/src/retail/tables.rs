@@ -605,14 +605,15 @@ impl RetailPlan {
             lines_end = self.lines.at(o + 1);
             for l in lines_start..lines_end {
                 let rank = self.product_popularity.sample(product_stream, l);
-                let product = self.product_by_rank[rank] as usize;
                 let u = quantity_stream.unit(l);
-                let quantity = 1 + QUANTITY_CDF.iter().take_while(|&&c| c <= u).count() as i64;
-                let price = self.product_price_cents[product];
+                // The CDF rises, so the entries at or below `u` are the ones before the
+                // first above it: counted without a branch on each (quantities are random).
+                let quantity = 1 + QUANTITY_CDF.iter().map(|&c| i64::from(c <= u)).sum::<i64>();
+                let price = self.price_by_rank[rank];
                 let total = (quantity * price * (100 - discount) + 50) / 100;
                 if keep_lines {
                     line_order.push(o as i64 + 1);
-                    line_product.push(product as i64 + 1);
+                    line_product.push(i64::from(self.product_by_rank[rank]) + 1);
                     line_quantity.push(quantity);
                     line_price.push(price);
                     line_discount.push(discount);
