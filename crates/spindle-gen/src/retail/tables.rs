@@ -57,6 +57,40 @@ const QUANTITY_CDF: [f64; 19] = {
     c
 };
 
+/// Buckets of the unit interval for [`quantity`]: every order line draws a quantity,
+/// and looked up by bucket it compares with the CDF only where the bucket holds one of
+/// its values (about one draw in fourteen), not with each value up to its own.
+const QUANTITY_BUCKETS: usize = 256;
+
+/// For each bucket, how many values of [`QUANTITY_CDF`] lie below its start.
+const QUANTITY_BEFORE: [u8; QUANTITY_BUCKETS] = {
+    let mut before = [0u8; QUANTITY_BUCKETS];
+    let mut bucket = 0;
+    while bucket < QUANTITY_BUCKETS {
+        let start = bucket as f64 / QUANTITY_BUCKETS as f64;
+        let mut k = 0;
+        while k < QUANTITY_CDF.len() && QUANTITY_CDF[k] < start {
+            k += 1;
+        }
+        before[bucket] = k as u8;
+        bucket += 1;
+    }
+    before
+};
+
+/// The quantity at cumulative probability `u` in `[0, 1)`: one more than the number of
+/// values of [`QUANTITY_CDF`] at or below `u`. Those below `u`'s bucket all are; of the
+/// rest (the CDF rises) only those inside the bucket need comparing.
+#[inline]
+fn quantity(u: f64) -> i64 {
+    let bucket = ((u * QUANTITY_BUCKETS as f64) as usize).min(QUANTITY_BUCKETS - 1);
+    let mut k = usize::from(QUANTITY_BEFORE[bucket]);
+    while k < QUANTITY_CDF.len() && QUANTITY_CDF[k] <= u {
+        k += 1;
+    }
+    1 + k as i64
+}
+
 /// A categorical column drawn from `(label, weight)` pairs.
 struct Categorical<'a> {
     labels: Vec<&'a str>,
@@ -605,10 +639,7 @@ impl RetailPlan {
             lines_end = self.lines.at(o + 1);
             for l in lines_start..lines_end {
                 let rank = self.product_popularity.sample(product_stream, l);
-                let u = quantity_stream.unit(l);
-                // The CDF rises, so the entries at or below `u` are the ones before the
-                // first above it: counted without a branch on each (quantities are random).
-                let quantity = 1 + QUANTITY_CDF.iter().map(|&c| i64::from(c <= u)).sum::<i64>();
+                let quantity = quantity(quantity_stream.unit(l));
                 let price = self.price_by_rank[rank];
                 let total = (quantity * price * (100 - discount) + 50) / 100;
                 if keep_lines {
@@ -729,5 +760,31 @@ impl RetailPlan {
             money(refunds),
         ];
         self.batch("return", columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_by_bucket_are_those_of_the_cdf() {
+        let counted = |u: f64| 1 + QUANTITY_CDF.iter().filter(|&&c| c <= u).count() as i64;
+        // Every value of the CDF and every bucket's start, each with its neighbours,
+        // then an even spread.
+        let mut at = vec![0.0, 1.0_f64.next_down()];
+        for edge in QUANTITY_CDF
+            .into_iter()
+            .chain((0..=QUANTITY_BUCKETS).map(|b| b as f64 / QUANTITY_BUCKETS as f64))
+        {
+            at.extend([edge.next_down(), edge, edge.next_up()]);
+        }
+        at.extend((0..100_000).map(|i| (f64::from(i) + 0.5) / 100_000.0));
+        let mut seen = std::collections::BTreeSet::new();
+        for u in at.into_iter().filter(|u| (0.0..1.0).contains(u)) {
+            assert_eq!(quantity(u), counted(u), "u = {u}");
+            seen.insert(quantity(u));
+        }
+        assert_eq!(seen, (1..=20).collect(), "every quantity is reached");
     }
 }
