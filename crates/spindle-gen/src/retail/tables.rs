@@ -459,9 +459,21 @@ impl RetailPlan {
         r
     }
 
-    /// A promotion active at `t`, chosen by `bits`, if any runs then.
-    fn active_promotion(&self, t: i64, bits: u64) -> Option<usize> {
-        let upto = self.promotions.partition_point(|p| p.start <= t);
+    /// A promotion active at `t`, chosen by `bits`, if any runs then. `upto` is the
+    /// number of promotions started by the previous call's time (0 at first), left at
+    /// `t`'s: times mostly rise a little from call to call, so it steps forward, and is
+    /// searched for only when `t` went back or far ahead.
+    fn active_promotion(&self, t: i64, bits: u64, upto: &mut usize) -> Option<usize> {
+        let started = |p: &Promotion| p.start <= t;
+        let behind = *upto > 0 && !started(&self.promotions[*upto - 1]);
+        let far_ahead = self.promotions.get(*upto + 8).is_some_and(started);
+        if behind || far_ahead {
+            *upto = self.promotions.partition_point(started);
+        }
+        while self.promotions.get(*upto).is_some_and(started) {
+            *upto += 1;
+        }
+        let upto = *upto;
         let mut active = [0usize; 16];
         let mut n = 0;
         for i in (0..upto).rev() {
@@ -597,12 +609,13 @@ impl RetailPlan {
         let store_stream = self.stream("order.store");
         let promo_gate = self.stream("order.promotion");
         let promos: Vec<Option<usize>> = if totals_wanted || order_wants("promotion_id") {
+            let mut promotions_started = 0;
             orders
                 .iter()
                 .zip(&dates)
                 .map(|(o, &t)| {
                     if promo_gate.unit(o) < self.promoted_probability {
-                        self.active_promotion(t, promo_gate.bits2(o, 1))
+                        self.active_promotion(t, promo_gate.bits2(o, 1), &mut promotions_started)
                     } else {
                         None
                     }
