@@ -59,7 +59,7 @@ const QUANTITY_CDF: [f64; 19] = {
 
 /// Buckets of the unit interval for [`quantity`]: every order line draws a quantity,
 /// and looked up by bucket it compares with the CDF only where the bucket holds one of
-/// its values (about one draw in fourteen), not with each value up to its own.
+/// its values (7 of the 256 buckets hold them all), not with each value up to its own.
 const QUANTITY_BUCKETS: usize = 256;
 
 /// For each bucket, how many values of [`QUANTITY_CDF`] lie below its start.
