@@ -91,6 +91,10 @@ fn quantity(u: f64) -> i64 {
     1 + k as i64
 }
 
+/// How many promotions' starts [`RetailPlan::active_promotion`] steps past from one
+/// order's date to the next before it searches for the next date's place instead.
+const PROMOTION_STEPS: usize = 8;
+
 /// A categorical column drawn from `(label, weight)` pairs.
 struct Categorical<'a> {
     labels: Vec<&'a str>,
@@ -466,7 +470,10 @@ impl RetailPlan {
     fn active_promotion(&self, t: i64, bits: u64, upto: &mut usize) -> Option<usize> {
         let started = |p: &Promotion| p.start <= t;
         let behind = *upto > 0 && !started(&self.promotions[*upto - 1]);
-        let far_ahead = self.promotions.get(*upto + 8).is_some_and(started);
+        let far_ahead = self
+            .promotions
+            .get(*upto + PROMOTION_STEPS)
+            .is_some_and(started);
         if behind || far_ahead {
             *upto = self.promotions.partition_point(started);
         }
