@@ -252,7 +252,6 @@ impl AnomalyRegistry {
     /// The columns the survey looks at (each point anomaly's column, each contextual
     /// one's condition, each collective one's group and time), then `also`, each once.
     fn surveyed_columns(&self, also: Option<&str>) -> Vec<String> {
-        let also = also.map(String::from);
         let mut columns: Vec<String> = Vec::new();
         for a in self.anomalies() {
             let read: &[&String] = match a {
@@ -261,13 +260,11 @@ impl AnomalyRegistry {
                 Anomaly::Collective(c) => &[&c.group_column, &c.timestamp_column],
             };
             for &column in read {
-                if !columns.contains(column) {
-                    columns.push(column.clone());
-                }
+                push_new(&mut columns, column);
             }
         }
-        if let Some(also) = also.filter(|also| !columns.contains(also)) {
-            columns.push(also);
+        if let Some(also) = also {
+            push_new(&mut columns, also);
         }
         columns
     }
@@ -705,7 +702,7 @@ impl Injector {
             true => None,
             false => Some(Kept::concat(kept)?),
         };
-        let positions = all.as_ref().map_or(Vec::new(), |all| all.positions.clone());
+        let positions: &[u64] = all.as_ref().map_or(&[], |all| &all.positions);
         let mut keys = match &all {
             Some(all) => event_keys(&all.batch, event_time)?,
             None => Vec::new(),
@@ -716,7 +713,7 @@ impl Injector {
             of_moved.push(match plan {
                 Plan::Point(p) => {
                     let mut picked = vec![false; positions.len()];
-                    for i in kernels::picked_rows(&positions, p.picks()) {
+                    for i in kernels::picked_rows(positions, p.picks()) {
                         picked[i as usize] = true;
                     }
                     OfMoved::Point(picked)
@@ -758,11 +755,11 @@ impl Injector {
                 },
             });
         }
-        self.merge = Some(MergeBuffer::new(&keys, &positions, event_time));
+        self.merge = Some(MergeBuffer::new(&keys, positions, event_time));
         self.moved = Moved {
             pieces: Vec::new(),
             starts: Vec::new(),
-            positions,
+            positions: all.map_or_else(Vec::new, |all| all.positions),
         };
         self.placed = Some(Placed { of_moved });
         Ok(())
@@ -1004,9 +1001,7 @@ impl Injector {
         let mut columns = vec![buffer.column.clone()];
         for a in self.registry.anomalies() {
             if let Anomaly::Contextual(c) = a {
-                if !columns.contains(&c.condition_column) {
-                    columns.push(c.condition_column.clone());
-                }
+                push_new(&mut columns, &c.condition_column);
             }
         }
         columns
@@ -1185,6 +1180,13 @@ impl Injector {
         let edited = self.registry.apply(batch, &edits, &self.kinds)?;
         let seq = Int64Array::from_iter_values(positions.iter().map(|&p| p as i64));
         Ok((label_text(edited)?, seq))
+    }
+}
+
+/// Adds `column` to `columns` unless it is there already.
+fn push_new(columns: &mut Vec<String>, column: &str) {
+    if !columns.iter().any(|c| c == column) {
+        columns.push(column.to_string());
     }
 }
 

@@ -15,7 +15,7 @@ mod injector;
 mod kernels;
 mod registry;
 
-pub(crate) use injector::{ColumnRead, Injector, Placement};
+pub(crate) use injector::{ColumnRead, Injector, Placement, Positioned};
 pub use registry::{AnomalyRegistry, Injected};
 
 pub use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};

@@ -3,7 +3,7 @@
 //! injected and stably sorted when the table does not come in event-time order;
 //! produced on their own thread.
 
-use crate::anomaly::{Anomaly, AnomalyRegistry, ColumnRead, Injector, Placement};
+use crate::anomaly::{Anomaly, AnomalyRegistry, ColumnRead, Injector, Placement, Positioned};
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -192,7 +192,7 @@ pub(super) fn time_or_date_column(
     }))
 }
 
-pub(super) type Chunk = Result<(RecordBatch, Int64Array)>;
+pub(super) type Chunk = Result<Positioned>;
 
 /// The table's rows in event-time order, chunk by chunk, each with its `_spindle_seq`.
 pub(super) fn ordered_chunks(
@@ -339,7 +339,7 @@ enum Stage<S> {
 /// Gives a planned table's chunks as sent (see [`Planned`]).
 trait SendChunks {
     /// The next chunk (possibly empty), or `None` after the last.
-    fn next_chunk(&mut self) -> Result<Option<(RecordBatch, Int64Array)>>;
+    fn next_chunk(&mut self) -> Result<Option<Positioned>>;
 }
 
 impl<S: SendChunks> Planned<S> {
@@ -396,7 +396,7 @@ struct Injecting {
 }
 
 impl SendChunks for Injecting {
-    fn next_chunk(&mut self) -> Result<Option<(RecordBatch, Int64Array)>> {
+    fn next_chunk(&mut self) -> Result<Option<Positioned>> {
         let Some(batch) = self.rows.next() else {
             return self.injector.rest();
         };
@@ -448,7 +448,7 @@ impl Placer {
 }
 
 impl SendChunks for Placer {
-    fn next_chunk(&mut self) -> Result<Option<(RecordBatch, Int64Array)>> {
+    fn next_chunk(&mut self) -> Result<Option<Positioned>> {
         self.fill()?;
         let Some(pending) = self.in_flight.pop() else {
             return Ok(None);
