@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use spindle_gen::Domain;
 use spindle_sinks::{SinkAddress, SinkOpenOptions, StreamWriter};
 use spindle_stream::{
-    AnomalyRegistry, EventTimeMode, FanOut, PacerOptions, PointAnomaly, SpindleStreamer,
+    Anomaly, AnomalyRegistry, EventTimeMode, FanOut, PacerOptions, PointAnomaly, SpindleStreamer,
     StopReason, StreamConfig, StreamResult, StreamingMultiWriter,
 };
 use std::process::ExitCode;
@@ -196,9 +196,16 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
                 with.join(", ")
             );
         };
-        common
-            .anomalies
-            .add(PointAnomaly::new(&format!("extreme_{measure}"), measure).fraction(fraction));
+        let anomaly = Anomaly::from(
+            PointAnomaly::new(&format!("extreme_{measure}"), measure).fraction(fraction),
+        );
+        anomaly.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (set by {})",
+                flag_of::<StreamOnlyArgs>("anomaly_fraction")
+            )
+        })?;
+        common.anomalies.add(anomaly);
     }
     let timestamp_column = common.timestamp_column.clone();
     for t in &tables {

@@ -1344,6 +1344,10 @@ fn delivery_faults_from_flags_or_config_keep_their_ground_truth() {
     for (args, message) in [
         (&["--drop-fraction", "1.5"][..], "(set by --drop-fraction"),
         (
+            &["--anomaly-fraction", "2"][..],
+            "2 is not in 0..=1 (set by --anomaly-fraction",
+        ),
+        (
             &["--duplicate-fraction", "-0.1"][..],
             "(set by --duplicate-fraction",
         ),
