@@ -36,15 +36,16 @@ fn parse_instant(text: &str, flag: &str) -> Result<chrono::DateTime<chrono::Utc>
     )
 }
 
-/// `error`, about the setting `field`, naming the flag and `--config` key that set it.
-fn set_by(error: &dyn std::fmt::Display, field: &str) -> anyhow::Error {
-    anyhow::anyhow!("{error} (set by {})", flag_of::<RunArgs>(field))
+/// `error`, about the setting `field` of `T`, naming the flag and `--config` key that
+/// set it.
+fn set_by<T: clap::Args>(error: &dyn std::fmt::Display, field: &str) -> anyhow::Error {
+    anyhow::anyhow!("{error} (set by {})", flag_of::<T>(field))
 }
 
 /// A stream setting's error naming its flag and key (other errors as they are).
 fn named_stream_error(error: spindle_stream::Error) -> anyhow::Error {
     match &error {
-        spindle_stream::Error::Invalid { field, .. } => set_by(&error, field),
+        spindle_stream::Error::Invalid { field, .. } => set_by::<RunArgs>(&error, field),
         _ => error.into(),
     }
 }
@@ -149,12 +150,7 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         .as_deref()
         .map(str::parse::<spindle_stream::Lifecycle>)
         .transpose()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{e} (set by {})",
-                flag_of::<StreamOnlyArgs>("cdc_lifecycle")
-            )
-        })?;
+        .map_err(|e| set_by::<StreamOnlyArgs>(&e, "cdc_lifecycle"))?;
     let cdc = match stream.cdc.unwrap_or(false) {
         false if cdc_settings => bail!(
             "--cdc-lifecycle, --cdc-delete-fraction and --cdc-tombstones are settings of --cdc"
@@ -172,12 +168,8 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
     let seed = run.seed.unwrap_or(42);
     let mut common = common(run)?;
     if let Some(cdc) = &cdc {
-        cdc.validate().map_err(|e| {
-            anyhow::anyhow!(
-                "{e} (set by {})",
-                flag_of::<StreamOnlyArgs>("cdc_delete_fraction")
-            )
-        })?;
+        cdc.validate()
+            .map_err(|e| set_by::<StreamOnlyArgs>(&e, "cdc_delete_fraction"))?;
     }
     common.config.cdc = cdc;
     if let Some(fraction) = stream.anomaly_fraction {
@@ -199,12 +191,9 @@ fn resolve(args: StreamArgs) -> Result<Settings> {
         let anomaly = Anomaly::from(
             PointAnomaly::new(&format!("extreme_{measure}"), measure).fraction(fraction),
         );
-        anomaly.validate().map_err(|e| {
-            anyhow::anyhow!(
-                "{e} (set by {})",
-                flag_of::<StreamOnlyArgs>("anomaly_fraction")
-            )
-        })?;
+        anomaly
+            .validate()
+            .map_err(|e| set_by::<StreamOnlyArgs>(&e, "anomaly_fraction"))?;
         common.anomalies.add(anomaly);
     }
     let timestamp_column = common.timestamp_column.clone();
@@ -305,7 +294,7 @@ pub fn common(run: RunArgs) -> Result<Common> {
     };
     let part = spindle_gen::Partition::new(run.part.unwrap_or(0), run.parts.unwrap_or(1)).map_err(
         |e| match &e {
-            spindle_gen::Error::Invalid { field, .. } => set_by(&e, field),
+            spindle_gen::Error::Invalid { field, .. } => set_by::<RunArgs>(&e, field),
             _ => e.into(),
         },
     )?;
