@@ -10,8 +10,7 @@ use spindle_sinks::{JsonEncoder, ParquetOptions, ParquetSink, StreamWriter};
 use spindle_stream::delivery::Delivery;
 use spindle_stream::pacer::Pacer;
 use spindle_stream::{
-    AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PacerOptions, PointAnomaly,
-    StreamConfig, Value,
+    AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, StreamConfig, Value,
 };
 
 fn medium_orders() -> RecordBatch {
@@ -131,7 +130,7 @@ fn scheduler(c: &mut Criterion) {
                 realtime: true,
                 ..Default::default()
             };
-            let mut pacer = Pacer::new(&config, &PacerOptions::default(), 42, None);
+            let mut pacer = Pacer::new(&config, 42, None);
             (0..n).map(|i| pacer.due_at(i)).sum::<f64>()
         })
     });

@@ -3,9 +3,11 @@
 //! The settings of `stream` and `replay` are [`Layered`](crate::config_file::Layered)
 //! groups: each field is named as its `--config` key, flags win over the file.
 
-use crate::config_file::{AnomalySpec, Burst, Pattern, Shape, Watermark, layered};
+use crate::config_file::{AnomalySpec, layered};
+use clap::{Arg, ArgAction, ArgMatches, Command as ClapCommand, FromArgMatches};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
+use spindle_stream::{Setting, StreamConfig};
 use std::path::PathBuf;
 
 /// Synthetic relational data as Arrow batches, streamed as events.
@@ -48,6 +50,9 @@ pub struct ScheduleArgs {
     /// default 60 seconds; --max-events ends it early).
     #[command(flatten)]
     pub run: RunArgs,
+    /// The run settings the engine declares (`StreamConfig`), each a flag.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// Draw the schedule into this SVG file: target and planned events/s per second,
     /// bursts shaded.
     #[arg(long)]
@@ -90,6 +95,9 @@ pub struct ReplayArgs {
     /// source's name, or `query`).
     #[command(flatten)]
     pub run: RunArgs,
+    /// The run settings the engine declares (`StreamConfig`), each a flag.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// TOML file with any of these settings (flags given here win); an unknown key is
     /// refused with the list of keys.
     #[arg(long)]
@@ -223,6 +231,9 @@ pub struct StreamArgs {
     /// The settings `stream` shares with `replay`.
     #[command(flatten)]
     pub run: RunArgs,
+    /// The run settings the engine declares (`StreamConfig`), each a flag.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// TOML file with any of these settings (flags given here win); an unknown key is
     /// refused with the list of keys.
     #[arg(long)]
@@ -248,24 +259,6 @@ layered! {
         /// event's table, and `kafka://H:P/{table}` routes them to a topic each.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         pub interleave: Option<bool>,
-        /// Stream --table as the changes of its rows' lives, Debezium envelopes (create,
-        /// updates through its lifecycle, deletes): Retail's order moves processing ->
-        /// shipped -> completed (or cancelled, returned), and each schema domain's
-        /// workflow tables theirs (`spindle describe` shows them); others are created.
-        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-        pub cdc: Option<bool>,
-        /// With --cdc: the states rows move through, for any table (replacing a built-in
-        /// one): COLUMN:FINAL=STATE/HOURS/SPREAD>STATE/HOURS/SPREAD;FINAL=... (e.g.
-        /// status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24).
-        #[arg(long)]
-        pub cdc_lifecycle: Option<String>,
-        /// With --cdc: share of rows deleted after their last change (0..1).
-        #[arg(long, allow_negative_numbers = true)]
-        pub cdc_delete_fraction: Option<f64>,
-        /// With --cdc: follow each delete with a tombstone (in Kafka, the key with no
-        /// value, so that compaction forgets the row).
-        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-        pub cdc_tombstones: Option<bool>,
         /// Inject point anomalies into this share of rows of the table's main measure.
         #[arg(long, allow_negative_numbers = true)]
         pub anomaly_fraction: Option<f64>,
@@ -283,38 +276,9 @@ layered! {
         /// Random seed (default 42).
         #[arg(long)]
         pub seed: Option<u64>,
-        /// Stop after this many events.
-        #[arg(long, allow_negative_numbers = true)]
-        pub max_events: Option<u64>,
-        /// Share of events delivered late (0..1).
-        #[arg(long = "out-of-order", allow_negative_numbers = true)]
-        pub out_of_order_fraction: Option<f64>,
-        /// How many places a late event may slip at most.
-        #[arg(long = "max-delay-slots")]
-        pub out_of_order_max_delay_slots: Option<u64>,
-        /// Make late events late by event time: each is sent after the events up to
-        /// its lateness (at most this many seconds) younger than it.
-        #[arg(long = "max-lateness", allow_negative_numbers = true)]
-        pub max_lateness_seconds: Option<f64>,
-        /// How lateness by event time is drawn: uniform or exponential.
-        #[arg(long)]
-        pub lateness_distribution: Option<String>,
-        /// Share of events sent twice (0..1), the copy marked `_spindle_duplicate_of`.
-        #[arg(long, allow_negative_numbers = true)]
-        pub duplicate_fraction: Option<f64>,
-        /// How many events after its original a copy comes at most.
-        #[arg(long = "duplicate-max-delay")]
-        pub duplicate_max_delay_slots: Option<u64>,
-        /// Share of events never sent (0..1); counted, and written to --ground-truth.
-        #[arg(long, allow_negative_numbers = true)]
-        pub drop_fraction: Option<f64>,
         /// JSON-lines file receiving the dropped events, as they would have been sent.
         #[arg(long)]
         pub ground_truth: Option<PathBuf>,
-        /// Stamp `_spindle_watermark` on events: every N events, or every Ns seconds of
-        /// event time (e.g. 1000 or 30s).
-        #[arg(long = "watermark-every")]
-        pub watermark: Option<Watermark>,
         /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
         /// --output), `parquet:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false]` (`{table}` in TOPIC: a topic per table),
         /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
@@ -330,70 +294,115 @@ layered! {
         /// Pretty-print console events with this indent.
         #[arg(long)]
         pub indent: Option<usize>,
-        /// Events per send.
-        #[arg(long, allow_negative_numbers = true)]
-        pub batch_size: Option<usize>,
         /// Column holding event time (default: the table's first timestamp column).
         #[arg(long)]
         pub timestamp_column: Option<String>,
-        /// Base rate in events per second (realtime mode).
-        #[arg(long = "rate", allow_negative_numbers = true)]
-        pub events_per_second: Option<f64>,
-        /// Pace events at --rate instead of as fast as possible.
-        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-        pub realtime: Option<bool>,
-        /// Stop after this many seconds.
-        #[arg(long = "duration", allow_negative_numbers = true)]
-        pub duration_seconds: Option<f64>,
-        /// Rate burst (repeatable): START:DURATION:MULTIPLIER (seconds) or
-        /// #START-END:MULTIPLIER (events).
-        #[arg(long = "burst")]
-        pub burst_windows: Option<Vec<Burst>>,
-        /// Rate shape (repeatable; shapes multiply): sine:PERIOD:AMPLITUDE,
-        /// ramp:FROM:TO:OVER, step:AT:MULTIPLIER or square:PERIOD:LOW:HIGH (seconds and
-        /// multipliers of --rate).
-        #[arg(long = "rate-shape")]
-        pub rate_shapes: Option<Vec<Shape>>,
-        /// Time pattern preset: business_hours or retail_peak (in --config also a table
-        /// of hour_multipliers and dow_multipliers).
-        #[arg(long)]
-        pub time_pattern: Option<Pattern>,
-        /// Start the time pattern's clock here (e.g. 2025-11-28T19:00:00, UTC).
-        #[arg(long)]
-        pub clock_start: Option<String>,
-        /// Wall-clock instant the realtime schedule starts at (UTC, e.g.
-        /// 2026-11-28T19:00:00.5): every part of a partitioned realtime run needs the same.
-        #[arg(long)]
-        pub start_at: Option<String>,
-        /// Send only part I (0-based) of the run's events: every --parts-th event from
-        /// the I-th; N processes with parts 0..N send exactly one run's events.
-        #[arg(long)]
-        pub part: Option<u64>,
-        /// How many parts (producers) the run's events are split over.
-        #[arg(long)]
-        pub parts: Option<u64>,
-        /// Run the time pattern's clock this many times faster than real time.
-        #[arg(long, allow_negative_numbers = true)]
-        pub speedup: Option<f64>,
-        /// Event time: `table` keeps the table's times, `live` stamps the emission instant.
-        #[arg(long)]
-        pub event_time: Option<String>,
         /// TOML file declaring anomalies ([[anomaly]] entries).
         #[arg(long)]
         pub anomalies: Option<PathBuf>,
         /// Anomalies declared in --config itself ([[anomaly]] entries; no flag).
         #[arg(skip)]
         pub anomaly: Option<Vec<AnomalySpec>>,
-        /// `--no-labels` leaves the anomaly labels out of the events (anomalies are still
-        /// injected).
-        #[arg(long = "no-labels", num_args = 0, default_missing_value = "false")]
-        pub label_anomalies: Option<bool>,
-        /// Print, after a realtime run, how late sends were against their due instants,
-        /// and the events/s planned and achieved in each second.
-        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-        pub report_lateness: Option<bool>,
         /// No progress on stderr.
         #[arg(long, short, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         pub quiet: Option<bool>,
+    }
+}
+
+/// Every run setting the engine declares ([`StreamConfig::SETTINGS`]) as a flag: its
+/// help is the setting's doc and default; the CLI adds only a flag's spelling where it
+/// is not the key's (`--rate` sets `events_per_second`). Unset flags stay unset, so a
+/// `--config` file's value or the engine's default applies.
+#[derive(Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// The settings given as flags, in declaration order: key and texts.
+    pub given: Vec<(&'static str, Vec<String>)>,
+}
+
+/// Flags spelled otherwise than their key in kebab case. A `no-` flag of a yes/no
+/// setting sets it to false.
+const FLAG_NAMES: &[(&str, &str)] = &[
+    ("events_per_second", "rate"),
+    ("duration_seconds", "duration"),
+    ("out_of_order_fraction", "out-of-order"),
+    ("out_of_order_max_delay_slots", "max-delay-slots"),
+    ("burst_windows", "burst"),
+    ("rate_shapes", "rate-shape"),
+    ("max_lateness_seconds", "max-lateness"),
+    ("duplicate_max_delay_slots", "duplicate-max-delay"),
+    ("watermark", "watermark-every"),
+    ("label_anomalies", "no-labels"),
+];
+
+/// The flag of setting `key`, without its dashes.
+pub fn flag_name(key: &str) -> String {
+    FLAG_NAMES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or_else(|| key.replace('_', "-"), |(_, flag)| flag.to_string())
+}
+
+/// The flag of one setting: a switch for a yes/no setting (a `no-` one setting it to
+/// false), repeatable for a list; its help is the setting's doc and default.
+fn setting_flag(setting: &Setting) -> Arg {
+    let long = flag_name(setting.key);
+    let default = StreamConfig::default()
+        .value_json(setting.key)
+        .filter(|d| d != "null" && d != "[]")
+        .map_or_else(String::new, |d| format!(" [default: {d}]"));
+    let arg = Arg::new(setting.key)
+        .long(long.clone())
+        .value_name(setting.key.to_uppercase());
+    match (setting.is_switch, long.starts_with("no-")) {
+        (true, true) => arg
+            .help(format!(
+                "Sets `{}` to false: {}",
+                setting.key,
+                setting.text()
+            ))
+            .num_args(0)
+            .default_missing_value("false")
+            .action(ArgAction::Set),
+        (true, false) => arg
+            .help(format!("{}{default}", setting.text()))
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .action(ArgAction::Set),
+        (false, _) => arg
+            .help(format!("{}{default}", setting.text()))
+            .allow_negative_numbers(true)
+            .action(match setting.repeatable {
+                true => ArgAction::Append,
+                false => ArgAction::Set,
+            }),
+    }
+}
+
+impl FromArgMatches for SettingsArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for setting in StreamConfig::SETTINGS {
+            if let Some(texts) = matches.get_many::<String>(setting.key) {
+                self.given.retain(|(key, _)| *key != setting.key);
+                self.given.push((setting.key, texts.cloned().collect()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for SettingsArgs {
+    fn augment_args(command: ClapCommand) -> ClapCommand {
+        command.args(StreamConfig::SETTINGS.iter().map(setting_flag))
+    }
+
+    fn augment_args_for_update(command: ClapCommand) -> ClapCommand {
+        Self::augment_args(command)
     }
 }

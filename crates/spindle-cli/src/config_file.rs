@@ -28,14 +28,13 @@
 //! fraction = 0.03
 //! ```
 
+use crate::args::SettingsArgs;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use spindle_stream::{
-    Anomaly, BurstWindow, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, RateShape,
-    TimePattern, Value, WatermarkEvery,
+    Anomaly, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, StreamConfig, Value,
 };
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A group of settings that flags and a config file both fill.
@@ -75,11 +74,12 @@ pub(crate) use layered;
 pub struct ConfigFile {
     path: PathBuf,
     text: String,
+    table: toml::Table,
 }
 
 impl ConfigFile {
     /// Reads `path` (none: no file) and refuses keys outside `keys`, the key sets of
-    /// the groups `command` takes.
+    /// the groups `command` takes, and the run settings the engine declares.
     pub fn read(path: Option<&Path>, command: &str, keys: &[&[&str]]) -> Result<Option<Self>> {
         let Some(path) = path else {
             return Ok(None);
@@ -87,7 +87,12 @@ impl ConfigFile {
         let text = read(path, "--config")?;
         let table: toml::Table = toml::from_str(&text)
             .with_context(|| format!("--config {} is not valid TOML", path.display()))?;
-        let known: Vec<&str> = keys.iter().flat_map(|k| k.iter().copied()).collect();
+        let settings = StreamConfig::SETTINGS.iter().map(|s| s.key);
+        let known: Vec<&str> = keys
+            .iter()
+            .flat_map(|k| k.iter().copied())
+            .chain(settings)
+            .collect();
         if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
             bail!(
                 "unknown key `{unknown}` in --config {}; `spindle {command}` takes: {}",
@@ -98,6 +103,7 @@ impl ConfigFile {
         Ok(Some(Self {
             path: path.to_path_buf(),
             text,
+            table,
         }))
     }
 
@@ -110,188 +116,71 @@ impl ConfigFile {
             .with_context(|| format!("--config {} is not a valid run file", file.path.display()))?;
         Ok(flags.over(from_file))
     }
+
+    /// The file's run settings over the engine's defaults.
+    ///
+    /// # Errors
+    /// A value of the wrong type or form, naming its key.
+    pub fn settings(&self, config: &mut StreamConfig) -> spindle_stream::Result<()> {
+        for setting in StreamConfig::SETTINGS {
+            if let Some(value) = self.table.get(setting.key) {
+                config.set_value(setting.key, value.clone())?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// The flag that sets config key `key` of group `T`, for error messages:
+/// The run settings: the engine's defaults, then `file`'s, then the flags'; not yet
+/// checked as a whole ([`StreamConfig::validate`]).
+///
+/// # Errors
+/// A value that is not of its setting's type or form, naming the flag and key.
+pub fn stream_config(file: Option<&ConfigFile>, flags: &SettingsArgs) -> Result<StreamConfig> {
+    let mut config = StreamConfig::default();
+    if let Some(file) = file {
+        file.settings(&mut config).map_err(named_stream_error)?;
+    }
+    for (key, texts) in &flags.given {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        config.set(key, &texts).map_err(named_stream_error)?;
+    }
+    Ok(config)
+}
+
+/// `error`, about the setting `field`, naming the flag and `--config` key that set it.
+pub fn set_by(error: &dyn std::fmt::Display, field: &str) -> anyhow::Error {
+    anyhow::anyhow!("{error} (set by {})", flag_of(field))
+}
+
+/// A stream setting's error naming its flag and key (other errors as they are).
+pub fn named_stream_error(error: spindle_stream::Error) -> anyhow::Error {
+    match &error {
+        spindle_stream::Error::Invalid { field, .. } => set_by(&error, field),
+        _ => error.into(),
+    }
+}
+
+/// The flag that sets config key `key` of any command, for error messages:
 /// ``--rate or `events_per_second` in --config``.
-pub fn flag_of<T: clap::Args>(key: &str) -> String {
-    let command = T::augment_args(clap::Command::new("spindle"));
+pub fn flag_of(key: &str) -> String {
+    use crate::args::{QueryArgs, RunArgs, ScaleArgs, StreamOnlyArgs};
+    use clap::Args;
+    let command = [
+        RunArgs::augment_args,
+        SettingsArgs::augment_args,
+        StreamOnlyArgs::augment_args,
+        ScaleArgs::augment_args,
+        QueryArgs::augment_args,
+    ]
+    .iter()
+    .fold(clap::Command::new("spindle"), |c, augment| augment(c));
     let flag = command
         .get_arguments()
         .find(|a| a.get_id() == key)
         .and_then(|a| a.get_long())
         .map_or_else(String::new, |long| format!("--{long} or "));
     format!("{flag}`{key}` in --config")
-}
-
-/// A burst window: `START:DURATION:MULTIPLIER` (seconds) or `#START-END:MULTIPLIER`
-/// (event indices) as a flag or a TOML string, or a TOML table of either form.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "BurstSpec")]
-pub struct Burst(pub BurstWindow);
-
-impl std::str::FromStr for Burst {
-    type Err = spindle_stream::Error;
-
-    fn from_str(text: &str) -> spindle_stream::Result<Self> {
-        text.parse().map(Burst)
-    }
-}
-
-impl TryFrom<BurstSpec> for Burst {
-    type Error = spindle_stream::Error;
-
-    fn try_from(spec: BurstSpec) -> spindle_stream::Result<Self> {
-        Ok(Burst(match spec {
-            BurstSpec::Text(text) => text.parse()?,
-            BurstSpec::Time {
-                start_offset_seconds,
-                duration_seconds,
-                multiplier,
-            } => BurstWindow::time(start_offset_seconds, duration_seconds, multiplier),
-            BurstSpec::Events {
-                start_event,
-                end_event,
-                multiplier,
-            } => BurstWindow::events(start_event, end_event, multiplier),
-        }))
-    }
-}
-
-/// A rate shape (`sine:60:0.5`, ...) as a flag or a TOML string.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Shape(pub RateShape);
-
-impl std::str::FromStr for Shape {
-    type Err = spindle_stream::Error;
-
-    fn from_str(text: &str) -> spindle_stream::Result<Self> {
-        text.parse().map(Shape)
-    }
-}
-
-impl TryFrom<String> for Shape {
-    type Error = spindle_stream::Error;
-
-    fn try_from(text: String) -> spindle_stream::Result<Self> {
-        text.parse()
-    }
-}
-
-/// When events carry a watermark: `N` (events) or `Ns` (seconds of event time), as a
-/// flag or a TOML string, or a TOML integer (events).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "WatermarkSpec")]
-pub struct Watermark(pub WatermarkEvery);
-
-impl std::str::FromStr for Watermark {
-    type Err = spindle_stream::Error;
-
-    fn from_str(text: &str) -> spindle_stream::Result<Self> {
-        text.parse().map(Watermark)
-    }
-}
-
-/// A watermark interval in either of its TOML forms.
-#[derive(Deserialize, Debug)]
-#[serde(untagged)]
-pub enum WatermarkSpec {
-    /// Every this many events.
-    Events(u64),
-    /// `N` or `Ns`.
-    Text(String),
-}
-
-impl TryFrom<WatermarkSpec> for Watermark {
-    type Error = spindle_stream::Error;
-
-    fn try_from(spec: WatermarkSpec) -> spindle_stream::Result<Self> {
-        match spec {
-            WatermarkSpec::Events(n) => n.to_string().parse(),
-            WatermarkSpec::Text(text) => text.parse(),
-        }
-    }
-}
-
-/// A time pattern: a preset name (flag or TOML string) or a TOML table of multipliers.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "PatternSpec")]
-pub struct Pattern(pub TimePattern);
-
-impl std::str::FromStr for Pattern {
-    type Err = spindle_stream::Error;
-
-    fn from_str(name: &str) -> spindle_stream::Result<Self> {
-        TimePattern::preset(name).map(Pattern)
-    }
-}
-
-impl TryFrom<PatternSpec> for Pattern {
-    type Error = anyhow::Error;
-
-    fn try_from(spec: PatternSpec) -> Result<Self> {
-        spec.pattern().map(Pattern)
-    }
-}
-
-/// A burst window in any of its TOML forms.
-#[derive(Deserialize, Debug)]
-#[serde(untagged)]
-pub enum BurstSpec {
-    /// As the flag writes it.
-    Text(String),
-    /// By time offset.
-    Time {
-        start_offset_seconds: f64,
-        duration_seconds: f64,
-        multiplier: f64,
-    },
-    /// By event index.
-    Events {
-        start_event: u64,
-        end_event: u64,
-        multiplier: f64,
-    },
-}
-
-/// A preset name or explicit multipliers.
-#[derive(Deserialize, Debug)]
-#[serde(untagged)]
-pub enum PatternSpec {
-    Preset(String),
-    Custom {
-        #[serde(default)]
-        hour_multipliers: BTreeMap<String, f64>,
-        #[serde(default)]
-        dow_multipliers: BTreeMap<String, f64>,
-    },
-}
-
-impl PatternSpec {
-    pub fn pattern(&self) -> Result<TimePattern> {
-        match self {
-            PatternSpec::Preset(name) => Ok(TimePattern::preset(name)?),
-            PatternSpec::Custom {
-                hour_multipliers,
-                dow_multipliers,
-            } => {
-                let keys = |m: &BTreeMap<String, f64>, what: &str| -> Result<BTreeMap<u8, f64>> {
-                    m.iter()
-                        .map(|(k, v)| {
-                            k.parse::<u8>().map(|k| (k, *v)).with_context(|| {
-                                format!("time_pattern: {what} '{k}' is not a number")
-                            })
-                        })
-                        .collect()
-                };
-                Ok(TimePattern {
-                    hour_multipliers: keys(hour_multipliers, "hour")?,
-                    dow_multipliers: keys(dow_multipliers, "day of week")?,
-                })
-            }
-        }
-    }
 }
 
 /// One anomaly declaration.

@@ -2,12 +2,12 @@
 //! tables, streamed with every stream setting or printed.
 
 use crate::args::{QueryArgs, ReplayArgs, RunArgs, ScaleArgs, SqlArgs};
-use crate::config_file::{ConfigFile, Layered};
+use crate::config_file::{ConfigFile, Layered, named_stream_error, stream_config};
 use crate::generate::resolve_scale;
 use crate::stream::{common, drive};
 use anyhow::{Context, Result, bail};
 use spindle_sql::SqlSources;
-use spindle_stream::SpindleStreamer;
+use spindle_stream::{Rows, Selection, StreamJob};
 use std::process::ExitCode;
 
 /// The registered sources, the query to run, and whether the query was given.
@@ -63,9 +63,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let query = ConfigFile::layer(file.as_ref(), args.query)?;
     let scale = ConfigFile::layer(file.as_ref(), args.scale)?;
     let run = ConfigFile::layer(file.as_ref(), args.run)?;
+    let config = stream_config(file.as_ref(), &args.settings)?;
     let seed = run.seed.unwrap_or(42);
     let table = run.table.clone();
-    let shared = common(run)?;
+    let mut shared = common(run, config)?;
     let query = prepare(&query, &scale, seed)?;
     let name = match (table, query.given) {
         (Some(name), _) => name,
@@ -74,12 +75,6 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let source = query.sources.query(&name, &query.sql)?;
     // Everything is checked against the result's schema before any output is opened.
-    spindle_stream::streamer::event_time_column(
-        &name,
-        &source.schema,
-        shared.timestamp_column.as_deref(),
-    )?;
-    shared.anomalies.check(&name, &source.schema)?;
     if shared
         .sinks
         .iter()
@@ -87,16 +82,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     {
         spindle_sinks::JsonEncoder::check_schema(&source.schema)?;
     }
-    drive(
-        shared,
-        None,
-        SpindleStreamer::for_sources,
-        move |streamer, timestamp_column| {
-            streamer
-                .stream_source(source, timestamp_column)
-                .map(|r| vec![r])
-        },
-    )
+    // A query's result is not a domain's: its draws keep the streamer's own seed, 42.
+    let rows = Rows::Tables(Vec::new(), 42);
+    let mut job = StreamJob::new(rows, Selection::Source(source), shared.config.clone());
+    job.anomalies = std::mem::take(&mut shared.anomalies);
+    job.timestamp_column = shared.timestamp_column.clone();
+    job.check().map_err(named_stream_error)?;
+    drive(&shared, job, None)
 }
 
 /// `spindle sql ...`.

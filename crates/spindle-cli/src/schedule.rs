@@ -2,7 +2,7 @@
 //! anything: printed as CSV and, with `--plot`, drawn as an SVG chart.
 
 use crate::args::{RunArgs, ScaleArgs, ScheduleArgs, StreamOnlyArgs};
-use crate::config_file::{ConfigFile, Layered};
+use crate::config_file::{ConfigFile, Layered, stream_config};
 use anyhow::{Context, Result, bail};
 use plotters::prelude::*;
 use spindle_stream::pacer::{Pacer, PlannedSecond};
@@ -24,17 +24,17 @@ pub fn run(args: ScheduleArgs) -> Result<ExitCode> {
         &[StreamOnlyArgs::KEYS, ScaleArgs::KEYS, RunArgs::KEYS],
     )?;
     let run = ConfigFile::layer(file.as_ref(), args.run)?;
+    let config = stream_config(file.as_ref(), &args.settings)?;
     let seed = run.seed.unwrap_or(42);
-    let seconds = run.duration_seconds.unwrap_or(DEFAULT_SECONDS);
+    let seconds = config.duration_seconds.unwrap_or(DEFAULT_SECONDS);
     if seconds > MAX_SECONDS {
         bail!(
             "invalid --duration {seconds}: a schedule shows at most {MAX_SECONDS} seconds (a day)"
         );
     }
-    let common = crate::stream::common(run)?;
-    let config = common.config;
+    let config = crate::stream::common(run, config)?.config;
     let seconds = seconds.ceil() as u64;
-    let pacer = || Pacer::new(&config, &common.pacer, seed, None);
+    let pacer = || Pacer::new(&config, seed, None);
     let plan = pacer().plan(seconds, config.max_events);
     let bursts = burst_spans(&config, pacer);
 

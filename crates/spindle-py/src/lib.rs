@@ -19,10 +19,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use sinks::{ErrorSlot, Shared, Sink};
 use spindle_gen::{Domain, Partition, Scale};
+use spindle_sinks::StreamWriter;
 use spindle_stream::{
-    Anomaly, AnomalyRegistry, BurstWindow, CollectiveAnomaly, ContextualAnomaly, FanOut,
-    PointAnomaly, SpindleStreamer, StreamConfig, StreamResult, StreamingMultiWriteResult,
-    StreamingMultiWriter, TimePattern, Value,
+    Anomaly, AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, FanOutOptions, JobOutcome,
+    Outputs, PointAnomaly, Rows, Selection, StreamConfig, StreamJob, StreamResult,
+    StreamingMultiWriteResult, TimePattern, Value,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -242,148 +243,51 @@ fn anomaly(spec: &Bound<PyDict>) -> PyResult<Anomaly> {
     })
 }
 
-/// The stream settings, from the fields of a `StreamConfig`.
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct ConfigSpec {
-    events_per_second: f64,
-    duration_seconds: Option<f64>,
-    max_events: Option<i64>,
-    out_of_order_fraction: f64,
-    out_of_order_max_delay_slots: i64,
-    burst_windows: Vec<BurstSpec>,
-    /// `(hour_multipliers, dow_multipliers)`.
-    time_pattern: Option<(BTreeMap<u8, f64>, BTreeMap<u8, f64>)>,
-    label_anomalies: bool,
-    batch_size: i64,
-    realtime: bool,
-    max_lateness_seconds: Option<f64>,
-    lateness_distribution: String,
-    duplicate_fraction: f64,
-    duplicate_max_delay_slots: i64,
-    drop_fraction: f64,
-    /// `N` (events) or `Ns` (seconds of event time).
-    watermark_every: Option<String>,
-    rate_shapes: Vec<String>,
-    cdc: bool,
-    /// A lifecycle's text (`status:shipped=processing/24/6;...`); None: the table's own.
-    cdc_lifecycle: Option<String>,
-    cdc_delete_fraction: f64,
-    cdc_tombstones: bool,
-}
-
-/// A burst window by time offset or by event index, whichever is given.
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct BurstSpec {
-    start_offset_seconds: Option<f64>,
-    duration_seconds: Option<f64>,
-    start_event: Option<i64>,
-    end_event: Option<i64>,
-    multiplier: f64,
-}
-
-fn non_negative(field: &str, v: i64) -> PyResult<u64> {
-    u64::try_from(v)
-        .map_err(|_| PyValueError::new_err(format!("invalid {field}: {v} must be >= 0")))
-}
-
-impl ConfigSpec {
-    fn config(&self) -> PyResult<StreamConfig> {
-        let burst_windows = self
-            .burst_windows
-            .iter()
-            .map(|w| match *w {
-                BurstSpec {
-                    start_offset_seconds: Some(start),
-                    duration_seconds: Some(duration),
-                    start_event: None,
-                    end_event: None,
-                    multiplier,
-                } => Ok(BurstWindow::time(start, duration, multiplier)),
-                BurstSpec {
-                    start_offset_seconds: None,
-                    duration_seconds: None,
-                    start_event: Some(start),
-                    end_event: Some(end),
-                    multiplier,
-                } => Ok(BurstWindow::events(
-                    non_negative("burst_windows", start)?,
-                    non_negative("burst_windows", end)?,
-                    multiplier,
-                )),
-                _ => Err(PyValueError::new_err(
-                    "invalid burst_windows: a BurstWindow takes start_offset_seconds and \
-                     duration_seconds, or start_event and end_event",
-                )),
-            })
-            .collect::<PyResult<_>>()?;
-        let config = StreamConfig {
-            events_per_second: self.events_per_second,
-            duration_seconds: self.duration_seconds,
-            max_events: self
-                .max_events
-                .map(|m| non_negative("max_events", m))
-                .transpose()?,
-            out_of_order_fraction: self.out_of_order_fraction,
-            out_of_order_max_delay_slots: non_negative(
-                "out_of_order_max_delay_slots",
-                self.out_of_order_max_delay_slots,
-            )?,
-            burst_windows,
-            time_pattern: self.time_pattern.as_ref().map(|(hours, days)| TimePattern {
-                hour_multipliers: hours.clone(),
-                dow_multipliers: days.clone(),
-            }),
-            label_anomalies: self.label_anomalies,
-            batch_size: usize::try_from(self.batch_size).unwrap_or(0),
-            realtime: self.realtime,
-            max_lateness_seconds: self.max_lateness_seconds,
-            lateness_distribution: self.lateness_distribution.parse().map_err(stream_error)?,
-            duplicate_fraction: self.duplicate_fraction,
-            duplicate_max_delay_slots: non_negative(
-                "duplicate_max_delay_slots",
-                self.duplicate_max_delay_slots,
-            )?,
-            drop_fraction: self.drop_fraction,
-            cdc: self
-                .cdc
-                .then(|| -> PyResult<_> {
-                    Ok(spindle_stream::CdcConfig {
-                        lifecycle: self
-                            .cdc_lifecycle
-                            .as_deref()
-                            .map(str::parse)
-                            .transpose()
-                            .map_err(stream_error)?,
-                        delete_fraction: self.cdc_delete_fraction,
-                        tombstones: self.cdc_tombstones,
-                        ..Default::default()
-                    })
-                })
-                .transpose()?,
-            watermark: self
-                .watermark_every
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(stream_error)?,
-            rate_shapes: self
-                .rate_shapes
-                .iter()
-                .map(|s| s.parse())
-                .collect::<Result<_, _>>()
-                .map_err(stream_error)?,
-        };
-        config.validate().map_err(stream_error)?;
-        Ok(config)
+/// The stream settings from the JSON object Python's `StreamConfig` makes of its
+/// fields (keys as the engine declares them): a ValueError naming the key for a value
+/// of the wrong type or form, or out of range.
+fn stream_config(settings: &str) -> PyResult<StreamConfig> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(settings)
+        .map_err(|e| PyValueError::new_err(format!("invalid stream settings: {e}")))?;
+    let mut config = StreamConfig::default();
+    for (key, value) in object {
+        config.set_value(&key, value).map_err(stream_error)?;
     }
+    config.validate().map_err(stream_error)?;
+    Ok(config)
 }
 
-/// Where a stream's rows come from.
-enum Source {
-    Domain(Box<dyn Domain>, Scale),
-    Tables(Vec<(String, Vec<RecordBatch>)>),
+/// Every stream setting the engine declares: `(key, doc, default as JSON)`, for the
+/// Python layer's checks and docs.
+#[pyfunction]
+fn stream_settings() -> Vec<(&'static str, String, String)> {
+    let defaults = StreamConfig::default();
+    StreamConfig::SETTINGS
+        .iter()
+        .map(|s| {
+            let default = defaults.value_json(s.key).unwrap_or_default();
+            (s.key, s.text(), default)
+        })
+        .collect()
+}
+
+/// The rate multiplier of `settings` (a `StreamConfig`'s JSON) at `elapsed` seconds,
+/// wall-clock hour and day of week, counting event-index bursts that cover event
+/// `index` when it is given: the pacer's own computation.
+#[pyfunction]
+#[pyo3(signature = (settings, elapsed, wall_hour, wall_dow, index=None))]
+fn rate_multiplier(
+    settings: &str,
+    elapsed: f64,
+    wall_hour: u8,
+    wall_dow: u8,
+    index: Option<u64>,
+) -> PyResult<f64> {
+    let config = stream_config(settings)?;
+    Ok(match index {
+        Some(i) => config.rate_multiplier_at(elapsed, i, wall_hour, wall_dow),
+        None => config.get_rate_multiplier(elapsed, wall_hour, wall_dow),
+    })
 }
 
 /// Reads pyarrow tables (anything with `__arrow_c_stream__`) without copying them.
@@ -451,20 +355,20 @@ type Outcome<'py> = (Vec<Bound<'py, PyDict>>, Option<Bound<'py, PyDict>>);
 /// Streams `table` (None: every table in generation order) to `sinks` and returns
 /// `([StreamResult fields], StreamingMultiWriteResult fields or None)`.
 ///
-/// The rows come from `domain` at `scale_name` and `seed`, or from `tables` (a dict
-/// of pyarrow tables). One sink is used as it is; several (`fan_out` given) are fed
-/// by a `StreamingMultiWriter`, each behind its own buffer. `part=(i, n)` sends only
-/// part `i` of `n` of the run's events; `start_at` (Unix seconds) is the wall-clock
-/// instant a realtime schedule starts at, the same for every part of a run.
-/// `ground_truth` receives the events `drop_fraction` drops. `interleave` (table names)
-/// merges those tables into one stream by event time instead.
+/// `settings` is the JSON of a `StreamConfig` (every key the engine declares, the
+/// partition and the realtime start among them). The rows come from `domain` at
+/// `scale_name` and `seed`, or from `tables` (a dict of pyarrow tables). One sink is
+/// used as it is; several (`fan_out` given) are fed by a `StreamingMultiWriter`, each
+/// behind its own buffer. `ground_truth` receives the events `drop_fraction` drops.
+/// `interleave` (table names) merges those tables into one stream by event time
+/// instead. The run is a [`StreamJob`], as the CLI's.
 #[pyfunction]
-#[pyo3(signature = (sinks, config, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, part=None, start_at=None, ground_truth=None, interleave=None))]
+#[pyo3(signature = (sinks, settings, anomalies, table, timestamp_column, seed, domain=None, scale_name="small", tables=None, fan_out=None, ground_truth=None, interleave=None))]
 #[allow(clippy::too_many_arguments)]
 fn stream<'py>(
     py: Python<'py>,
     sinks: Vec<(String, Py<Sink>)>,
-    config: ConfigSpec,
+    settings: &str,
     anomalies: Vec<Bound<'py, PyDict>>,
     table: Option<String>,
     timestamp_column: Option<String>,
@@ -473,104 +377,110 @@ fn stream<'py>(
     scale_name: &str,
     tables: Option<Bound<'py, PyDict>>,
     fan_out: Option<FanOutSpec>,
-    part: Option<(u64, u64)>,
-    start_at: Option<f64>,
     ground_truth: Option<Py<Sink>>,
     interleave: Option<Vec<String>>,
 ) -> PyResult<Outcome<'py>> {
-    let mut config = config.config()?;
-    let part = partition(part)?;
-    if start_at.is_some_and(|t| !t.is_finite()) {
-        return Err(PyValueError::new_err(
-            "invalid start_at: expected Unix seconds (time.time()) or a datetime",
-        ));
-    }
-    let pacer = spindle_stream::PacerOptions {
-        start_at: start_at.map(|t| (t * 1e6).round() as i64),
-        ..Default::default()
-    };
+    let config = stream_config(settings)?;
     let registry = AnomalyRegistry::new(
         anomalies
             .iter()
             .map(anomaly)
             .collect::<PyResult<Vec<_>>>()?,
     );
-    let source = match (domain, &tables) {
-        (Some(name), None) => Source::Domain(self::domain(name)?, scale(scale_name)?),
-        (None, Some(t)) => Source::Tables(self::tables(t)?),
+    let rows = match (domain, &tables) {
+        (Some(name), None) => {
+            let (d, s) = (self::domain(name)?, scale(scale_name)?);
+            Rows::Plan(py.detach(|| d.plan(s, seed)).map_err(gen_error)?)
+        }
+        (None, Some(t)) => Rows::Tables(self::tables(t)?, seed),
         _ => {
             return Err(PyValueError::new_err(
                 "Provide either 'domain' or 'tables'.",
             ));
         }
     };
+    let selection = match (interleave, table) {
+        (Some(names), _) => Selection::Interleaved(names),
+        (None, Some(t)) => Selection::Table(t),
+        (None, None) => Selection::Tables(rows.table_names()),
+    };
     let slots: Vec<ErrorSlot> = sinks.iter().map(|(_, s)| s.get().errors()).collect();
-    let (sink, report): (Box<dyn spindle_sinks::StreamWriter>, _) = match fan_out {
-        None => {
-            let [(_, one)] = sinks.as_slice() else {
-                return Err(PyValueError::new_err("one sink, or a fan-out"));
-            };
-            (Box::new(Shared::of(one.get())), None)
-        }
-        Some(spec) => {
-            let mut writer = StreamingMultiWriter::new();
-            writer.batch_size = usize::try_from(spec.batch_size).unwrap_or(0);
-            writer.stop_on_sink_error = spec.stop_on_sink_error;
-            for (name, s) in &sinks {
-                writer.add_sink(name, Box::new(Shared::of(s.get())));
+    let outputs = Outputs {
+        sinks: sinks
+            .iter()
+            .map(|(name, s)| {
+                let sink: Box<dyn StreamWriter> = Box::new(Shared::of(s.get()));
+                (name.clone(), sink)
+            })
+            .collect(),
+        fan_out: fan_out
+            .map(|spec| {
+                Ok::<_, PyErr>(FanOutOptions {
+                    batch_size: usize::try_from(spec.batch_size).map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "invalid batch_size: {} must be >= 1",
+                            spec.batch_size
+                        ))
+                    })?,
+                    stop_on_sink_error: spec.stop_on_sink_error,
+                })
+            })
+            .transpose()?,
+        ground_truth: ground_truth.map(|g| {
+            let sink: Box<dyn StreamWriter> = Box::new(Shared::of(g.get()));
+            sink
+        }),
+    };
+    if outputs.sinks.len() > 1 && outputs.fan_out.is_none() {
+        return Err(PyValueError::new_err("one sink, or a fan-out"));
+    }
+    let mut job = StreamJob::new(rows, selection, config);
+    job.anomalies = registry;
+    job.timestamp_column = timestamp_column;
+    let outcome = run_watching_signals(py, job, outputs)?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // A Python sink's own exception is raised as it was.
+            for slot in &slots {
+                if let Some(original) = slot.lock().expect("error slot").take() {
+                    return Err(original);
+                }
             }
-            let fan = FanOut::new(writer);
-            let report = fan.report();
-            (Box::new(fan), Some(report))
+            return Err(stream_error(e));
         }
     };
-    if let (Some(cdc), Source::Domain(d, _), Some(t)) = (config.cdc.as_mut(), &source, &table) {
-        if cdc.lifecycle.is_none() {
-            cdc.lifecycle = spindle_stream::Lifecycle::built_in(d.name(), t);
-        }
-    }
-    let mut streamer = match source {
-        Source::Domain(d, s) => {
-            let plan = py.detach(|| d.plan(s, seed)).map_err(gen_error)?;
-            SpindleStreamer::from_plan(plan, sink)
-        }
-        Source::Tables(t) => SpindleStreamer::from_tables(t, sink)
-            .map_err(stream_error)?
-            .with_seed(seed),
-    }
-    .with_config(config)
-    .with_anomalies(registry)
-    .with_pacer_options(pacer)
-    .with_part(part);
-    if let Some(sink) = &ground_truth {
-        streamer = streamer.with_ground_truth(Box::new(Shared::of(sink.get())));
-    }
-    let stop = streamer.stop_flag();
+    let multi = outcome
+        .fan_out
+        .as_ref()
+        .map(|m| multi_dict(py, m))
+        .transpose()?;
+    let results = outcome
+        .results
+        .iter()
+        .map(|r| result_dict(py, r))
+        .collect::<PyResult<_>>()?;
+    Ok((results, multi))
+}
 
-    // The stream runs on a thread of its own; this thread waits with the GIL released
-    // and looks for Ctrl-C (Python runs signal handlers on the main thread only).
+/// Runs `job` on a thread of its own while this thread waits with the GIL released and
+/// looks for Ctrl-C (Python runs signal handlers on the main thread only): an
+/// interrupted run stops, flushes, and then raises KeyboardInterrupt.
+fn run_watching_signals(
+    py: Python<'_>,
+    job: StreamJob,
+    outputs: Outputs,
+) -> PyResult<spindle_stream::Result<JobOutcome>> {
+    let stop = job.stop_flag();
     let mut interrupted = None;
     let outcome = std::thread::scope(|scope| {
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let worker = scope.spawn(move || {
-            let results = match (&interleave, &table) {
-                (Some(names), _) => {
-                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    streamer
-                        .stream_interleaved(&names, timestamp_column.as_deref())
-                        .map(|r| vec![r])
-                }
-                (None, Some(t)) => streamer
-                    .stream(t, timestamp_column.as_deref())
-                    .map(|r| vec![r]),
-                (None, None) => streamer.stream_all(timestamp_column.as_deref()),
-            };
-            let closed = streamer.close();
-            // Dropping the tables may call back into pyarrow (buffers it exported), which
-            // takes the GIL: done here, before this thread says it is finished.
-            drop(streamer);
+            // The job drops its tables on this thread: that may call back into pyarrow
+            // (buffers it exported), which takes the GIL, so before saying it finished.
+            let outcome = job.run(outputs, None);
             drop(done);
-            (results, closed)
+            outcome
         });
         // Woken at once when the stream ends (the sender is dropped, also by a panic),
         // else every 50 ms to look for Ctrl-C. (A Mutex: the wait runs without the GIL.)
@@ -591,32 +501,11 @@ fn stream<'py>(
         }
         py.detach(|| worker.join())
     });
-    let (results, closed) = outcome.map_err(|_| PyRuntimeError::new_err("the stream panicked"))?;
-    if let Some(e) = interrupted {
-        return Err(e);
+    let outcome = outcome.map_err(|_| PyRuntimeError::new_err("the stream panicked"))?;
+    match interrupted {
+        Some(e) => Err(e),
+        None => Ok(outcome),
     }
-    let failed = results.and_then(|r| closed.map(|()| r));
-    let results = match failed {
-        Ok(r) => r,
-        Err(e) => {
-            // A Python sink's own exception is raised as it was.
-            for slot in &slots {
-                if let Some(original) = slot.lock().expect("error slot").take() {
-                    return Err(original);
-                }
-            }
-            return Err(stream_error(e));
-        }
-    };
-    let multi = report
-        .and_then(|r| r.lock().expect("report lock").clone())
-        .map(|m| multi_dict(py, &m))
-        .transpose()?;
-    let results = results
-        .iter()
-        .map(|r| result_dict(py, r))
-        .collect::<PyResult<_>>()?;
-    Ok((results, multi))
 }
 
 /// The module.
@@ -628,6 +517,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(stream, m)?)?;
     m.add_function(wrap_pyfunction!(time_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(rate_multiplier, m)?)?;
     m.add_function(wrap_pyfunction!(table_schema, m)?)?;
     m.add_class::<Sink>()?;
     Ok(())

@@ -20,7 +20,6 @@
 //! whatever the chunking or thread count.
 
 use crate::error::{Error, Result};
-use crate::streamer::{META_EVENT_TIME, META_SEQ, META_TABLE};
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
@@ -31,6 +30,7 @@ use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use spindle_gen::rng::RandomStream;
 use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};
+use spindle_sinks::event::{EVENT_TIME as META_EVENT_TIME, SEQ as META_SEQ, TABLE as META_TABLE};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
@@ -309,6 +309,9 @@ impl std::str::FromStr for Lifecycle {
         Ok(lifecycle)
     }
 }
+
+crate::settings::deserialize_from_text!(Lifecycle);
+crate::settings::parsed_setting!(crate::settings::json_text => Lifecycle);
 
 /// Settings of a change stream.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,7 +2,11 @@
 //! reference's names, defaults and presets, and beyond them rate shapes
 //! ([`RateShape`]) and delivery faults ([`LatenessDistribution`], [`WatermarkEvery`]).
 
+use crate::cdc::{CdcConfig, Lifecycle};
 use crate::error::{Error, Result};
+use crate::settings::{SettingValue, UtcInstant, deserialize_from_text, json_text, parsed_setting};
+use serde::{Deserialize, Deserializer};
+use spindle_gen::Partition;
 use std::collections::BTreeMap;
 
 /// A stretch of the stream whose rate is multiplied by a factor.
@@ -480,6 +484,46 @@ impl std::str::FromStr for LatenessDistribution {
     }
 }
 
+/// What the event-time column carries in realtime mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventTimeMode {
+    /// The table's own times.
+    #[default]
+    Table,
+    /// The wall-clock instant of the event's in-order slot: events keep their order
+    /// and Poisson gaps, and a late event carries the (earlier) time of its slot.
+    Live,
+}
+
+impl EventTimeMode {
+    /// The names, as flags and config files spell them.
+    pub const NAMES: [&'static str; 2] = ["table", "live"];
+}
+
+impl std::str::FromStr for EventTimeMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "table" => Ok(Self::Table),
+            "live" => Ok(Self::Live),
+            other => Err(Error::invalid(
+                "event_time",
+                format!("'{other}'; allowed: {}", Self::NAMES.join(", ")),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for EventTimeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EventTimeMode::Table => "table",
+            EventTimeMode::Live => "live",
+        })
+    }
+}
+
 /// When events carry a watermark (`_spindle_watermark`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum WatermarkEvery {
@@ -528,77 +572,91 @@ impl WatermarkEvery {
     }
 }
 
-/// Settings of a streaming run, with the reference's fields and defaults.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StreamConfig {
-    /// Base target throughput (realtime mode), events per second. Default 10.
-    pub events_per_second: f64,
-    /// Stop after this many wall-clock seconds.
-    pub duration_seconds: Option<f64>,
-    /// Stop after this many events.
-    pub max_events: Option<u64>,
-    /// Share of events delivered late, 0..=1. Default 0.
-    pub out_of_order_fraction: f64,
-    /// How many positions a late event may slip at most. Default 10.
-    pub out_of_order_max_delay_slots: u64,
-    /// Rate bursts.
-    pub burst_windows: Vec<BurstWindow>,
-    /// Time-of-day and day-of-week rate shape.
-    pub time_pattern: Option<TimePattern>,
-    /// Shapes of the rate over the run's seconds (they multiply).
-    pub rate_shapes: Vec<RateShape>,
-    /// Keep the `_spindle_is_anomaly` / `_spindle_anomaly_type` labels. Default true.
-    pub label_anomalies: bool,
-    /// Events per `send_batch` call. Default 100.
-    pub batch_size: usize,
-    /// Pace events at the configured rate; otherwise emit as fast as sinks take them.
-    pub realtime: bool,
-    /// Delay late events by event time instead of by slots: a late event (one of
-    /// `out_of_order_fraction`) is sent after every event up to its lateness younger
-    /// than it, the lateness drawn from `lateness_distribution` up to this many seconds.
-    /// `None` (default): late events slip by slots.
-    pub max_lateness_seconds: Option<f64>,
-    /// How lateness by event time is drawn. Default uniform.
-    pub lateness_distribution: LatenessDistribution,
-    /// Share of events sent twice, 0..=1: the copy comes 1..=`duplicate_max_delay_slots`
-    /// events after the original, `_spindle_duplicate_of` set to its `_spindle_seq`.
-    /// Default 0.
-    pub duplicate_fraction: f64,
-    /// How many events after its original a duplicate comes at most. Default 10.
-    pub duplicate_max_delay_slots: u64,
-    /// Share of events never sent, 0..=1: counted in the result and handed to the
-    /// ground-truth sink, if any. Default 0.
-    pub drop_fraction: f64,
-    /// Stamp `_spindle_watermark` (the event time no later event of the run is older
-    /// than) on events this often. Default none.
-    pub watermark: Option<WatermarkEvery>,
-    /// Stream the table as the changes of its rows' lives (Debezium envelopes) rather
-    /// than one event per row. Default `None`.
-    pub cdc: Option<crate::cdc::CdcConfig>,
-}
-
-impl Default for StreamConfig {
-    fn default() -> Self {
-        Self {
-            events_per_second: 10.0,
-            duration_seconds: None,
-            max_events: None,
-            out_of_order_fraction: 0.0,
-            out_of_order_max_delay_slots: 10,
-            burst_windows: Vec::new(),
-            time_pattern: None,
-            rate_shapes: Vec::new(),
-            label_anomalies: true,
-            batch_size: 100,
-            realtime: false,
-            max_lateness_seconds: None,
-            lateness_distribution: LatenessDistribution::Uniform,
-            duplicate_fraction: 0.0,
-            duplicate_max_delay_slots: 10,
-            drop_fraction: 0.0,
-            watermark: None,
-            cdc: None,
-        }
+crate::settings! {
+    /// Settings of a streaming run: the reference's fields and defaults, and beyond them
+    /// delivery faults, realtime pacing, partitioned runs and change streams. This is
+    /// the one declaration of every run setting: `--config` keys, the CLI's flags and
+    /// Python's `StreamConfig` all come from it ([`StreamConfig::SETTINGS`]).
+    pub struct StreamConfig {
+        /// Base target throughput (realtime mode), events per second.
+        pub events_per_second: f64 = 10.0,
+        /// Stop after this many wall-clock seconds.
+        pub duration_seconds: Option<f64> = None,
+        /// Stop after this many events.
+        pub max_events: Option<u64> = None,
+        /// Share of events delivered late, 0..=1.
+        pub out_of_order_fraction: f64 = 0.0,
+        /// How many positions a late event may slip at most.
+        pub out_of_order_max_delay_slots: u64 = 10,
+        /// Rate bursts: START:DURATION:MULTIPLIER (seconds) or #START-END:MULTIPLIER
+        /// (event indices); in a file also a table of either form.
+        pub burst_windows: Vec<BurstWindow> = Vec::new(),
+        /// Time-of-day and day-of-week rate shape: a preset (business_hours,
+        /// retail_peak) or a table of hour_multipliers and dow_multipliers.
+        pub time_pattern: Option<TimePattern> = None,
+        /// Shapes of the rate over the run's seconds (they multiply): sine:PERIOD:AMPLITUDE,
+        /// ramp:FROM:TO:OVER, step:AT:MULTIPLIER or square:PERIOD:LOW:HIGH.
+        pub rate_shapes: Vec<RateShape> = Vec::new(),
+        /// Keep the `_spindle_is_anomaly` / `_spindle_anomaly_type` labels (anomalies are
+        /// injected either way).
+        pub label_anomalies: bool = true,
+        /// Events per send.
+        pub batch_size: usize = 100,
+        /// Pace events at the configured rate; otherwise emit as fast as sinks take them.
+        pub realtime: bool = false,
+        /// Delay late events by event time instead of by slots: a late event (one of
+        /// `out_of_order_fraction`) is sent after every event up to its lateness younger
+        /// than it, the lateness drawn from `lateness_distribution` up to this many
+        /// seconds. None: late events slip by slots.
+        pub max_lateness_seconds: Option<f64> = None,
+        /// How lateness by event time is drawn: uniform or exponential.
+        pub lateness_distribution: LatenessDistribution = LatenessDistribution::Uniform,
+        /// Share of events sent twice, 0..=1: the copy comes 1..=`duplicate_max_delay_slots`
+        /// events after the original, `_spindle_duplicate_of` set to its `_spindle_seq`.
+        pub duplicate_fraction: f64 = 0.0,
+        /// How many events after its original a duplicate comes at most.
+        pub duplicate_max_delay_slots: u64 = 10,
+        /// Share of events never sent, 0..=1: counted in the result and handed to the
+        /// ground-truth sink, if any.
+        pub drop_fraction: f64 = 0.0,
+        /// Stamp `_spindle_watermark` (the event time no later event of the run is older
+        /// than) on events: every N events, or every Ns seconds of event time (e.g. 1000
+        /// or 30s).
+        pub watermark: Option<WatermarkEvery> = None,
+        /// Instant the time pattern's clock starts at (UTC, e.g. 2025-11-28T19:00:00, or
+        /// Unix seconds). None: the schedule's start.
+        pub clock_start: Option<UtcInstant> = None,
+        /// Wall-clock instant the realtime schedule starts at (UTC, e.g.
+        /// 2026-11-28T19:00:00.5, or Unix seconds): event k is due this long after it as
+        /// in any run, so every part of a partitioned realtime run needs the same. None:
+        /// when the first batch is ready.
+        pub start_at: Option<UtcInstant> = None,
+        /// Run the time pattern's clock this many times faster than real time.
+        pub speedup: f64 = 1.0,
+        /// What the event-time column carries: table (the table's times) or live (the
+        /// emission instant of the event's slot, realtime only).
+        pub event_time: EventTimeMode = EventTimeMode::Table,
+        /// Record how late realtime sends were against their due instants, and the events
+        /// planned and sent in each second.
+        pub report_lateness: bool = false,
+        /// Send only this part (0-based) of the run's events: every `parts`-th event from
+        /// the `part`-th; N producers with parts 0..N send exactly one run's events.
+        pub part: u64 = 0,
+        /// How many parts (producers) the run's events are split over.
+        pub parts: u64 = 1,
+        /// Stream the table as the changes of its rows' lives (Debezium envelopes) rather
+        /// than one event per row.
+        pub cdc: bool = false,
+        /// With cdc: the states rows move through, COLUMN:FINAL=STATE/HOURS/SPREAD>...;...
+        /// (e.g. status:shipped=processing/24/6). None: the table's built-in one, if any.
+        pub cdc_lifecycle: Option<Lifecycle> = None,
+        /// With cdc: share of rows deleted after their last change, 0..=1.
+        pub cdc_delete_fraction: f64 = 0.0,
+        /// With cdc: mean hours from a row's last change to its deletion (exponential).
+        pub cdc_delete_after_hours: f64 = 168.0,
+        /// With cdc: follow each delete with a tombstone (in Kafka, the key with no
+        /// value, so that compaction forgets the row).
+        pub cdc_tombstones: bool = false,
     }
 }
 
@@ -617,9 +675,8 @@ impl StreamConfig {
     /// # Errors
     /// [`Error::Invalid`] with the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
-        if let Some(cdc) = &self.cdc {
-            cdc.validate()?;
-        }
+        self.validate_cdc()?;
+        self.validate_realtime()?;
         let eps = self.events_per_second;
         if !(eps.is_finite() && eps > 0.0) {
             return Err(Error::invalid(
@@ -691,6 +748,74 @@ impl StreamConfig {
         Ok(())
     }
 
+    /// The share of the run this process sends (`part` of `parts`).
+    ///
+    /// # Errors
+    /// `parts` of zero or `part` not below it, naming the key.
+    pub fn partition(&self) -> Result<Partition> {
+        Partition::new(self.part, self.parts).map_err(|e| match e {
+            spindle_gen::Error::Invalid { field, message } => Error::invalid(field, message),
+            other => other.into(),
+        })
+    }
+
+    /// The change-stream settings, when `cdc` is on.
+    pub fn cdc_config(&self) -> Option<CdcConfig> {
+        self.cdc.then(|| CdcConfig {
+            lifecycle: self.cdc_lifecycle.clone(),
+            delete_fraction: self.cdc_delete_fraction,
+            delete_after_hours: self.cdc_delete_after_hours,
+            tombstones: self.cdc_tombstones,
+        })
+    }
+
+    fn validate_cdc(&self) -> Result<()> {
+        match self.cdc_config() {
+            Some(cdc) => cdc.validate(),
+            None if self.cdc_lifecycle.is_some()
+                || self.cdc_delete_fraction != 0.0
+                || self.cdc_tombstones =>
+            {
+                Err(Error::invalid(
+                    "cdc",
+                    "cdc_lifecycle, cdc_delete_fraction and cdc_tombstones are settings of a change stream: set cdc too",
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The pacing settings: a positive speedup, live event time without settings that
+    /// work on the table's times, and one clock for the parts of a realtime run.
+    fn validate_realtime(&self) -> Result<()> {
+        if !(self.speedup.is_finite() && self.speedup > 0.0) {
+            return Err(Error::invalid(
+                "speedup",
+                format!("{} must be > 0", self.speedup),
+            ));
+        }
+        if self.event_time == EventTimeMode::Live {
+            let by_table_time = [
+                ("max_lateness_seconds", self.max_lateness_seconds.is_some()),
+                ("watermark", self.watermark.is_some()),
+            ];
+            if let Some((field, _)) = by_table_time.iter().find(|(_, on)| *on) {
+                return Err(Error::invalid(
+                    field,
+                    "works on the table's event times, which live event time replaces: use event time 'table'",
+                ));
+            }
+        }
+        let part = self.partition()?;
+        if part.count > 1 && self.realtime && self.start_at.is_none() {
+            return Err(Error::invalid(
+                "start_at",
+                "the parts of a realtime run share one clock: give every part the same start instant",
+            ));
+        }
+        Ok(())
+    }
+
     /// The composite multiplier of time bursts, rate shapes and the time pattern at
     /// `elapsed` seconds, wall-clock `wall_hour` and `wall_dow` (0 = Monday); at least
     /// 0.001.
@@ -723,6 +848,201 @@ impl StreamConfig {
             .map(BurstWindow::multiplier)
             .product();
         (self.get_rate_multiplier(elapsed, wall_hour, wall_dow) * events).max(0.001)
+    }
+}
+
+// The settings' text forms (as flags take them and defaults are listed) and file forms.
+
+impl std::fmt::Display for BurstWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BurstWindow::Time {
+                start_offset_seconds,
+                duration_seconds,
+                multiplier,
+            } => write!(f, "{start_offset_seconds}:{duration_seconds}:{multiplier}"),
+            BurstWindow::Events {
+                start_event,
+                end_event,
+                multiplier,
+            } => write!(f, "#{start_event}-{end_event}:{multiplier}"),
+        }
+    }
+}
+
+impl std::fmt::Display for RateShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            RateShape::Sine {
+                period_seconds,
+                amplitude,
+            } => write!(f, "sine:{period_seconds}:{amplitude}"),
+            RateShape::Ramp {
+                from,
+                to,
+                over_seconds,
+            } => write!(f, "ramp:{from}:{to}:{over_seconds}"),
+            RateShape::Step {
+                at_seconds,
+                multiplier,
+            } => write!(f, "step:{at_seconds}:{multiplier}"),
+            RateShape::Square {
+                period_seconds,
+                low,
+                high,
+            } => write!(f, "square:{period_seconds}:{low}:{high}"),
+        }
+    }
+}
+
+impl std::fmt::Display for LatenessDistribution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LatenessDistribution::Uniform => "uniform",
+            LatenessDistribution::Exponential => "exponential",
+        })
+    }
+}
+
+impl std::fmt::Display for WatermarkEvery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatermarkEvery::Events(n) => write!(f, "{n}"),
+            WatermarkEvery::Seconds(s) => write!(f, "{s}s"),
+        }
+    }
+}
+
+deserialize_from_text!(RateShape, LatenessDistribution, EventTimeMode);
+parsed_setting!(json_text =>
+    BurstWindow,
+    RateShape,
+    WatermarkEvery,
+    LatenessDistribution,
+    EventTimeMode,
+);
+
+impl<'de> Deserialize<'de> for BurstWindow {
+    /// The flag's text, or a table by time offset or by event index.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            Time {
+                start_offset_seconds: f64,
+                duration_seconds: f64,
+                multiplier: f64,
+            },
+            Events {
+                start_event: u64,
+                end_event: u64,
+                multiplier: f64,
+            },
+        }
+        let window = match Form::deserialize(d)? {
+            Form::Text(text) => return text.parse().map_err(serde::de::Error::custom),
+            Form::Time {
+                start_offset_seconds,
+                duration_seconds,
+                multiplier,
+            } => BurstWindow::time(start_offset_seconds, duration_seconds, multiplier),
+            Form::Events {
+                start_event,
+                end_event,
+                multiplier,
+            } => BurstWindow::events(start_event, end_event, multiplier),
+        };
+        window
+            .validate(0)
+            .map(|()| window)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for WatermarkEvery {
+    /// `N` or `Ns` as text, or a whole number of events.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Events(u64),
+            Text(String),
+        }
+        match Form::deserialize(d)? {
+            Form::Events(n) => n.to_string(),
+            Form::Text(text) => text,
+        }
+        .parse()
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimePattern {
+    /// A preset's name, or a table of `hour_multipliers` and `dow_multipliers` (keys
+    /// are numbers, written as text in TOML and JSON).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Multipliers {
+            #[serde(default)]
+            hour_multipliers: BTreeMap<String, f64>,
+            #[serde(default)]
+            dow_multipliers: BTreeMap<String, f64>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Preset(String),
+            Custom(Multipliers),
+        }
+        let numbered = |m: BTreeMap<String, f64>, what: &str| {
+            m.into_iter()
+                .map(|(k, v)| {
+                    k.trim()
+                        .parse::<u8>()
+                        .map(|k| (k, v))
+                        .map_err(|_| format!("{what} '{k}' is not a number"))
+                })
+                .collect::<std::result::Result<BTreeMap<u8, f64>, String>>()
+        };
+        let pattern = match Form::deserialize(d)? {
+            Form::Preset(name) => TimePattern::preset(&name),
+            Form::Custom(Multipliers {
+                hour_multipliers,
+                dow_multipliers,
+            }) => {
+                let pattern = TimePattern {
+                    hour_multipliers: numbered(hour_multipliers, "hour")
+                        .map_err(serde::de::Error::custom)?,
+                    dow_multipliers: numbered(dow_multipliers, "day of week")
+                        .map_err(serde::de::Error::custom)?,
+                };
+                pattern.validate().map(|()| pattern)
+            }
+        };
+        pattern.map_err(serde::de::Error::custom)
+    }
+}
+
+impl SettingValue for TimePattern {
+    fn from_texts(texts: &[&str]) -> std::result::Result<Self, String> {
+        match texts {
+            [name] => TimePattern::preset(name.trim()).map_err(|e| e.to_string()),
+            _ => Err(format!("takes one preset, not {}", texts.len())),
+        }
+    }
+
+    fn to_json(&self) -> String {
+        let object = |m: &BTreeMap<u8, f64>| {
+            let entries: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            format!("{{{}}}", entries.join(", "))
+        };
+        format!(
+            "{{\"hour_multipliers\": {}, \"dow_multipliers\": {}}}",
+            object(&self.hour_multipliers),
+            object(&self.dow_multipliers)
+        )
     }
 }
 
@@ -892,5 +1212,70 @@ mod tests {
                 .to_string()
                 .contains("retail_peak")
         );
+    }
+
+    #[test]
+    fn every_setting_reads_its_default_back_and_a_bad_value_names_its_key() {
+        let defaults = StreamConfig::default();
+        assert!(StreamConfig::SETTINGS.len() >= 29);
+        for setting in StreamConfig::SETTINGS {
+            let key = setting.key;
+            assert!(!setting.doc.trim().is_empty(), "{key} has no doc");
+            let json = defaults.value_json(key).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json)
+                .unwrap_or_else(|e| panic!("{key}: default {json} is not JSON: {e}"));
+            let mut config = StreamConfig::default();
+            config.set_value(key, value).unwrap();
+            assert_eq!(config, defaults, "{key}");
+            let wrong = serde_json::json!({ "not": ["a", "setting"] });
+            let e = config.set_value(key, wrong).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid {key}:")), "{e}");
+        }
+        let e = StreamConfig::default()
+            .set("rate", &["10"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown key 'rate'") && e.contains("events_per_second"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn flag_texts_and_file_values_set_the_same_settings() {
+        let mut by_flags = StreamConfig::default();
+        by_flags
+            .set("burst_windows", &["30:60:10", "#5-9:2"])
+            .unwrap();
+        by_flags.set("watermark", &["30s"]).unwrap();
+        by_flags.set("time_pattern", &["retail_peak"]).unwrap();
+        by_flags.set("start_at", &["2025-11-28T19:00:00"]).unwrap();
+        by_flags.set("event_time", &["live"]).unwrap();
+        by_flags.set("realtime", &["true"]).unwrap();
+        let mut by_values = StreamConfig::default();
+        let file = serde_json::json!({
+            "burst_windows": [
+                { "start_offset_seconds": 30, "duration_seconds": 60, "multiplier": 10 },
+                "#5-9:2"
+            ],
+            "watermark": "30s",
+            "time_pattern": "retail_peak",
+            "start_at": 1_764_356_400,
+            "event_time": "live",
+            "realtime": true,
+        });
+        for (key, value) in file.as_object().unwrap() {
+            by_values.set_value(key, value.clone()).unwrap();
+        }
+        assert_eq!(by_flags, by_values);
+        let whole: StreamConfig = serde_json::from_value(file).unwrap();
+        assert_eq!(whole, by_values);
+        let e = by_flags.set("speedup", &["fast"]).unwrap_err().to_string();
+        assert!(e.starts_with("invalid speedup:"), "{e}");
+        let e = by_flags
+            .set("event_time", &["wall"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allowed: table, live"), "{e}");
     }
 }

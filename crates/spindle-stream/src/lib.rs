@@ -1,7 +1,10 @@
 //! Spindle's streaming engine: tables in, ordered and labelled event streams out, as
 //! Arrow batches end to end.
 //!
-//! - [`StreamConfig`], [`BurstWindow`], [`TimePattern`]: the reference's settings.
+//! - [`StreamConfig`], [`BurstWindow`], [`TimePattern`]: the reference's settings and
+//!   every other run setting, declared once ([`settings`]).
+//! - [`StreamJob`]: one run orchestrated (sinks, fan-out, ground truth, stop flag,
+//!   what to stream), for the CLI and the Python package alike.
 //! - [`SpindleStreamer`]: event-time order, metadata, anomalies, emission.
 //! - [`delivery`]: late events (by slots or event time), duplicates, drops and
 //!   watermarks, with ground truth.
@@ -14,9 +17,11 @@ pub mod cdc;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod job;
 pub mod multi;
 pub mod pacer;
 pub mod result;
+pub mod settings;
 pub mod streamer;
 
 pub use anomaly::{
@@ -24,10 +29,12 @@ pub use anomaly::{
 };
 pub use cdc::{CdcConfig, Lifecycle, Stage};
 pub use config::{
-    BurstWindow, LatenessDistribution, RateShape, StreamConfig, TimePattern, WatermarkEvery,
+    BurstWindow, EventTimeMode, LatenessDistribution, RateShape, StreamConfig, TimePattern,
+    WatermarkEvery,
 };
 pub use error::{Error, Result};
+pub use job::{FanOutOptions, JobOutcome, Outputs, Rows, Selection, StreamJob};
 pub use multi::{FanOut, SinkResult, StreamingMultiWriteResult, StreamingMultiWriter};
-pub use pacer::{EventTimeMode, PacerOptions};
 pub use result::{Lateness, SecondRate, StopReason, StreamResult};
+pub use settings::{Setting, UtcInstant};
 pub use streamer::{Batches, ColumnReader, RowMaker, SpindleStreamer, TableSource};

@@ -13,98 +13,15 @@
 //! milliseconds) and a short spin for the last 200 us, and sends every event already
 //! due in one call.
 
-use crate::config::StreamConfig;
+use crate::config::{EventTimeMode, StreamConfig};
 use crate::error::Result;
 use crate::result::StopReason;
 use arrow_array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
-use spindle_gen::Partition;
 use spindle_gen::rng::RandomStream;
 use spindle_sinks::StreamWriter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// What the event-time column carries in realtime mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum EventTimeMode {
-    /// The table's own times.
-    #[default]
-    Table,
-    /// The wall-clock instant of the event's in-order slot: events keep their order
-    /// and Poisson gaps, and a late event carries the (earlier) time of its slot.
-    Live,
-}
-
-/// Realtime options beyond [`StreamConfig`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct PacerOptions {
-    /// Instant (Unix seconds, UTC) the time pattern's clock starts at; `None`: the
-    /// schedule's start ([`PacerOptions::start_at`], or now).
-    pub clock_start: Option<i64>,
-    /// Wall-clock instant (Unix microseconds, UTC) the schedule starts at: event `k` is
-    /// due this long after it as in any run. The parts of a partitioned run share it,
-    /// so together they send one run's schedule; `None`: when the first batch is
-    /// ready. A past instant makes the events already due go at once.
-    pub start_at: Option<i64>,
-    /// Simulated seconds per real second for the time pattern's clock.
-    pub speedup: f64,
-    /// What the event-time column carries.
-    pub event_time: EventTimeMode,
-    /// Keep every send's lateness against its due instant, and the events due and
-    /// sent in each second of the schedule (for benchmarks and `--report-lateness`).
-    pub record_lateness: bool,
-}
-
-impl Default for PacerOptions {
-    fn default() -> Self {
-        Self {
-            clock_start: None,
-            start_at: None,
-            speedup: 1.0,
-            event_time: EventTimeMode::Table,
-            record_lateness: false,
-        }
-    }
-}
-
-impl PacerOptions {
-    /// Checks the options for a run of `config` sending `part`.
-    ///
-    /// # Errors
-    /// A speedup that is not positive; lateness by event time or watermarks with live
-    /// event time; a part of a realtime run without a [`PacerOptions::start_at`] (the
-    /// parts would each start their own clock).
-    pub fn validate(&self, config: &StreamConfig, part: Partition) -> Result<()> {
-        if !(self.speedup.is_finite() && self.speedup > 0.0) {
-            return Err(crate::Error::invalid(
-                "speedup",
-                format!("{} must be > 0", self.speedup),
-            ));
-        }
-        if self.event_time == EventTimeMode::Live {
-            let by_table_time = [
-                (
-                    "max_lateness_seconds",
-                    config.max_lateness_seconds.is_some(),
-                ),
-                ("watermark", config.watermark.is_some()),
-            ];
-            if let Some((field, _)) = by_table_time.iter().find(|(_, on)| *on) {
-                return Err(crate::Error::invalid(
-                    field,
-                    "works on the table's event times, which live event time replaces: use event time 'table'",
-                ));
-            }
-        }
-        if part.count > 1 && config.realtime && self.start_at.is_none() {
-            return Err(crate::Error::invalid(
-                "start_at",
-                "the parts of a realtime run share one clock: give every part the same start instant",
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// The run-wide indexes of a batch's rows: row `r` is event `first + r * stride` of
 /// the whole run (`stride` is the part count of a partitioned run, else 1), and was in
@@ -143,7 +60,6 @@ pub struct EmitOutcome {
 /// Sends events at their scheduled instants.
 pub struct Pacer {
     config: StreamConfig,
-    options: PacerOptions,
     event_time_column: Option<String>,
     gaps: RandomStream,
     runtime: tokio::runtime::Runtime,
@@ -191,20 +107,14 @@ fn now_micros() -> i64 {
 impl Pacer {
     /// A pacer for `config`; gap draws are seeded by `seed`; `event_time_column` is the
     /// payload column rewritten in [`EventTimeMode::Live`].
-    pub fn new(
-        config: &StreamConfig,
-        options: &PacerOptions,
-        seed: u64,
-        event_time_column: Option<String>,
-    ) -> Self {
-        let wall = options
+    pub fn new(config: &StreamConfig, seed: u64, event_time_column: Option<String>) -> Self {
+        let wall = config
             .clock_start
-            .map(|s| s * 1_000_000)
-            .or(options.start_at)
+            .map(|s| s.unix_seconds() * 1_000_000)
+            .or(config.start_at.map(|s| s.micros))
             .unwrap_or_else(now_micros);
         Self {
             config: config.clone(),
-            options: options.clone(),
             event_time_column,
             gaps: RandomStream::new(seed, "pacer.gaps"),
             runtime: tokio::runtime::Builder::new_current_thread()
@@ -230,7 +140,7 @@ impl Pacer {
 
     /// The momentary rate for event `index` due around `t` seconds after start.
     pub fn rate(&self, t: f64, index: u64) -> f64 {
-        let pattern_clock = self.wall_start_micros as f64 / 1e6 + t * self.options.speedup;
+        let pattern_clock = self.wall_start_micros as f64 / 1e6 + t * self.config.speedup;
         let secs = pattern_clock.floor() as i64;
         let hour = secs.rem_euclid(86_400) / 3_600;
         // 1970-01-01 was a Thursday (3 with Monday = 0).
@@ -273,7 +183,7 @@ impl Pacer {
     /// duplicate's copy in live event-time mode may still ask for (its in-order slot,
     /// up to the delay bound back, at most 2^20 slots).
     fn forget_before(&mut self, index: u64, stride: u64) {
-        let keep = match self.options.event_time {
+        let keep = match self.config.event_time {
             EventTimeMode::Live => self
                 .config
                 .out_of_order_max_delay_slots
@@ -301,7 +211,7 @@ impl Pacer {
     }
 
     /// Per second of the schedule so far, `(due, sent)`: events due in it and events
-    /// sent in it (recorded with [`PacerOptions::record_lateness`]).
+    /// sent in it (recorded with [`StreamConfig::report_lateness`]).
     pub fn per_second(&self) -> &[(u64, u64)] {
         &self.per_second
     }
@@ -344,9 +254,9 @@ impl Pacer {
             .collect()
     }
 
-    /// The instant the schedule starts at: [`PacerOptions::start_at`] or now.
+    /// The instant the schedule starts at: [`StreamConfig::start_at`] or now.
     fn start(&mut self) -> Instant {
-        let start_at = self.options.start_at;
+        let start_at = self.config.start_at.map(|s| s.micros);
         let start = *self.start.get_or_insert_with(|| {
             let now = Instant::now();
             let Some(at) = start_at else {
@@ -379,7 +289,7 @@ impl Pacer {
         emitted: u64,
     ) -> Result<EmitOutcome> {
         let start = self.start();
-        let batch = match self.options.event_time {
+        let batch = match self.config.event_time {
             EventTimeMode::Live => self.live_times(batch, slots)?,
             EventTimeMode::Table => batch.clone(),
         };
@@ -409,14 +319,14 @@ impl Pacer {
             }
             // Everything due by now goes in one call, cut into batch_size pieces.
             let now = start.elapsed().as_secs_f64();
-            if self.options.record_lateness {
+            if self.config.report_lateness {
                 self.lateness.push(now - due);
             }
             let mut end = at + 1;
             while end < n && self.due_at(slots.index(end)) <= now {
                 end += 1;
             }
-            if self.options.record_lateness {
+            if self.config.report_lateness {
                 for row in at..end {
                     let due = self.due_at(slots.index(row));
                     self.count_second(due, 1, 0);
@@ -477,7 +387,7 @@ impl Pacer {
     /// Rewrites the event-time columns with the wall-clock instant of each event's slot.
     fn live_times(&mut self, batch: &RecordBatch, slots: Slots<'_>) -> Result<RecordBatch> {
         let schema = batch.schema();
-        let Ok(meta) = schema.index_of(crate::streamer::META_EVENT_TIME) else {
+        let Ok(meta) = schema.index_of(spindle_sinks::event::EVENT_TIME) else {
             return Ok(batch.clone());
         };
         let micros: Vec<i64> = (0..batch.num_rows())

@@ -110,7 +110,7 @@ pub struct StreamResult {
     pub events_per_second_actual: f64,
     /// Why the run ended.
     pub stop_reason: StopReason,
-    /// Realtime lateness, when [`crate::PacerOptions::record_lateness`] is on.
+    /// Realtime lateness, when [`crate::StreamConfig::report_lateness`] is on.
     pub lateness: Option<Lateness>,
 }
 

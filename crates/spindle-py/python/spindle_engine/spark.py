@@ -11,6 +11,7 @@ machine that makes it. The executors need this package installed (see SCALING.md
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from typing import TYPE_CHECKING
 
@@ -120,7 +121,7 @@ def stream(
     config = config or StreamConfig()
     if rate is not None:
         config = dataclasses.replace(config, events_per_second=rate, realtime=True)
-    native_config = config._native()
+    settings = config._settings()
     _native.row_counts(name, scale)
     _native.table_schema(name, table)
     realtime = config.realtime
@@ -137,10 +138,14 @@ def stream(
                 # Every task is ready (its sink connected): one clock from the last.
                 ready = BarrierTaskContext.get().allGather(repr(time.time()))
                 start_at = max(float(t) for t in ready) + start_delay
+            # The part, and in real time the one clock, in the run's settings.
+            part_settings = dict(settings, part=part, parts=n)
+            if start_at is not None:
+                part_settings["start_at"] = start_at
             try:
                 results, _ = engine.stream(
-                    [("sink", sink_part)], native_config, [], table, None, seed,
-                    domain=name, scale_name=scale, part=(part, n), start_at=start_at,
+                    [("sink", sink_part)], json.dumps(part_settings), [], table, None, seed,
+                    domain=name, scale_name=scale,
                 )
             finally:
                 sink_part.close()

@@ -1,6 +1,7 @@
 """The seed's API reference (../shared/seeds/), example by example, with only the
 import changed; the defaults; custom Python sinks; pandas in, pyarrow out; errors."""
 
+import dataclasses
 import inspect
 import io
 import json
@@ -56,6 +57,32 @@ def test_constructors_have_the_seed_s_defaults():
     assert (c.events_per_second, c.duration_seconds, c.max_events, c.out_of_order_fraction,
             c.out_of_order_max_delay_slots, c.burst_windows, c.time_pattern, c.label_anomalies,
             c.batch_size, c.realtime) == (10.0, None, None, 0.0, 10, [], None, True, 100, False)
+
+
+def test_every_engine_setting_is_a_stream_config_field_with_the_engine_s_default():
+    from spindle_engine.streaming.config import _KEY_OF_FIELD
+
+    field_of = {key: name for name, key in _KEY_OF_FIELD.items()}
+    settings = spindle_engine._native.stream_settings()
+    assert len(settings) >= 29
+    names = {f.name for f in dataclasses.fields(StreamConfig)}
+    assert {field_of.get(key, key) for key, _, _ in settings} == names
+    sent = StreamConfig()._settings()
+    for key, doc, default in settings:
+        assert doc.strip(), key
+        assert sent[key] == json.loads(default), key
+
+
+def test_rate_multipliers_are_the_engine_s():
+    c = StreamConfig(
+        burst_windows=[BurstWindow(start_offset_seconds=0, duration_seconds=20, multiplier=2.0),
+                       BurstWindow(start_event=30, end_event=60, multiplier=3.0)],
+        rate_shapes=["step:10:3"],
+        time_pattern=TimePattern.retail_peak(),
+    )
+    assert c.get_rate_multiplier(11.0, wall_hour=20, wall_dow=0) == 2.0 * 3.0 * 2.0
+    assert c.get_rate_multiplier(11.0, wall_hour=20, wall_dow=0, event_index=30) == 2.0 * 3.0 * 2.0 * 3.0
+    assert c.get_rate_multiplier(25.0, wall_hour=3, wall_dow=6) == pytest.approx(3.0 * 0.4 * 1.8)
 
 
 def test_api_reference_examples():
@@ -230,6 +257,10 @@ def test_parquet_sink_reads_back_in_pyarrow():
         (lambda: StreamConfig(drop_fraction=2), ValueError, "drop_fraction"),
         (lambda: StreamConfig(watermark_every="soon"), ValueError, "watermark"),
         (lambda: StreamConfig(rate_shapes=["sine:60:2"]), ValueError, "rate_shapes"),
+        (lambda: StreamConfig(event_time="wall"), ValueError, "event_time"),
+        (lambda: StreamConfig(speedup=0), ValueError, "speedup"),
+        (lambda: StreamConfig(clock_start="yesterday"), ValueError, "clock_start"),
+        (lambda: StreamConfig(cdc_tombstones=True), ValueError, "cdc"),
         (lambda: StreamConfig(out_of_order_fraction=0.1, max_lateness_seconds=60,
                               lateness_distribution="pareto"), ValueError, "lateness_distribution"),
     ],

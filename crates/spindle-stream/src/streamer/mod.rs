@@ -41,7 +41,7 @@ use arrow_schema::SchemaRef;
 use emit::{Flow, Run};
 use interleave::{Envelope, Lane, Merge, Unenvelope, driver_timed};
 use source::{Prefetch, ordered_chunks, time_or_date_column};
-use spindle_gen::{Domain, DomainPlan, Partition, Scale};
+use spindle_gen::{Domain, DomainPlan, Scale};
 use spindle_sinks::StreamWriter;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -88,8 +88,6 @@ pub struct SpindleStreamer {
     seed: u64,
     stop: Arc<AtomicBool>,
     progress: Option<Box<dyn FnMut(u64) + Send>>,
-    pacer_options: crate::pacer::PacerOptions,
-    part: Partition,
     ground_truth: Option<Box<dyn StreamWriter>>,
 }
 
@@ -103,8 +101,6 @@ impl SpindleStreamer {
             seed,
             stop: Arc::new(AtomicBool::new(false)),
             progress: None,
-            pacer_options: Default::default(),
-            part: Partition::WHOLE,
             ground_truth: None,
         }
     }
@@ -181,23 +177,6 @@ impl SpindleStreamer {
         self
     }
 
-    /// Realtime pacing options beyond [`StreamConfig`].
-    pub fn with_pacer_options(mut self, options: crate::pacer::PacerOptions) -> Self {
-        self.pacer_options = options;
-        self
-    }
-
-    /// Sends only `part`'s share of each run: every `part.count`-th event from the
-    /// `part.index`-th (after out-of-order delivery and `max_events`, which apply to
-    /// the whole run). Every part still generates and orders the whole table; the
-    /// parts of one run, given the same settings (and, in real time, the same
-    /// [`crate::PacerOptions::start_at`]), together send exactly its events at its
-    /// instants, so N producers can share a target rate.
-    pub fn with_part(mut self, part: Partition) -> Self {
-        self.part = part;
-        self
-    }
-
     /// Sends the events [`StreamConfig::drop_fraction`] drops here (this part's share
     /// of them, those within the run's span), as they would have been sent: a test's
     /// ground truth of what its pipeline never saw.
@@ -209,6 +188,12 @@ impl SpindleStreamer {
     /// A flag that, once set, ends the run after the events already sent are flushed.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
+    }
+
+    /// Ends the run when `stop` is set (after the events already sent are flushed).
+    pub fn with_stop_flag(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Calls `progress(events_sent)` after every send.
@@ -337,13 +322,12 @@ impl SpindleStreamer {
     ) -> Result<StreamResult> {
         let config = self.config.clone();
         config.validate()?;
-        if config.cdc.is_some() {
+        if config.cdc {
             return Err(Error::invalid(
                 "cdc",
                 "a change stream is one table's: an interleaved stream takes none",
             ));
         }
-        self.pacer_options.validate(&config, self.part)?;
         let names = self.table_names();
         for (i, t) in tables.iter().enumerate() {
             if !names.iter().any(|n| n == t) {
@@ -451,17 +435,16 @@ impl SpindleStreamer {
         config: &StreamConfig,
     ) -> Result<StreamResult> {
         config.validate()?;
-        self.pacer_options.validate(config, self.part)?;
         let table = source.name.clone();
         let event_time = match config.cdc {
-            Some(_) => time_or_date_column(&table, &source.schema, timestamp_column)?,
-            None => event_time_column(&table, &source.schema, timestamp_column)?,
+            true => time_or_date_column(&table, &source.schema, timestamp_column)?,
+            false => event_time_column(&table, &source.schema, timestamp_column)?,
         };
         if !self.anomalies.is_empty() {
             self.anomalies.check(&table, &source.schema)?;
         }
         let started = Instant::now();
-        if let Some(cdc) = &config.cdc {
+        if let Some(cdc) = &config.cdc_config() {
             let Some(time) = event_time else {
                 return Err(Error::invalid(
                     "cdc",
@@ -537,9 +520,9 @@ impl SpindleStreamer {
             progress: &mut self.progress,
             pacer: config
                 .realtime
-                .then(|| Pacer::new(config, &self.pacer_options, self.seed, event_time.clone())),
+                .then(|| Pacer::new(config, self.seed, event_time.clone())),
             started,
-            part: self.part,
+            part: config.partition()?,
             position: 0,
             emitted: 0,
             anomalies: 0,

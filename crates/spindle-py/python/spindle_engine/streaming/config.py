@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 
 from spindle_engine import _native
 
@@ -68,9 +69,30 @@ class TimePattern:
         return cls(*_native.time_pattern("retail_peak"))
 
 
+# The one Python name that differs from the engine's key: the seed's spelling.
+_KEY_OF_FIELD = {"watermark_every": "watermark"}
+
+
+def _unix_seconds(instant):
+    """An instant as Unix seconds: a number as it is, a datetime (naive is UTC)."""
+    if instant is None or isinstance(instant, (int, float)):
+        return instant
+    import datetime as dt
+
+    if isinstance(instant, dt.datetime):
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=dt.timezone.utc)
+        return instant.timestamp()
+    if isinstance(instant, str):
+        return instant
+    raise TypeError(f"expected Unix seconds, a datetime or an ISO text, not {type(instant).__name__}")
+
+
 @dataclass
 class StreamConfig:
-    """Configuration for a streaming run (the seed's fields and defaults)."""
+    """Configuration for a streaming run: the seed's fields and defaults, and every other
+    setting the engine declares (``_native.stream_settings()`` lists them with their
+    docs; the engine checks the values, a bad one raising ValueError naming it)."""
 
     events_per_second: float = 10.0
     duration_seconds: float | None = None
@@ -90,60 +112,58 @@ class StreamConfig:
     drop_fraction: float = 0.0
     watermark_every: int | str | None = None
     rate_shapes: list[str] = field(default_factory=list)
+    # Realtime pacing: the time pattern's clock (a datetime, Unix seconds or ISO text),
+    # the schedule's start (the same for every part of a run), the pattern clock's
+    # speed, what the event-time column carries ("table" or "live"), and a per-second
+    # record of planned and sent events.
+    clock_start: object = None
+    start_at: object = None
+    speedup: float = 1.0
+    event_time: str = "table"
+    report_lateness: bool = False
+    # A partitioned run: this producer sends part ``part`` of ``parts``.
+    part: int = 0
+    parts: int = 1
     # Change streams (README "Change streams"): the table as Debezium change events,
     # through its lifecycle (``cdc_lifecycle``: the text form, e.g.
     # "status:shipped=processing/24/6"; None: the table's built-in one, if any).
     cdc: bool = False
     cdc_lifecycle: str | None = None
     cdc_delete_fraction: float = 0.0
+    cdc_delete_after_hours: float = 168.0
     cdc_tombstones: bool = False
 
-    def get_rate_multiplier(self, elapsed: float, wall_hour: int = 0, wall_dow: int = 0) -> float:
-        """The composite rate multiplier at a moment (bursts by time and the pattern)."""
-        mult = 1.0
-        for window in self.burst_windows:
-            if window.is_active(elapsed):
-                mult *= window.multiplier
-        if self.time_pattern:
-            mult *= self.time_pattern.get_multiplier(wall_hour, wall_dow)
-        return max(mult, 0.001)
+    def get_rate_multiplier(self, elapsed: float, wall_hour: int = 0, wall_dow: int = 0,
+                            event_index: int | None = None) -> float:
+        """The composite rate multiplier at a moment: time bursts, rate shapes and the
+        time pattern, and with ``event_index`` the event-index bursts covering it (the
+        engine's pacer computes it)."""
+        return _native.rate_multiplier(self._native(), float(elapsed), int(wall_hour), int(wall_dow), event_index)
 
-    def _native(self) -> dict:
-        """The settings as the engine takes them."""
+    def _settings(self) -> dict:
+        """The settings keyed as the engine declares them."""
+        values = {_KEY_OF_FIELD.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        values["burst_windows"] = [_burst(w) for w in self.burst_windows]
         pattern = self.time_pattern
-        return {
-            "events_per_second": float(self.events_per_second),
-            "duration_seconds": None if self.duration_seconds is None else float(self.duration_seconds),
-            "max_events": self.max_events,
-            "out_of_order_fraction": float(self.out_of_order_fraction),
-            "out_of_order_max_delay_slots": self.out_of_order_max_delay_slots,
-            "burst_windows": [
-                {
-                    "start_offset_seconds": w.start_offset_seconds,
-                    "duration_seconds": w.duration_seconds,
-                    "start_event": w.start_event,
-                    "end_event": w.end_event,
-                    "multiplier": float(w.multiplier),
-                }
-                for w in self.burst_windows
-            ],
-            "time_pattern": None
-            if pattern is None
-            else (dict(pattern.hour_multipliers), dict(pattern.dow_multipliers)),
-            "label_anomalies": bool(self.label_anomalies),
-            "batch_size": self.batch_size,
-            "realtime": bool(self.realtime),
-            "max_lateness_seconds": None
-            if self.max_lateness_seconds is None
-            else float(self.max_lateness_seconds),
-            "lateness_distribution": str(self.lateness_distribution),
-            "duplicate_fraction": float(self.duplicate_fraction),
-            "duplicate_max_delay_slots": self.duplicate_max_delay_slots,
-            "drop_fraction": float(self.drop_fraction),
-            "watermark_every": None if self.watermark_every is None else str(self.watermark_every),
-            "rate_shapes": [str(s) for s in self.rate_shapes],
-            "cdc": bool(self.cdc),
-            "cdc_lifecycle": None if self.cdc_lifecycle is None else str(self.cdc_lifecycle),
-            "cdc_delete_fraction": float(self.cdc_delete_fraction),
-            "cdc_tombstones": bool(self.cdc_tombstones),
+        values["time_pattern"] = None if pattern is None else {
+            "hour_multipliers": {str(h): float(m) for h, m in pattern.hour_multipliers.items()},
+            "dow_multipliers": {str(d): float(m) for d, m in pattern.dow_multipliers.items()},
         }
+        values["rate_shapes"] = [str(s) for s in self.rate_shapes]
+        values["clock_start"] = _unix_seconds(self.clock_start)
+        values["start_at"] = _unix_seconds(self.start_at)
+        return values
+
+    def _native(self) -> str:
+        """The settings as the engine takes them: a JSON object of its keys."""
+        return json.dumps(self._settings())
+
+
+def _burst(window: BurstWindow) -> dict:
+    if window.start_event is not None or window.end_event is not None:
+        return {"start_event": window.start_event, "end_event": window.end_event, "multiplier": float(window.multiplier)}
+    return {
+        "start_offset_seconds": window.start_offset_seconds,
+        "duration_seconds": window.duration_seconds,
+        "multiplier": float(window.multiplier),
+    }

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 
+from spindle_engine.streaming._engine import _arrow_tables, _stream_once
 from spindle_engine.streaming.config import StreamConfig
 from spindle_engine.streaming.stream_writer import StreamWriter
 
@@ -117,7 +118,6 @@ class StreamingMultiWriter:
         return {s["name"]: not s["errors"] for s in result["sinks"]}
 
     def _stream_one(self, table_name: str, df) -> dict:
-        from spindle_engine.streaming.streamer import _arrow_tables, _stream_once
 
         source = {"tables": _arrow_tables({table_name: df})}
         config = StreamConfig(batch_size=self._batch_size)

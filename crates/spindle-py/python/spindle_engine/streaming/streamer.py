@@ -2,130 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from spindle_engine import _native
+from spindle_engine.streaming._engine import _arrow_tables, _stream_once
 from spindle_engine.streaming.anomaly import AnomalyRegistry
 from spindle_engine.streaming.config import StreamConfig
+from spindle_engine.streaming.multi_writer import StreamingMultiWriter
+from spindle_engine.streaming.result import StreamResult
 from spindle_engine.streaming.stream_writer import StreamWriter
 
-
-@dataclass
-class StreamResult:
-    """Result of a streaming run."""
-
-    table: str
-    events_sent: int
-    anomaly_count: int
-    out_of_order_count: int
-    elapsed_seconds: float
-    stop_reason: str = "completed"
-    duplicate_count: int = 0
-    dropped_count: int = 0
-    watermark_count: int = 0
-
-    @property
-    def events_per_second_actual(self) -> float:
-        """Measured throughput."""
-        if self.elapsed_seconds <= 0:
-            return 0.0
-        return self.events_sent / self.elapsed_seconds
-
-    @property
-    def duration_seconds(self) -> float:
-        """The run's wall-clock seconds (``elapsed_seconds``; the tutorial's name)."""
-        return self.elapsed_seconds
-
-    def __repr__(self) -> str:
-        faults = "".join(
-            f", {name}={count}"
-            for name, count in (
-                ("duplicates", self.duplicate_count),
-                ("dropped", self.dropped_count),
-                ("watermarks", self.watermark_count),
-            )
-            if count
-        )
-        return (
-            f"StreamResult(table={self.table!r}, events={self.events_sent:,}, "
-            f"anomalies={self.anomaly_count}, ooo={self.out_of_order_count}{faults}, "
-            f"{self.elapsed_seconds:.2f}s @ {self.events_per_second_actual:,.0f} eps)"
-        )
-
-    __str__ = __repr__
-
-
-def _arrow_tables(tables: dict) -> dict:
-    """pandas DataFrames and pyarrow Tables (or anything with ``__arrow_c_stream__``)
-    as Arrow streams the engine reads without a copy (pandas is converted once)."""
-    import pyarrow as pa
-
-    out = {}
-    for name, table in tables.items():
-        if not hasattr(table, "__arrow_c_stream__"):
-            if hasattr(table, "to_dict") and hasattr(table, "columns"):
-                table = pa.Table.from_pandas(table, preserve_index=False)
-            else:
-                raise TypeError(
-                    f"table {name!r}: expected a pandas DataFrame or a pyarrow Table, "
-                    f"not {type(table).__name__}"
-                )
-        if isinstance(table, pa.Table):
-            table = _engine_types(table)
-        out[str(name)] = table
-    return out
-
-
-def _engine_types(table):
-    """Types as the engine writes them: timestamps in microseconds (pandas has
-    nanoseconds), text as ``string`` (pandas 3 makes ``large_string``), and the label
-    columns a Python anomaly adds as bool and string."""
-    import pyarrow as pa
-
-    fields = []
-    for f in table.schema:
-        if pa.types.is_timestamp(f.type) and f.type.unit != "us":
-            f = f.with_type(pa.timestamp("us", f.type.tz))
-        elif pa.types.is_large_string(f.type) or (f.name == "_spindle_anomaly_type" and pa.types.is_null(f.type)):
-            f = f.with_type(pa.string())
-        elif f.name == "_spindle_is_anomaly" and not pa.types.is_boolean(f.type):
-            f = f.with_type(pa.bool_())
-        fields.append(f)
-    schema = pa.schema(fields, metadata=table.schema.metadata)
-    return table if schema.equals(table.schema) else table.cast(schema)
-
-
-def _unix_seconds(instant) -> float | None:
-    """``start_at`` as Unix seconds: a number as it is, a datetime (naive is UTC)."""
-    if instant is None or isinstance(instant, (int, float)):
-        return instant
-    import datetime as dt
-
-    if isinstance(instant, dt.datetime):
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=dt.timezone.utc)
-        return instant.timestamp()
-    raise TypeError(f"start_at: expected Unix seconds or a datetime, not {type(instant).__name__}")
-
-
-def _stream_once(source: dict, config: StreamConfig, registry, seed: int, sinks, table, timestamp_column,
-                 fan_out=None, part=None, start_at=None, ground_truth=None, interleave=None):
-    """One run of the engine: ``[StreamResult]`` and the fan-out's report (or None)."""
-    results, multi = _native.stream(
-        sinks,
-        config._native(),
-        registry._native() if registry else [],
-        table,
-        timestamp_column,
-        seed,
-        fan_out=fan_out,
-        part=part,
-        start_at=_unix_seconds(start_at),
-        ground_truth=None if ground_truth is None else ground_truth._native_sink(),
-        interleave=interleave,
-        **source,
-    )
-    return [StreamResult(**r) for r in results], multi
+__all__ = ["SpindleStreamer", "StreamResult"]
 
 
 class SpindleStreamer:
@@ -168,8 +53,6 @@ class SpindleStreamer:
         return {"domain": _domain_name(self._domain), "scale_name": self._scale}
 
     def _sinks(self) -> dict:
-        from spindle_engine.streaming.multi_writer import StreamingMultiWriter
-
         if isinstance(self._sink, StreamingMultiWriter):
             return {"sinks": self._sink._native_sinks(), "fan_out": self._sink._fan_out()}
         return {"sinks": [("sink", self._sink._native_sink())]}

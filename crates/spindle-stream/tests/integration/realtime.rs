@@ -7,8 +7,7 @@ use spindle_gen::{RetailDomain, Scale};
 use spindle_sinks::{Result as SinkResult, StreamWriter};
 use spindle_stream::pacer::Pacer;
 use spindle_stream::{
-    BurstWindow, EventTimeMode, PacerOptions, SpindleStreamer, StopReason, StreamConfig,
-    StreamResult,
+    BurstWindow, EventTimeMode, SpindleStreamer, StopReason, StreamConfig, StreamResult, UtcInstant,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -52,7 +51,7 @@ impl StreamWriter for Recorder {
     }
 }
 
-fn run(config: StreamConfig, options: PacerOptions) -> (StreamResult, Vec<f64>, Vec<RecordBatch>) {
+fn run(config: StreamConfig) -> (StreamResult, Vec<f64>, Vec<RecordBatch>) {
     let recorder = Recorder::new();
     let mut s = SpindleStreamer::from_domain(
         &RetailDomain::new(),
@@ -64,8 +63,7 @@ fn run(config: StreamConfig, options: PacerOptions) -> (StreamResult, Vec<f64>, 
     .with_config(StreamConfig {
         realtime: true,
         ..config
-    })
-    .with_pacer_options(options);
+    });
     let r = s.stream("order", None).unwrap();
     let times = recorder.times.lock().unwrap().clone();
     let batches = recorder.batches.lock().unwrap().clone();
@@ -88,15 +86,12 @@ fn ks_exponential(sample: &mut [f64], rate: f64) -> f64 {
 
 #[test]
 fn gaps_are_exponential_and_the_rate_holds() {
-    let (r, times, _) = run(
-        StreamConfig {
-            events_per_second: 500.0,
-            max_events: Some(2_000),
-            batch_size: 1,
-            ..Default::default()
-        },
-        PacerOptions::default(),
-    );
+    let (r, times, _) = run(StreamConfig {
+        events_per_second: 500.0,
+        max_events: Some(2_000),
+        batch_size: 1,
+        ..Default::default()
+    });
     assert_eq!(r.events_sent, 2_000);
     // The wall clock: the mean rate holds (a send delayed by a busy machine is caught up
     // by the next ones, which are due on the schedule, not after the late one).
@@ -110,7 +105,7 @@ fn gaps_are_exponential_and_the_rate_holds() {
         realtime: true,
         ..Default::default()
     };
-    let mut pacer = Pacer::new(&config, &PacerOptions::default(), 42, None);
+    let mut pacer = Pacer::new(&config, 42, None);
     let due: Vec<f64> = (0..2_000).map(|i| pacer.due_at(i)).collect();
     let mut gaps: Vec<f64> = due.windows(2).map(|w| w[1] - w[0]).collect();
     let d = ks_exponential(&mut gaps, 500.0);
@@ -126,7 +121,7 @@ fn a_burst_window_raises_the_rate_in_the_window_only() {
         burst_windows: vec![BurstWindow::time(1.0, 1.0, 5.0)],
         ..Default::default()
     };
-    let (r, times, _) = run(config, PacerOptions::default());
+    let (r, times, _) = run(config);
     assert_eq!(r.stop_reason, StopReason::Duration);
     let count = |a: f64, b: f64| times.iter().filter(|&&t| t >= a && t < b).count() as f64;
     let (before, during, after) = (count(0.05, 0.95), count(1.05, 1.95), count(2.05, 2.95));
@@ -143,7 +138,7 @@ fn an_event_index_burst_speeds_up_those_events() {
         burst_windows: vec![BurstWindow::events(30, 60, 5.0)],
         ..Default::default()
     };
-    let (_, times, _) = run(config, PacerOptions::default());
+    let (_, times, _) = run(config);
     let slow = times[29] - times[0];
     let fast = times[59] - times[30];
     assert!(fast * 2.5 < slow, "burst span {fast}s vs normal {slow}s");
@@ -156,7 +151,7 @@ fn duration_stops_on_time_and_reports_exactly_what_was_sent() {
         duration_seconds: Some(1.0),
         ..Default::default()
     };
-    let (r, times, _) = run(config, PacerOptions::default());
+    let (r, times, _) = run(config);
     assert_eq!(r.stop_reason, StopReason::Duration);
     assert_eq!(r.events_sent, times.len() as u64);
     assert!(
@@ -178,7 +173,7 @@ fn a_run_does_not_start_with_a_burst() {
         max_events: Some(40),
         ..Default::default()
     };
-    let (r, times, _) = run(config, PacerOptions::default());
+    let (r, times, _) = run(config);
     assert_eq!(r.events_sent, 40);
     let first_second = times.iter().filter(|&&t| t < 0.5).count();
     assert!(
@@ -224,17 +219,16 @@ fn the_stop_flag_ends_the_run_with_what_was_sent() {
 #[test]
 fn live_event_time_carries_the_emission_instant() {
     let clock = 1_764_356_400i64; // 2025-11-28 19:00:00 UTC
-    let options = PacerOptions {
-        clock_start: Some(clock),
-        event_time: EventTimeMode::Live,
-        ..Default::default()
-    };
     let config = StreamConfig {
         events_per_second: 200.0,
         max_events: Some(200),
+        clock_start: Some(UtcInstant {
+            micros: clock * 1_000_000,
+        }),
+        event_time: EventTimeMode::Live,
         ..Default::default()
     };
-    let (_, times, batches) = run(config, options);
+    let (_, times, batches) = run(config);
     let mut k = 0;
     for b in &batches {
         use arrow_array::cast::AsArray;

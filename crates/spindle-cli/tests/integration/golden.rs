@@ -9,10 +9,8 @@
 //! tables in a Parquet file each; and the change stream of orders.
 //!
 //! To re-pin after a deliberate change: `SPINDLE_BLESS=1 cargo test -p spindle-cli
-//! --test golden`, then review the diff of `tests/golden.txt` and say why in
+//! --test integration golden`, then review the diff of `tests/golden.txt` and say why in
 //! CHANGELOG.md.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,11 +25,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn spindle(args: &[&str]) {
-    let o = common::spindle(args);
+    let o = crate::common::spindle(args);
     assert!(
         o.status.success(),
         "spindle {args:?}: {}",
-        common::text(&o.stderr)
+        crate::common::text(&o.stderr)
     );
 }
 

@@ -2,9 +2,9 @@
 //! back the generated table, less the rows deleted; every update moves along the
 //! lifecycle; the envelope holds what a Debezium consumer reads.
 
-mod common;
-
-use common::{assert_stream_refused, json_objects as objects, spindle, stream_to as stream, text};
+use crate::common::{
+    assert_stream_refused, json_objects as objects, spindle, stream_to as stream, text,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -175,7 +175,7 @@ fn cdc_settings_are_checked() {
         ),
         (
             &["--table", "order", "--cdc-delete-fraction", "0.1"],
-            "--cdc-lifecycle, --cdc-delete-fraction and --cdc-tombstones are settings of --cdc",
+            "are settings of a change stream: set cdc too (set by --cdc",
         ),
         (
             &["--table", "order", "--cdc", "--cdc-delete-fraction", "1.5"],

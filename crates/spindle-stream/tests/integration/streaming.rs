@@ -10,8 +10,8 @@ use spindle_gen::{Partition, RetailDomain, Scale};
 use spindle_sinks::{FileMode, FileSink};
 use spindle_stream::pacer::Pacer;
 use spindle_stream::{
-    AnomalyRegistry, CollectiveAnomaly, PacerOptions, PointAnomaly, SpindleStreamer, StopReason,
-    StreamConfig, StreamResult,
+    AnomalyRegistry, CollectiveAnomaly, PointAnomaly, SpindleStreamer, StopReason, StreamConfig,
+    StreamResult, UtcInstant,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -292,12 +292,7 @@ fn bad_input_is_named() {
     assert!(e.contains("out_of_order_fraction"), "{e}");
 }
 
-fn stream_part(
-    config: &StreamConfig,
-    options: &PacerOptions,
-    part: Partition,
-    path: &Path,
-) -> StreamResult {
+fn stream_part(config: &StreamConfig, part: Partition, path: &Path) -> StreamResult {
     let sink = FileSink::new(path, FileMode::Overwrite).unwrap();
     let mut anomalies = AnomalyRegistry::default();
     anomalies
@@ -310,10 +305,12 @@ fn stream_part(
     let mut s =
         SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
             .unwrap()
-            .with_config(config.clone())
-            .with_anomalies(anomalies)
-            .with_pacer_options(options.clone())
-            .with_part(part);
+            .with_config(StreamConfig {
+                part: part.index,
+                parts: part.count,
+                ..config.clone()
+            })
+            .with_anomalies(anomalies);
     let r = s.stream("order", None).unwrap();
     s.close().unwrap();
     r
@@ -328,9 +325,8 @@ fn the_parts_send_exactly_the_run_each_every_nth_event_in_its_order() {
         batch_size: 37,
         ..Default::default()
     };
-    let options = PacerOptions::default();
     let whole_path = dir.path().join("whole.jsonl");
-    let whole_result = stream_part(&config, &options, Partition::WHOLE, &whole_path);
+    let whole_result = stream_part(&config, Partition::WHOLE, &whole_path);
     let whole = lines(&whole_path);
     assert_eq!(whole.len(), 4_001);
     for count in [2u64, 3, 7] {
@@ -338,12 +334,7 @@ fn the_parts_send_exactly_the_run_each_every_nth_event_in_its_order() {
         let mut anomalies = 0;
         for index in 0..count {
             let path = dir.path().join(format!("part-{index}-of-{count}.jsonl"));
-            let r = stream_part(
-                &config,
-                &options,
-                Partition::new(index, count).unwrap(),
-                &path,
-            );
+            let r = stream_part(&config, Partition::new(index, count).unwrap(), &path);
             let expected: Vec<&String> = whole
                 .iter()
                 .skip(index as usize)
@@ -379,19 +370,19 @@ fn realtime_parts_share_one_schedule_from_start_at() {
         .unwrap()
         .as_micros() as i64;
     let start_at = now + 300_000;
-    let options = PacerOptions {
-        start_at: Some(start_at),
-        ..Default::default()
+    let config = StreamConfig {
+        start_at: Some(UtcInstant { micros: start_at }),
+        ..config
     };
     // Three producers at once, each in its own thread; each writes its events' send
     // instants (the sink's clock) beside them.
     let results: Vec<(StreamResult, Vec<String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..3u64)
             .map(|index| {
-                let (config, options) = (&config, &options);
+                let config = &config;
                 let path = dir.path().join(format!("rt-{index}.jsonl"));
                 scope.spawn(move || {
-                    let r = stream_part(config, options, Partition::new(index, 3).unwrap(), &path);
+                    let r = stream_part(config, Partition::new(index, 3).unwrap(), &path);
                     (r, lines(&path))
                 })
             })
@@ -410,7 +401,7 @@ fn realtime_parts_share_one_schedule_from_start_at() {
     }
     // One run's schedule: the last event of the run is due at due_at(899) after
     // start_at, and the three parts together end there, not three times later.
-    let mut pacer = Pacer::new(&config, &options, 42, None);
+    let mut pacer = Pacer::new(&config, 42, None);
     let last_due = pacer.due_at(899);
     let took = (finished - start_at) as f64 / 1e6;
     assert!(

@@ -8,9 +8,9 @@ use spindle_gen::schema::SchemaDomain;
 use spindle_gen::{Domain, Scale, Spindle};
 
 const SCHEMAS: [&str; 3] = [
-    include_str!("../data/domains/iot/iot.spindle.json"),
-    include_str!("../data/domains/financial/financial.spindle.json"),
-    include_str!("../data/domains/capital_markets/capital_markets.spindle.json"),
+    include_str!("../../data/domains/iot/iot.spindle.json"),
+    include_str!("../../data/domains/financial/financial.spindle.json"),
+    include_str!("../../data/domains/capital_markets/capital_markets.spindle.json"),
 ];
 
 /// Most rows a mutated schema may ask for and still be generated here.

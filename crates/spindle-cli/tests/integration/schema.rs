@@ -2,9 +2,7 @@
 //! files in every command, `validate`, and bad schemas refused with exit 2 before any
 //! output is written.
 
-mod common;
-
-use common::{parquet_rows, spindle, text};
+use crate::common::{parquet_rows, spindle, text};
 use std::path::{Path, PathBuf};
 
 fn schema_file(name: &str) -> PathBuf {

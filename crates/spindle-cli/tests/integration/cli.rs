@@ -1,8 +1,6 @@
 //! The `spindle` binary as a process: outputs, exit codes, bad input, signals.
 
-mod common;
-
-use common::{interop_python, parquet_rows, spindle, text};
+use crate::common::{interop_python, parquet_rows, spindle, text};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -181,7 +179,7 @@ fn stream_parts_each_send_every_nth_event_of_the_run() {
         ),
         (
             &["--realtime", "--start-at", "soon"][..],
-            "invalid --start-at 'soon'",
+            "invalid start_at: 'soon' is not YYYY-MM-DDTHH:MM:SS[.ffffff] (UTC) or RFC 3339",
         ),
     ] {
         let mut all = vec!["stream", "retail", "--table", "order", "-q"];
@@ -1052,10 +1050,9 @@ for path in sys.argv[1:]:
 "#;
 
 #[test]
+#[ignore = "needs SPINDLE_INTEROP_PYTHON, a Python with pyarrow and duckdb (.ci/run makes one and runs it)"]
 fn parquet_files_open_in_pyarrow_and_duckdb() {
-    let Some(python) = interop_python() else {
-        return;
-    };
+    let python = interop_python();
     let dir = tempfile::tempdir().unwrap();
     let generated = dir.path().join("gen");
     let events = dir.path().join("events.parquet");
@@ -1186,10 +1183,9 @@ for table in sys.argv[3:]:
 "#;
 
 #[test]
+#[ignore = "needs SPINDLE_INTEROP_PYTHON, a Python with pyarrow and duckdb (.ci/run makes one and runs it)"]
 fn every_generated_table_reads_back_the_same_in_pyarrow_and_duckdb() {
-    let Some(python) = interop_python() else {
-        return;
-    };
+    let python = interop_python();
     let dir = tempfile::tempdir().unwrap();
     let (parquet_dir, jsonl_dir) = (dir.path().join("parquet"), dir.path().join("jsonl"));
     for (format, folder) in [("parquet", &parquet_dir), ("jsonl", &jsonl_dir)] {
@@ -1378,7 +1374,7 @@ fn delivery_faults_from_flags_or_config_keep_their_ground_truth() {
         (&["--ground-truth", "t.jsonl"][..], "set --drop-fraction"),
         (
             &["--table", "store", "--watermark-every", "10"][..],
-            "table store: invalid watermark: needs an event time that is a timestamp or a date",
+            "needs an event time that is a timestamp or a date; this stream's is none (no timestamp column) (table store) (set by --watermark-every",
         ),
         (
             &[

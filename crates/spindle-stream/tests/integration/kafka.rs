@@ -1,6 +1,6 @@
 //! Kafka against a real Kafka-protocol broker (tansu). Set SPINDLE_KAFKA_BOOTSTRAP
 //! (e.g. 127.0.0.1:9092) and SPINDLE_TANSU (the tansu binary, used to create topics);
-//! without them the tests say they are skipped, except under CI, where they fail.
+//! the tests are `#[ignore]`d: `.ci/run` starts tansu and runs them with `--include-ignored`.
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,22 +12,15 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn broker() -> Option<(String, String)> {
-    match (
-        std::env::var("SPINDLE_KAFKA_BOOTSTRAP"),
-        std::env::var("SPINDLE_TANSU"),
-    ) {
-        (Ok(b), Ok(t)) => Some((b, t)),
-        _ if std::env::var("CI").is_ok() => {
-            panic!("CI must provide SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU")
-        }
-        _ => {
-            eprintln!(
-                "skipped: set SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU to run the Kafka tests"
-            );
-            None
-        }
-    }
+/// The broker's address and the tansu binary: the tests that use them are `#[ignore]`d,
+/// so they run only when asked (`--include-ignored`), and then they must be set.
+fn broker() -> (String, String) {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("set SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU to run the Kafka tests ({name} is not set)")
+        })
+    };
+    (var("SPINDLE_KAFKA_BOOTSTRAP"), var("SPINDLE_TANSU"))
 }
 
 /// A new topic of 3 partitions named `{prefix}-{nanos}`.
@@ -100,10 +93,9 @@ fn stream_orders(
 }
 
 #[test]
+#[ignore = "needs a Kafka broker: SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU (.ci/run starts tansu and runs it)"]
 fn every_event_arrives_once_keyed_and_spread_over_partitions() {
-    let Some((bootstrap, tansu)) = broker() else {
-        return;
-    };
+    let (bootstrap, tansu) = broker();
     let topic = create_topic(&tansu, &bootstrap, "spindle-orders");
     let mut options = KafkaOptions::new(&bootstrap, &topic);
     options.key_column = Some("customer_id".into());
@@ -150,8 +142,9 @@ fn every_event_arrives_once_keyed_and_spread_over_partitions() {
 }
 
 #[test]
+#[ignore = "needs a Kafka broker: SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU (.ci/run starts tansu and runs it)"]
 fn a_broker_that_dies_mid_run_gives_an_error_with_the_delivered_count() {
-    let Some((_, tansu)) = broker() else { return };
+    let (_, tansu) = broker();
     let port = 19_092;
     let bootstrap = format!("127.0.0.1:{port}");
     let url = format!("tcp://{bootstrap}");
@@ -207,10 +200,9 @@ fn a_broker_that_dies_mid_run_gives_an_error_with_the_delivered_count() {
 }
 
 #[test]
+#[ignore = "needs a Kafka broker: SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU (.ci/run starts tansu and runs it)"]
 fn a_topic_per_table_routes_each_table_to_its_own() {
-    let Some((bootstrap, tansu)) = broker() else {
-        return;
-    };
+    let (bootstrap, tansu) = broker();
     let base = create_topic(&tansu, &bootstrap, "spindle-tables");
     for table in ["store", "order"] {
         create_named_topic(&tansu, &bootstrap, &format!("{base}-{table}"), 1);
@@ -249,10 +241,9 @@ fn a_topic_per_table_routes_each_table_to_its_own() {
 }
 
 #[test]
+#[ignore = "needs a Kafka broker: SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU (.ci/run starts tansu and runs it)"]
 fn an_interleaved_stream_routes_each_table_to_its_topic_in_event_time_order() {
-    let Some((bootstrap, tansu)) = broker() else {
-        return;
-    };
+    let (bootstrap, tansu) = broker();
     let base = create_topic(&tansu, &bootstrap, "spindle-interleaved");
     for table in ["order", "order_line"] {
         create_named_topic(&tansu, &bootstrap, &format!("{base}-{table}"), 1);
@@ -321,10 +312,9 @@ fn an_interleaved_stream_routes_each_table_to_its_topic_in_event_time_order() {
 }
 
 #[test]
+#[ignore = "needs a Kafka broker: SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU (.ci/run starts tansu and runs it)"]
 fn a_change_stream_is_keyed_by_primary_key_with_tombstones_after_deletes() {
-    let Some((bootstrap, tansu)) = broker() else {
-        return;
-    };
+    let (bootstrap, tansu) = broker();
     let topic = create_topic(&tansu, &bootstrap, "spindle-cdc");
     // No key given: change events are keyed by their primary key.
     let sink = KafkaSink::new(KafkaOptions::new(&bootstrap, &topic)).unwrap();
@@ -333,12 +323,11 @@ fn a_change_stream_is_keyed_by_primary_key_with_tombstones_after_deletes() {
             .unwrap()
             .with_config(StreamConfig {
                 max_events: Some(3_000),
-                cdc: Some(spindle_stream::CdcConfig {
-                    lifecycle: Some(spindle_stream::Lifecycle::retail_order()),
-                    delete_fraction: 0.2,
-                    delete_after_hours: 1.0,
-                    tombstones: true,
-                }),
+                cdc: true,
+                cdc_lifecycle: Some(spindle_stream::Lifecycle::retail_order()),
+                cdc_delete_fraction: 0.2,
+                cdc_delete_after_hours: 1.0,
+                cdc_tombstones: true,
                 ..Default::default()
             });
     assert_eq!(s.stream("order", None).unwrap().events_sent, 3_000);

@@ -3,9 +3,7 @@
 //! exactly, one event-time order, children after their parents and at their times;
 //! with delivery faults against their ground truth; in parts; to a file per table.
 
-mod common;
-
-use common::{assert_stream_refused, interop_python, spindle, stream_to as stream, text};
+use crate::common::{assert_stream_refused, interop_python, spindle, stream_to as stream, text};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -283,6 +281,7 @@ fn a_schema_domain_interleaves_nested_lines_at_their_claims_time() {
 }
 
 #[test]
+#[ignore = "needs SPINDLE_INTEROP_PYTHON, a Python with pyarrow and duckdb (.ci/run makes one and runs it)"]
 fn interleaved_to_a_parquet_file_per_table_reads_back_whole() {
     let dir = tempfile::tempdir().unwrap();
     let template = dir.path().join("{table}.parquet");
@@ -308,9 +307,7 @@ fn interleaved_to_a_parquet_file_per_table_reads_back_whole() {
         names,
         ["order.parquet", "order_line.parquet", "return.parquet"]
     );
-    let Some(python) = interop_python() else {
-        return;
-    };
+    let python = interop_python();
     let script = r#"
 import sys, pyarrow.parquet as pq
 for name in ["order", "order_line", "return"]:

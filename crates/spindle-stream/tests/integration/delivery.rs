@@ -53,9 +53,12 @@ fn run(config: &StreamConfig, part: Partition, out: &Path, truth: &Path) -> Stre
     let mut s =
         SpindleStreamer::from_domain(&RetailDomain::new(), Scale::Small, 42, Box::new(sink))
             .unwrap()
-            .with_config(config.clone())
-            .with_ground_truth(Box::new(ground_truth))
-            .with_part(part);
+            .with_config(StreamConfig {
+                part: part.index,
+                parts: part.count,
+                ..config.clone()
+            })
+            .with_ground_truth(Box::new(ground_truth));
     let r = s.stream("order", None).unwrap();
     s.close().unwrap();
     r

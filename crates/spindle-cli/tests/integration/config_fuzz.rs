@@ -3,8 +3,6 @@
 //! over the file, so the flags below keep every case small and short whatever the file
 //! says (scale, table, sink, rate, duration, events).
 
-mod common;
-
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -101,13 +99,13 @@ proptest! {
         std::fs::write(&config, &text).unwrap();
         let events = dir.path().join("events.jsonl");
         let started = Instant::now();
-        let o = common::spindle(&[
+        let o = crate::common::spindle(&[
             "stream", "retail", "--config", config.to_str().unwrap(),
             "--table", "order", "--scale", "small", "--max-events", "3",
             "--rate", "1000000", "--duration", "5", "--quiet",
             "--sink", &format!("file:{}", events.display()),
         ]);
-        let err = common::text(&o.stderr);
+        let err = crate::common::text(&o.stderr);
         prop_assert!(started.elapsed() < Duration::from_secs(60), "{text}: took too long");
         prop_assert!(!err.contains("panicked"), "{text}: {err}");
         match o.status.code() {

@@ -1,6 +1,4 @@
 //! Helpers shared by the tests that run the `spindle` binary as a process.
-// Each test binary compiles this module and uses only some of it.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -25,21 +23,12 @@ pub fn parquet_rows(path: &Path) -> i64 {
     reader.metadata().file_metadata().num_rows()
 }
 
-/// A Python with pyarrow and duckdb (`.ci/run` makes one); skipped without it, except
-/// under CI, where it must be there.
-pub fn interop_python() -> Option<String> {
-    match std::env::var("SPINDLE_INTEROP_PYTHON") {
-        Ok(python) => Some(python),
-        Err(_) if std::env::var("CI").is_ok() => {
-            panic!("CI must provide SPINDLE_INTEROP_PYTHON (a Python with pyarrow and duckdb)")
-        }
-        Err(_) => {
-            eprintln!(
-                "skipped: set SPINDLE_INTEROP_PYTHON to a Python with pyarrow and duckdb to run this test"
-            );
-            None
-        }
-    }
+/// A Python with pyarrow and duckdb (`.ci/run` makes one): the tests that use it are
+/// `#[ignore]`d, so they run only when asked (`--include-ignored`), and then it must be
+/// there.
+pub fn interop_python() -> String {
+    std::env::var("SPINDLE_INTEROP_PYTHON")
+        .expect("set SPINDLE_INTEROP_PYTHON to a Python with pyarrow and duckdb to run this test")
 }
 
 /// Runs `spindle stream` with `args` (seed 42, quiet) into the JSON-lines file `out`;

@@ -1,0 +1,12 @@
+//! The integration tests of `spindle-cli`, one test binary (one link of arrow and parquet
+//! instead of one per file): each file beside this one is a module.
+
+mod cdc;
+mod cli;
+mod common;
+mod config_fuzz;
+mod golden;
+mod interleave;
+mod json_corpus;
+mod schema;
+mod settings;

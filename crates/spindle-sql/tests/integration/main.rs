@@ -1,0 +1,4 @@
+//! The integration tests of `spindle-sql`, one test binary (one link of arrow and parquet
+//! instead of one per file): each file beside this one is a module.
+
+mod sql;
