@@ -14,10 +14,10 @@
 //! rows into chunks made in table order, without a second pass over each chunk's memory
 //! or the moved rows' values held.
 
-use super::kernels::{
-    self, AbsMean, Chosen, ContextualPlan, Edit, GroupSurvey, PRIORITY_MARGIN_SIGMAS, PointPlan,
-    collective_edit,
-};
+use super::collective::{Chosen, GroupSurvey, PRIORITY_MARGIN_SIGMAS, collective_edit};
+use super::contextual::{self, ContextualPlan};
+use super::kernels::{self, Edit};
+use super::point::{AbsMean, PointPlan};
 use super::{Anomaly, AnomalyRegistry};
 use crate::error::{Error, Result};
 use crate::streamer::Batches;
@@ -171,7 +171,7 @@ fn survey(
                 }
                 (Anomaly::Contextual(c), Gathered::Contextual(seen)) => {
                     let condition = batch.column_by_name(&c.condition_column).expect("checked");
-                    *ranks = kernels::eligible_ranks(condition, &c.normal_values, *seen)?;
+                    *ranks = contextual::eligible_ranks(condition, &c.normal_values, *seen)?;
                     *seen += ranks.len() as u64;
                 }
                 _ => {}

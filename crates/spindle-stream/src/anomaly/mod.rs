@@ -8,14 +8,25 @@
 //! comes from `(seed, anomaly position and name, table position or group key)`, so the
 //! result does not depend on the thread count or on how the table is chunked: a table
 //! injected chunk by chunk equals the table injected whole.
+//!
+//! A file per kind holds its spec and its kernel (`point.rs`, `contextual.rs`,
+//! `collective.rs`); `kernels.rs` the edit they share and its Arrow helpers;
+//! `registry.rs` the checks and the order edits apply in; `injector.rs` the survey
+//! pass and the chunk-by-chunk injection (merged or placed).
 
 use crate::error::{Error, Result};
 
+mod collective;
+mod contextual;
 mod injector;
 mod kernels;
+mod point;
 mod registry;
 
+pub use collective::CollectiveAnomaly;
+pub use contextual::ContextualAnomaly;
 pub(crate) use injector::{ColumnRead, Injector, Placement, Positioned};
+pub use point::PointAnomaly;
 pub use registry::{AnomalyRegistry, Injected};
 
 pub use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};
@@ -55,125 +66,6 @@ impl From<f64> for Value {
 impl From<bool> for Value {
     fn from(v: bool) -> Self {
         Value::Bool(v)
-    }
-}
-
-/// A value far outside the column's normal range: `mean(|column|) x U(min, max) x
-/// U(0.8, 1.2)`, rounded to cents. Integer columns become Float64.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PointAnomaly {
-    /// Short label, used in `point:<name>`.
-    pub name: String,
-    /// Numeric column to modify.
-    pub column: String,
-    /// `(min, max)` multiplier of the column's mean absolute value. Default (10, 100).
-    pub multiplier_range: (f64, f64),
-    /// Share of rows to modify. Default 0.01.
-    pub fraction: f64,
-}
-
-impl PointAnomaly {
-    /// A point anomaly with the reference's defaults.
-    pub fn new(name: &str, column: &str) -> Self {
-        Self {
-            name: name.into(),
-            column: column.into(),
-            multiplier_range: (10.0, 100.0),
-            fraction: 0.01,
-        }
-    }
-    /// Sets the multiplier range.
-    pub fn multiplier_range(mut self, min: f64, max: f64) -> Self {
-        self.multiplier_range = (min, max);
-        self
-    }
-    /// Sets the share of rows.
-    pub fn fraction(mut self, fraction: f64) -> Self {
-        self.fraction = fraction;
-        self
-    }
-}
-
-/// A normal value in the wrong context: among rows whose `condition_column` is one of
-/// `normal_values`, a share gets one of `anomalous_values` written into `column`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ContextualAnomaly {
-    /// Short label, used in `contextual:<name>`.
-    pub name: String,
-    /// Column to overwrite.
-    pub column: String,
-    /// Column deciding which rows are eligible.
-    pub condition_column: String,
-    /// Values of `condition_column` that make a row eligible.
-    pub normal_values: Vec<Value>,
-    /// Values written into `column`, one drawn per row.
-    pub anomalous_values: Vec<Value>,
-    /// Share of eligible rows to modify. Default 0.01.
-    pub fraction: f64,
-}
-
-impl ContextualAnomaly {
-    /// A contextual anomaly with the reference's default fraction.
-    pub fn new(
-        name: &str,
-        column: &str,
-        condition_column: &str,
-        normal_values: Vec<Value>,
-        anomalous_values: Vec<Value>,
-    ) -> Self {
-        Self {
-            name: name.into(),
-            column: column.into(),
-            condition_column: condition_column.into(),
-            normal_values,
-            anomalous_values,
-            fraction: 0.01,
-        }
-    }
-    /// Sets the share of eligible rows.
-    pub fn fraction(mut self, fraction: f64) -> Self {
-        self.fraction = fraction;
-        self
-    }
-}
-
-/// Rows abnormal together: a share of the groups of `group_column` (with at least two
-/// rows) get their timestamps squeezed into `window_seconds`, starting at the group's
-/// own first event, order kept.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CollectiveAnomaly {
-    /// Short label, used in `collective:<name>`.
-    pub name: String,
-    /// Column whose distinct values define groups (e.g. `customer_id`).
-    pub group_column: String,
-    /// Timestamp column to squeeze.
-    pub timestamp_column: String,
-    /// Length of the burst window in seconds. Default 600.
-    pub window_seconds: f64,
-    /// Share of groups to corrupt. Default 0.005.
-    pub fraction: f64,
-}
-
-impl CollectiveAnomaly {
-    /// A collective anomaly with the reference's defaults.
-    pub fn new(name: &str, group_column: &str, timestamp_column: &str) -> Self {
-        Self {
-            name: name.into(),
-            group_column: group_column.into(),
-            timestamp_column: timestamp_column.into(),
-            window_seconds: 600.0,
-            fraction: 0.005,
-        }
-    }
-    /// Sets the window length.
-    pub fn window_seconds(mut self, seconds: f64) -> Self {
-        self.window_seconds = seconds;
-        self
-    }
-    /// Sets the share of groups.
-    pub fn fraction(mut self, fraction: f64) -> Self {
-        self.fraction = fraction;
-        self
     }
 }
 
