@@ -15,13 +15,16 @@
 pub mod dist;
 pub mod domain;
 pub mod error;
+pub mod reference;
+mod registry;
 pub mod retail;
 pub mod rng;
 pub mod scale;
 pub mod schema;
 
-pub use domain::{Domain, DomainPlan, TableSpec, domain_by_name, domain_names, domains};
+pub use domain::{Domain, DomainPlan, TableSpec};
 pub use error::{Error, Result};
+pub use registry::{domain_by_name, domain_names, domains};
 pub use retail::RetailDomain;
 pub use scale::{Counts, Scale};
 

@@ -13,15 +13,13 @@
 //!   per customer: see [`cap`]).
 
 mod cap;
-mod reference;
 mod tables;
 mod words;
-
-pub use reference::{Category, ZipCentroids, categories, zip_centroids};
 
 use crate::dist::{Alias, ExactPrefix, SortedUniforms, Weighted, permutation};
 use crate::domain::{Domain, DomainPlan, TableSpec};
 use crate::error::{Error, Result};
+use crate::reference::{Category, categories};
 use crate::rng::RandomStream;
 use crate::scale::{Counts, Scale};
 use arrow_array::RecordBatch;

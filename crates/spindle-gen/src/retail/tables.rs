@@ -4,6 +4,7 @@
 
 use super::words::*;
 use super::*;
+use crate::reference::{categories, zip_centroids};
 use arrow_array::builder::StringBuilder;
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,

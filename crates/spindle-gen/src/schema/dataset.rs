@@ -160,7 +160,7 @@ fn typed_array(values: &[Value]) -> ArrayRef {
 fn zip_dataset() -> Arc<Dataset> {
     static ZIPS: OnceLock<Arc<Dataset>> = OnceLock::new();
     ZIPS.get_or_init(|| {
-        let zips = crate::retail::zip_centroids();
+        let zips = crate::reference::zip_centroids();
         Arc::new(Dataset {
             name: "us_zip_locations".into(),
             len: zips.len(),

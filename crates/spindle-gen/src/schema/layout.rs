@@ -2,8 +2,8 @@
 //! by a parent ("nested"), where each business rule is enforced, and that nothing
 //! depends on itself.
 
+use super::error::{SchemaError, SchemaErrors};
 use super::model::*;
-use super::parse::{SchemaError, SchemaErrors};
 
 /// A table whose rows are grouped by parent: `per_parent` rows of a parent reached by
 /// a uniform foreign key, when something needs the grouping. Its rows for a range of parents are a contiguous range, so

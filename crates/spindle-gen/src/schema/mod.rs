@@ -27,6 +27,7 @@
 
 mod builtin;
 pub mod dataset;
+mod error;
 mod eval;
 pub mod formula;
 pub mod layout;
@@ -35,10 +36,10 @@ pub mod parse;
 mod words;
 
 pub use builtin::{built_in, built_in_named, built_in_names};
+pub use error::{SchemaError, SchemaErrors};
 pub use eval::SMALL_TABLE_ROWS;
 pub use layout::{Layout, Nest};
 pub use model::Schema;
-pub use parse::{SchemaError, SchemaErrors};
 
 use crate::domain::{Domain, DomainPlan, TableSpec};
 use crate::error::{Error, Result};

@@ -3,49 +3,12 @@
 //! and all of them are collected, not only the first.
 
 use super::dataset::{self, Dataset, DatasetBase, VALUE_FIELD};
+use super::error::{SchemaError, SchemaErrors};
 use super::formula::Expr;
 use super::model::*;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
-use std::fmt;
 use std::sync::Arc;
-
-/// One problem in a schema: where, and what.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SchemaError {
-    /// The path of the key at fault, dot-separated (empty for the document itself).
-    pub path: String,
-    /// What is wrong, and what is allowed.
-    pub message: String,
-}
-
-impl fmt::Display for SchemaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-/// Every problem found in a schema.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SchemaErrors(pub Vec<SchemaError>);
-
-impl fmt::Display for SchemaErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for SchemaErrors {}
 
 /// The strategies the engine knows, for messages.
 pub const STRATEGIES: &str = "sequence, uuid, weighted_enum, lifecycle, distribution, temporal, foreign_key, faker, pattern, reference_data, record_sample, record_field, correlated, derived, lookup, formula, computed, conditional, first_per_parent, self_referencing, self_ref_field";

@@ -35,7 +35,7 @@ impl ZipCentroids {
     }
 }
 
-static CATEGORIES_CSV: &str = include_str!("../../data/product_categories.csv");
+static CATEGORIES_CSV: &str = include_str!("../data/product_categories.csv");
 
 /// Bytes embedded at an alignment every Arrow buffer type allows (offsets, doubles).
 #[repr(C, align(8))]
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn zip_arrays_equal_the_file() {
         let z = zip_centroids();
-        let csv = include_str!("../../data/us_zip_locations.csv");
+        let csv = include_str!("../data/us_zip_locations.csv");
         let records: Vec<&str> = csv.lines().skip(1).filter(|l| !l.is_empty()).collect();
         assert_eq!(records.len(), z.len());
         for (row, record) in records.iter().enumerate() {
