@@ -1,7 +1,7 @@
 //! Sampling helpers built on [`RandomStream`]: weighted choices, Zipf ranks, sorted
 //! uniform positions and random permutations.
 
-use crate::rng::RandomStream;
+use crate::rng::{RandomStream, mix64};
 use foldhash::fast::FixedState;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -229,7 +229,7 @@ struct Checkpoints {
 /// A block is drawn whole, whatever part of it is asked for, so ranges that start and
 /// end on block boundaries (the default chunk size is a multiple) draw nothing twice.
 pub const SORTED_BLOCK: u64 = 4_096;
-const _: () = assert!(crate::DEFAULT_CHUNK_UNITS % SORTED_BLOCK == 0);
+const _: () = assert!(crate::chunks::DEFAULT_CHUNK_UNITS % SORTED_BLOCK == 0);
 
 impl SortedUniforms {
     /// Sorted positions for `n` rows of the stream `name` under `seed`.
@@ -682,6 +682,117 @@ pub fn sample_without_replacement(stream: RandomStream, n: u64, count: u64) -> V
     let mut out: Vec<u64> = chosen.into_iter().collect();
     out.sort_unstable();
     out
+}
+
+/// A bijection of `0..n` from a four-round unbalanced Feistel network over the next
+/// power of two (so at most two passes per value on average, walking cycles back into
+/// range): the halves have `bits / 2` and `bits - bits / 2` bits and trade widths each
+/// round.
+pub(crate) struct Feistel {
+    n: u64,
+    /// Bits of the left and right halves of a value going in.
+    widths: (u32, u32),
+    keys: [u64; 4],
+}
+
+impl Feistel {
+    pub(crate) fn new(n: u64, stream: RandomStream) -> Self {
+        let bits = 64 - n.max(2).saturating_sub(1).leading_zeros();
+        Self {
+            n,
+            widths: (bits / 2, bits - bits / 2),
+            keys: [
+                stream.bits(0),
+                stream.bits(1),
+                stream.bits(2),
+                stream.bits(3),
+            ],
+        }
+    }
+
+    /// One pass through the network: a bijection of `0..2^bits`.
+    #[inline]
+    fn pass(&self, v: u64) -> u64 {
+        let mask = |bits: u32| (1u64 << bits) - 1;
+        let (left_bits, right_bits) = self.widths;
+        let (mut l, mut r) = (v >> right_bits, v & mask(right_bits));
+        let mut l_bits = left_bits;
+        for k in self.keys {
+            // (l, r) -> (r, l ^ F(r)): the halves swap, and with them their widths.
+            let f = mix64(r ^ k) & mask(l_bits);
+            (l, r) = (r, l ^ f);
+            l_bits = left_bits + right_bits - l_bits;
+        }
+        // An even number of rounds leaves the widths as they came in.
+        (l << right_bits) | r
+    }
+
+    /// The image of `x` on its own (the tests check [`Feistel::apply_all`] against it).
+    #[cfg(test)]
+    pub(crate) fn apply(&self, x: u64) -> u64 {
+        let mut v = self.pass(x);
+        while v >= self.n {
+            v = self.pass(v);
+        }
+        v
+    }
+
+    /// [`Feistel::apply`] of each of `values`, in place: a first pass of every value
+    /// (chains of multiplications that do not wait on each other, nor on a branch
+    /// deciding whether a value walks on), then the walk of those that left `0..n`.
+    pub(crate) fn apply_all(&self, values: &mut [u64]) {
+        for v in values.iter_mut() {
+            *v = self.pass(*v);
+        }
+        for v in values.iter_mut() {
+            while *v >= self.n {
+                *v = self.pass(*v);
+            }
+        }
+    }
+}
+
+/// The parent at each popularity rank of a skewed key: a [`Feistel`] permutation of the
+/// parent rows, held as a table where the children outnumber the parents four times or
+/// more (each parent's place is then looked up several times over; the table takes 4
+/// bytes a parent, up to 4 MiB).
+pub(crate) enum Ranks {
+    Computed(Feistel),
+    Table(Box<[u32]>),
+}
+
+impl Ranks {
+    /// Most parents whose ranks are tabulated.
+    pub(crate) const TABLE_MAX: u64 = 1 << 20;
+
+    pub(crate) fn new(parents: u64, children: u64, stream: RandomStream) -> Self {
+        let perm = Feistel::new(parents, stream);
+        if parents <= Self::TABLE_MAX && children >= 4 * parents {
+            let mut ranks: Vec<u64> = (0..parents).collect();
+            perm.apply_all(&mut ranks);
+            Self::Table(ranks.into_iter().map(|r| r as u32).collect())
+        } else {
+            Self::Computed(perm)
+        }
+    }
+
+    /// The parent at each rank of `ranks` (nulls left null), in place.
+    pub(crate) fn apply_all(&self, ranks: &mut [Option<u64>]) {
+        match self {
+            Self::Computed(perm) => {
+                let mut present: Vec<u64> = ranks.iter().flatten().copied().collect();
+                perm.apply_all(&mut present);
+                for (r, parent) in ranks.iter_mut().flatten().zip(present) {
+                    *r = parent;
+                }
+            }
+            Self::Table(parents) => {
+                for r in ranks.iter_mut().flatten() {
+                    *r = u64::from(parents[*r as usize]);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

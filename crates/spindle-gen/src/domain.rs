@@ -89,7 +89,7 @@ pub trait DomainPlan: Send + Sync {
     /// other drivers are made meanwhile; chunks do the work on first use otherwise.
     /// The default does nothing.
     ///
-    /// [`ChunkStream`]: crate::ChunkStream
+    /// [`ChunkStream`]: crate::chunks::ChunkStream
     fn prepare(&self, tables: &[&str]) {
         let _ = tables;
     }

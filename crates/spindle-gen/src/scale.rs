@@ -44,8 +44,8 @@ impl Counts {
                     field,
                     message: format!(
                         "{} is above the limit: 1 to {} are allowed",
-                        crate::thousands(value),
-                        crate::thousands(limit)
+                        crate::report::thousands(value),
+                        crate::report::thousands(limit)
                     ),
                 });
             }

@@ -17,7 +17,7 @@
 
 use super::RetailPlan;
 use super::tables::Orders;
-use crate::chunk_ranges;
+use crate::chunks::chunk_ranges;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::Range;

@@ -7,7 +7,7 @@ use super::dataset::Dataset;
 use super::layout::{Layout, Nest};
 use super::model::*;
 use super::words;
-use crate::dist::{Alias, SortedUniforms, SpreadPrefix, Weighted, permutation};
+use crate::dist::{Alias, Feistel, Ranks, SortedUniforms, SpreadPrefix, Weighted, permutation};
 use crate::error::{Error, Result};
 use crate::rng::RandomStream;
 use arrow_array::builder::StringBuilder;
@@ -225,117 +225,6 @@ impl Cap {
     }
 }
 
-/// A bijection of `0..n` from a four-round unbalanced Feistel network over the next
-/// power of two (so at most two passes per value on average, walking cycles back into
-/// range): the halves have `bits / 2` and `bits - bits / 2` bits and trade widths each
-/// round.
-struct Feistel {
-    n: u64,
-    /// Bits of the left and right halves of a value going in.
-    widths: (u32, u32),
-    keys: [u64; 4],
-}
-
-impl Feistel {
-    fn new(n: u64, stream: RandomStream) -> Self {
-        let bits = 64 - n.max(2).saturating_sub(1).leading_zeros();
-        Self {
-            n,
-            widths: (bits / 2, bits - bits / 2),
-            keys: [
-                stream.bits(0),
-                stream.bits(1),
-                stream.bits(2),
-                stream.bits(3),
-            ],
-        }
-    }
-
-    /// One pass through the network: a bijection of `0..2^bits`.
-    #[inline]
-    fn pass(&self, v: u64) -> u64 {
-        let mask = |bits: u32| (1u64 << bits) - 1;
-        let (left_bits, right_bits) = self.widths;
-        let (mut l, mut r) = (v >> right_bits, v & mask(right_bits));
-        let mut l_bits = left_bits;
-        for k in self.keys {
-            // (l, r) -> (r, l ^ F(r)): the halves swap, and with them their widths.
-            let f = crate::rng::mix64(r ^ k) & mask(l_bits);
-            (l, r) = (r, l ^ f);
-            l_bits = left_bits + right_bits - l_bits;
-        }
-        // An even number of rounds leaves the widths as they came in.
-        (l << right_bits) | r
-    }
-
-    /// The image of `x` on its own (the tests check [`Feistel::apply_all`] against it).
-    #[cfg(test)]
-    fn apply(&self, x: u64) -> u64 {
-        let mut v = self.pass(x);
-        while v >= self.n {
-            v = self.pass(v);
-        }
-        v
-    }
-
-    /// [`Feistel::apply`] of each of `values`, in place: a first pass of every value
-    /// (chains of multiplications that do not wait on each other, nor on a branch
-    /// deciding whether a value walks on), then the walk of those that left `0..n`.
-    fn apply_all(&self, values: &mut [u64]) {
-        for v in values.iter_mut() {
-            *v = self.pass(*v);
-        }
-        for v in values.iter_mut() {
-            while *v >= self.n {
-                *v = self.pass(*v);
-            }
-        }
-    }
-}
-
-/// The parent at each popularity rank of a skewed key: a [`Feistel`] permutation of the
-/// parent rows, held as a table where the children outnumber the parents four times or
-/// more (each parent's place is then looked up several times over; the table takes 4
-/// bytes a parent, up to 4 MiB).
-enum Ranks {
-    Computed(Feistel),
-    Table(Box<[u32]>),
-}
-
-impl Ranks {
-    /// Most parents whose ranks are tabulated.
-    const TABLE_MAX: u64 = 1 << 20;
-
-    fn new(parents: u64, children: u64, stream: RandomStream) -> Self {
-        let perm = Feistel::new(parents, stream);
-        if parents <= Self::TABLE_MAX && children >= 4 * parents {
-            let mut ranks: Vec<u64> = (0..parents).collect();
-            perm.apply_all(&mut ranks);
-            Self::Table(ranks.into_iter().map(|r| r as u32).collect())
-        } else {
-            Self::Computed(perm)
-        }
-    }
-
-    /// The parent at each rank of `ranks` (nulls left null), in place.
-    fn apply_all(&self, ranks: &mut [Option<u64>]) {
-        match self {
-            Self::Computed(perm) => {
-                let mut present: Vec<u64> = ranks.iter().flatten().copied().collect();
-                perm.apply_all(&mut present);
-                for (r, parent) in ranks.iter_mut().flatten().zip(present) {
-                    *r = parent;
-                }
-            }
-            Self::Table(parents) => {
-                for r in ranks.iter_mut().flatten() {
-                    *r = u64::from(parents[*r as usize]);
-                }
-            }
-        }
-    }
-}
-
 /// One schema planned at one scale and seed.
 pub struct Engine {
     pub(crate) schema: Arc<Schema>,
@@ -458,7 +347,7 @@ impl Engine {
                 if i64::try_from(last).is_err() {
                     return Err(invalid(format!(
                         "{path}.generator: {} rows run the sequence past the 64-bit range",
-                        crate::thousands(n)
+                        crate::report::thousands(n)
                     )));
                 }
             }
@@ -513,7 +402,7 @@ impl Engine {
                 if *max > ZIPF_TABLE_MAX {
                     return Err(invalid(format!(
                         "{path}.generator.max: zipf ranks are limited to {}",
-                        crate::thousands(ZIPF_TABLE_MAX)
+                        crate::report::thousands(ZIPF_TABLE_MAX)
                     )));
                 }
                 p.alias = Some(Alias::zipf(*max as usize, *alpha));
@@ -601,8 +490,8 @@ impl Engine {
                     if u128::from(*cap) * u128::from(parents) < u128::from(n) {
                         return Err(invalid(format!(
                             "{path}.generator.max_per_parent: {} rows cannot go to {} parents at most {cap} each",
-                            crate::thousands(n),
-                            crate::thousands(parents)
+                            crate::report::thousands(n),
+                            crate::report::thousands(parents)
                         )));
                     }
                     if parents > 200_000_000 {

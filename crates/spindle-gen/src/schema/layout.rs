@@ -651,8 +651,8 @@ pub fn counts(s: &Schema, scale: &str) -> Result<Vec<u64>, String> {
             return Err(format!(
                 "table '{}' would have {} rows at scale '{scale}', above the limit of {}",
                 s.tables[t].name,
-                crate::thousands(rows),
-                crate::thousands(super::MAX_ROWS)
+                crate::report::thousands(rows),
+                crate::report::thousands(super::MAX_ROWS)
             ));
         }
     }

@@ -173,7 +173,7 @@ impl Parser<'_> {
                     path,
                     format!(
                         "{n} is above the limit of {}",
-                        crate::thousands(crate::schema::MAX_ROWS)
+                        crate::report::thousands(crate::schema::MAX_ROWS)
                     ),
                 );
                 None
