@@ -317,13 +317,18 @@ impl Pacer {
                     stopped: Some(StopReason::Interrupted),
                 });
             }
-            // Everything due by now goes in one call, cut into batch_size pieces.
+            // Everything due by now goes in one call, cut into batch_size pieces; none
+            // due at the deadline or after it, even when this wait overshot it.
             let now = start.elapsed().as_secs_f64();
             if self.config.report_lateness {
                 self.lateness.push(now - due);
             }
             let mut end = at + 1;
-            while end < n && self.due_at(slots.index(end)) <= now {
+            while end < n {
+                let due = self.due_at(slots.index(end));
+                if due > now || deadline.is_some_and(|d| due >= d) {
+                    break;
+                }
                 end += 1;
             }
             if self.config.report_lateness {

@@ -18,6 +18,8 @@ struct Recorder {
     times: Arc<Mutex<Vec<f64>>>,
     start: Instant,
     batches: Arc<Mutex<Vec<RecordBatch>>>,
+    /// How long the first send blocks (a slow sink).
+    first_send_stall: Arc<Mutex<Option<std::time::Duration>>>,
 }
 
 impl Recorder {
@@ -26,12 +28,16 @@ impl Recorder {
             times: Arc::default(),
             start: Instant::now(),
             batches: Arc::default(),
+            first_send_stall: Arc::default(),
         }
     }
 }
 
 impl StreamWriter for Recorder {
     fn send_batch(&mut self, batch: &RecordBatch) -> SinkResult<()> {
+        if let Some(stall) = self.first_send_stall.lock().unwrap().take() {
+            std::thread::sleep(stall);
+        }
         let t = self.start.elapsed().as_secs_f64();
         self.times
             .lock()
@@ -252,4 +258,33 @@ fn live_event_time_carries_the_emission_instant() {
         }
     }
     assert_eq!(k, 200);
+}
+
+#[test]
+fn a_sink_that_stalls_past_the_duration_gets_nothing_due_after_it() {
+    // The first send blocks for 1.5 s of a 1 s run: the pacer wakes past the deadline
+    // with events due on both sides of it, sends those due before it, and stops.
+    let config = StreamConfig {
+        events_per_second: 1_000.0,
+        duration_seconds: Some(1.0),
+        realtime: true,
+        ..Default::default()
+    };
+    let mut pacer = Pacer::new(&config, 42, None);
+    let due_before = (0..).take_while(|&i| pacer.due_at(i) < 1.0).count() as u64;
+    let recorder = Recorder::new();
+    *recorder.first_send_stall.lock().unwrap() = Some(std::time::Duration::from_millis(1_500));
+    let mut s = SpindleStreamer::from_domain(
+        &RetailDomain::new(),
+        Scale::Small,
+        42,
+        Box::new(recorder.clone()),
+    )
+    .unwrap()
+    .with_config(config);
+    let r = s.stream("order", None).unwrap();
+    assert_eq!(r.stop_reason, StopReason::Duration);
+    assert!(due_before > 900, "{due_before}");
+    assert_eq!(r.events_sent, due_before, "{r}");
+    assert_eq!(recorder.times.lock().unwrap().len() as u64, due_before);
 }
