@@ -13,6 +13,7 @@
 //! - [`pacer`]: realtime emission at a Poisson rate shaped by bursts and time patterns.
 
 pub mod anomaly;
+mod batches;
 pub mod cdc;
 pub mod config;
 pub mod delivery;
@@ -27,6 +28,7 @@ pub mod streamer;
 pub use anomaly::{
     Anomaly, AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, Value,
 };
+pub use batches::Batches;
 pub use cdc::{CdcConfig, Lifecycle, Stage};
 pub use config::{
     BurstWindow, EventTimeMode, LatenessDistribution, RateShape, StreamConfig, TimePattern,
@@ -37,4 +39,4 @@ pub use job::{FanOutOptions, JobOutcome, Outputs, Rows, Selection, StreamJob};
 pub use multi::{FanOut, SinkResult, StreamingMultiWriteResult, StreamingMultiWriter};
 pub use result::{Lateness, SecondRate, StopReason, StreamResult};
 pub use settings::{Setting, UtcInstant};
-pub use streamer::{Batches, ColumnReader, RowMaker, SpindleStreamer, TableSource};
+pub use streamer::{ColumnReader, RowMaker, SpindleStreamer, TableSource};

@@ -3,8 +3,8 @@
 
 use super::kernels::{self, Edit};
 use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
+use crate::batches::Batches;
 use crate::error::{Error, Result};
-use crate::streamer::Batches;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt16Type};
 use arrow_array::{

@@ -27,7 +27,7 @@ mod source;
 pub use metadata::{
     META_DUPLICATE_OF, META_EVENT_TIME, META_SEQ, META_TABLE, META_WATERMARK, with_metadata,
 };
-pub use source::{Batches, ColumnReader, RowMaker, TableSource, event_time_column};
+pub use source::{ColumnReader, RowMaker, TableSource, event_time_column};
 
 use crate::anomaly::AnomalyRegistry;
 use crate::cdc::ChangeStream;

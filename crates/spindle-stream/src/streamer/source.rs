@@ -4,6 +4,7 @@
 //! produced on their own thread.
 
 use crate::anomaly::{Anomaly, AnomalyRegistry, ColumnRead, Injector, Placement, Positioned};
+use crate::batches::Batches;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -12,9 +13,6 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use spindle_gen::{DomainPlan, InFlight, Partition, Spindle};
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// A table's batches in table order.
-pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
 /// Reads some columns of a table from its start (see [`TableSource::columns`]).
 pub type ColumnReader = Arc<dyn Fn(&[String]) -> Result<Batches> + Send + Sync>;

@@ -23,8 +23,8 @@ use crate::anomaly::contextual::{self, ContextualPlan};
 use crate::anomaly::kernels::{self, Edit};
 use crate::anomaly::point::{AbsMean, PointPlan};
 use crate::anomaly::{Anomaly, AnomalyRegistry};
+use crate::batches::Batches;
 use crate::error::{Error, Result};
-use crate::streamer::Batches;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt16Type};
 use arrow_array::{
