@@ -4,7 +4,9 @@
 
 use crate::cdc::{CdcConfig, Lifecycle};
 use crate::error::{Error, Result};
-use crate::settings::{SettingValue, UtcInstant, deserialize_from_text, json_text, parsed_setting};
+use crate::settings::{
+    SettingError, SettingValue, UtcInstant, deserialize_from_text, json_text, parsed_setting,
+};
 use serde::{Deserialize, Deserializer};
 use spindle_gen::Partition;
 use std::collections::BTreeMap;
@@ -145,7 +147,7 @@ impl std::str::FromStr for BurstWindow {
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
             Error::invalid(
-                "burst",
+                "burst_windows",
                 format!(
                     "'{s}' is not START:DURATION:MULTIPLIER (seconds, e.g. 30:60:10) or #START-END:MULTIPLIER (event indices, e.g. #30-60:5)"
                 ),
@@ -941,7 +943,11 @@ impl<'de> Deserialize<'de> for BurstWindow {
             },
         }
         let window = match Form::deserialize(d)? {
-            Form::Text(text) => return text.parse().map_err(serde::de::Error::custom),
+            Form::Text(text) => {
+                return text
+                    .parse::<BurstWindow>()
+                    .map_err(|e| serde::de::Error::custom(e.message()));
+            }
             Form::Time {
                 start_offset_seconds,
                 duration_seconds,
@@ -956,7 +962,7 @@ impl<'de> Deserialize<'de> for BurstWindow {
         window
             .validate(0)
             .map(|()| window)
-            .map_err(serde::de::Error::custom)
+            .map_err(|e| serde::de::Error::custom(e.message()))
     }
 }
 
@@ -973,8 +979,8 @@ impl<'de> Deserialize<'de> for WatermarkEvery {
             Form::Events(n) => n.to_string(),
             Form::Text(text) => text,
         }
-        .parse()
-        .map_err(serde::de::Error::custom)
+        .parse::<WatermarkEvery>()
+        .map_err(|e| serde::de::Error::custom(e.message()))
     }
 }
 
@@ -1021,7 +1027,7 @@ impl<'de> Deserialize<'de> for TimePattern {
                 pattern.validate().map(|()| pattern)
             }
         };
-        pattern.map_err(serde::de::Error::custom)
+        pattern.map_err(|e| serde::de::Error::custom(e.message()))
     }
 }
 
@@ -1271,7 +1277,33 @@ mod tests {
         let whole: StreamConfig = serde_json::from_value(file).unwrap();
         assert_eq!(whole, by_values);
         let e = by_flags.set("speedup", &["fast"]).unwrap_err().to_string();
-        assert!(e.starts_with("invalid speedup:"), "{e}");
+        assert!(e.starts_with("invalid speedup: not a number"), "{e}");
+        // One prefix, the key's: the value type's own field is not named again.
+        let e = by_flags
+            .set("burst_windows", &["x"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid burst_windows: 'x' is not START:"),
+            "{e}"
+        );
+        let e = by_flags
+            .set_value("burst_windows", serde_json::json!(["#9-5:2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid burst_windows: window 0: end_event 5"),
+            "{e}"
+        );
+        // serde's own words stay whole.
+        let e = by_flags
+            .set_value("events_per_second", serde_json::json!({ "a": 1 }))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid events_per_second: invalid type: map"),
+            "{e}"
+        );
         let e = by_flags
             .set("event_time", &["wall"])
             .unwrap_err()

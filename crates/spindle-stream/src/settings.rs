@@ -69,7 +69,7 @@ macro_rules! parsed_setting {
                 $crate::settings::only(texts)?
                     .trim()
                     .parse::<$ty>()
-                    .map_err(|e| $crate::settings::message_of(&e))
+                    .map_err($crate::settings::SettingError::message)
             }
             fn to_json(&self) -> String {
                 $show(self)
@@ -78,21 +78,62 @@ macro_rules! parsed_setting {
     };
 }
 
-/// A parse error's message without an `invalid KEY:` prefix (the caller names the key).
-pub(crate) fn message_of(error: &dyn std::fmt::Display) -> String {
-    let text = error.to_string().trim().to_string();
-    match text.strip_prefix("invalid ") {
-        Some(rest) => rest
-            .split_once(": ")
-            .map_or(text.clone(), |(_, m)| m.to_string()),
-        None => text,
+/// A parse error of a setting's value type, as a message that names no field (the
+/// caller names the setting's key).
+pub(crate) trait SettingError {
+    /// What is wrong with the value, and what is allowed.
+    fn message(self) -> String;
+}
+
+impl SettingError for Error {
+    fn message(self) -> String {
+        match self {
+            Error::Invalid { message, .. } => message,
+            other => other.to_string(),
+        }
     }
 }
 
-pub(crate) fn json_text(value: &dyn std::fmt::Display) -> String {
-    format!("{:?}", value.to_string())
+impl SettingError for String {
+    fn message(self) -> String {
+        self
+    }
 }
 
+impl SettingError for std::num::ParseFloatError {
+    fn message(self) -> String {
+        format!("not a number ({self})")
+    }
+}
+
+impl SettingError for std::num::ParseIntError {
+    fn message(self) -> String {
+        format!("not a whole number of at least 0 ({self})")
+    }
+}
+
+impl SettingError for std::convert::Infallible {
+    fn message(self) -> String {
+        match self {}
+    }
+}
+
+/// `value` as a JSON string.
+pub(crate) fn json_text(value: &dyn std::fmt::Display) -> String {
+    let mut out = String::from('"');
+    for c in value.to_string().chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `value` as a JSON number.
 pub(crate) fn json_number(value: &dyn std::fmt::Display) -> String {
     value.to_string()
 }
@@ -140,7 +181,7 @@ pub fn deserialize_setting<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     key: &'static str,
     value: D,
 ) -> Result<T> {
-    T::deserialize(value).map_err(|e| Error::invalid(key, message_of(&e)))
+    T::deserialize(value).map_err(|e| Error::invalid(key, e.to_string().trim().to_string()))
 }
 
 /// `texts` parsed as a `T`, an error naming `key` otherwise.
@@ -334,7 +375,9 @@ macro_rules! deserialize_from_text {
                 d: D,
             ) -> std::result::Result<Self, D::Error> {
                 let text = <String as serde::Deserialize>::deserialize(d)?;
-                text.parse().map_err(|e| serde::de::Error::custom($crate::settings::message_of(&e)))
+                text.parse::<$ty>().map_err(|e| {
+                    serde::de::Error::custom($crate::settings::SettingError::message(e))
+                })
             }
         })*
     };
@@ -376,5 +419,8 @@ mod tests {
         assert_eq!(Vec::<u64>::new().to_json(), "[]");
         assert_eq!(None::<f64>.to_json(), "null");
         assert_eq!(Some(String::from("a\"b")).to_json(), "\"a\\\"b\"");
+        let awkward = String::from("tab\there \\ \u{1}");
+        let back: String = serde_json::from_str(&awkward.to_json()).unwrap();
+        assert_eq!(back, awkward);
     }
 }
