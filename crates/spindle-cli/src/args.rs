@@ -355,11 +355,7 @@ fn setting_flag(setting: &Setting) -> Arg {
         .value_name(setting.key.to_uppercase());
     match (setting.is_switch, long.starts_with("no-")) {
         (true, true) => arg
-            .help(format!(
-                "Sets `{}` to false: {}",
-                setting.key,
-                setting.text()
-            ))
+            .help(format!("Turns `{}` off ({})", setting.key, setting.text()))
             .num_args(0)
             .default_missing_value("false")
             .action(ArgAction::Set),
