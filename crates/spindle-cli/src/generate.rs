@@ -99,7 +99,7 @@ pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
         if t.driver != t.name {
             writeln!(out, "  generated alongside its driving table: {}", t.driver)?;
         }
-        if let Some(l) = spindle_stream::Lifecycle::built_in(domain.name(), t.name) {
+        if let Some(l) = spindle_stream::Lifecycle::of(t) {
             writeln!(out, "  lifecycle (--cdc): {l}")?;
         }
         for f in t.schema.fields() {

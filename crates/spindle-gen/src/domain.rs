@@ -32,6 +32,10 @@ pub struct TableSpec {
     /// the children of exactly the driver rows of the same chunk, so the two join
     /// chunk by chunk (an interleaved stream gives each line its order's event time).
     pub driver_key: Option<(&'static str, &'static str)>,
+    /// The states the table's rows move through in a change stream, in the text form
+    /// `COLUMN:FINAL=STATE/HOURS/SPREAD>...;...` (spindle-stream's `Lifecycle`), where
+    /// the domain declares one: a workflow table (orders, claims, shipments...).
+    pub lifecycle: Option<&'static str>,
 }
 
 /// A family of related tables (Retail, ...).

@@ -29,6 +29,7 @@ use arrow_array::{
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use spindle_gen::rng::RandomStream;
+use spindle_gen::{Domain, TableSpec};
 use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};
 use spindle_sinks::event::{EVENT_TIME as META_EVENT_TIME, SEQ as META_SEQ, TABLE as META_TABLE};
 use std::cmp::Reverse;
@@ -81,99 +82,6 @@ pub struct Lifecycle {
     pub paths: Vec<(String, Vec<Stage>)>,
 }
 
-/// The lifecycles Spindle knows, as `(domain, table, spec)` in [`Lifecycle`]'s text
-/// form. Retail's order has the dwell times of the reference's order workflow; the
-/// others are Spindle's own figures (the reference has none for them).
-const BUILT_IN: &[(&str, &str, &str)] = &[
-    (
-        "retail",
-        "order",
-        "status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24;\
-         returned=processing/24/6>shipped/72/24>completed/120/36;cancelled=processing/4/1",
-    ),
-    (
-        "healthcare",
-        "claim",
-        "status:Paid=Pending/240/96;Partially Paid=Pending/240/96;Denied=Pending/168/72;\
-         Appealed=Pending/168/72>Denied/336/120",
-    ),
-    (
-        "healthcare",
-        "encounter",
-        "status:Completed=In Progress/2/1",
-    ),
-    (
-        "insurance",
-        "claim",
-        "status:Under Review=Open/48/24;Approved=Open/48/24>Under Review/240/96;\
-         Denied=Open/48/24>Under Review/240/96;\
-         Closed=Open/48/24>Under Review/240/96>Approved/336/120",
-    ),
-    (
-        "financial",
-        "transaction",
-        "status:Completed=Pending/0.5/0.25;Failed=Pending/0.25/0.1;\
-         Reversed=Pending/0.5/0.25>Completed/72/24",
-    ),
-    (
-        "supply_chain",
-        "purchase_order",
-        "status:Approved=Pending/24/12;Shipped=Pending/24/12>Approved/72/24;\
-         Delivered=Pending/24/12>Approved/72/24>Shipped/120/48;Cancelled=Pending/48/24",
-    ),
-    (
-        "supply_chain",
-        "shipment",
-        "status:In Transit=Pending Pickup/12/6;Delayed=Pending Pickup/12/6>In Transit/96/24;\
-         Delivered=Pending Pickup/12/6>In Transit/72/24;\
-         Lost=Pending Pickup/12/6>In Transit/240/72;\
-         Returned=Pending Pickup/12/6>In Transit/72/24>Delivered/168/72",
-    ),
-    (
-        "manufacturing",
-        "work_order",
-        "status:In Progress=Open/24/12;Completed=Open/24/12>In Progress/72/24;\
-         On Hold=Open/24/12>In Progress/36/12;Cancelled=Open/48/24",
-    ),
-    (
-        "marketing",
-        "lead",
-        "status:Contacted=New/48/24;Qualified=New/48/24>Contacted/120/48;\
-         Unqualified=New/48/24>Contacted/96/48;\
-         Converted=New/48/24>Contacted/120/48>Qualified/336/120",
-    ),
-    (
-        "real_estate",
-        "listing",
-        "status:Pending=Active/504/240;Sold=Active/504/240>Pending/720/240;\
-         Withdrawn=Active/720/336;Expired=Active/2160/720",
-    ),
-    (
-        "real_estate",
-        "offer",
-        "status:Accepted=Pending/48/24;Rejected=Pending/48/24;Countered=Pending/24/12;\
-         Withdrawn=Pending/72/24",
-    ),
-    (
-        "education",
-        "grade_appeal",
-        "status:Under Review=Pending/72/24;Approved=Pending/72/24>Under Review/240/96;\
-         Denied=Pending/72/24>Under Review/240/96",
-    ),
-    (
-        "education",
-        "financial_aid",
-        "status:Awarded=Pending/168/72;Disbursed=Pending/168/72>Awarded/336/120;\
-         Cancelled=Pending/168/72>Awarded/240/96",
-    ),
-    (
-        "pulse",
-        "trip",
-        "status:completed=requested/0.1/0.05>on_trip/0.4/0.2;cancelled=requested/0.1/0.05;\
-         no_driver=requested/0.15/0.05",
-    ),
-];
-
 /// The form of a lifecycle's text, for errors.
 const LIFECYCLE_FORM: &str = "COLUMN:FINAL=STATE/HOURS/SPREAD>STATE/HOURS/SPREAD;FINAL=... \
      (e.g. status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24)";
@@ -184,30 +92,30 @@ impl Lifecycle {
     /// cancelled order is cancelled about four hours after it was placed (the dwell
     /// times of the reference's order workflow).
     pub fn retail_order() -> Self {
-        Self::built_in("retail", "order").expect("retail's order has a lifecycle")
+        let retail = spindle_gen::RetailDomain::new();
+        let order = retail.table("order").expect("retail has orders");
+        Self::of(order).expect("retail's order has a lifecycle")
     }
 
-    /// The built-in lifecycle of `table` of `domain`, if it has one (a workflow
-    /// table of each schema domain: claims, shipments, work orders, leads...).
-    pub fn built_in(domain: &str, table: &str) -> Option<Self> {
-        BUILT_IN
-            .iter()
-            .find(|(d, t, _)| *d == domain && *t == table)
-            .map(|(_, _, spec)| spec.parse().expect("the built-in lifecycles are tested"))
+    /// The lifecycle `table` declares, if its domain gives it one (a workflow table
+    /// of each domain: orders, claims, shipments, work orders, leads...).
+    pub fn of(table: &TableSpec) -> Option<Self> {
+        table
+            .lifecycle
+            .map(|text| text.parse().expect("the built-in lifecycles are tested"))
     }
 
-    /// Every built-in lifecycle, as `(domain, table, lifecycle)`.
+    /// Every lifecycle the built-in domains declare, as `(domain, table, lifecycle)`.
     pub fn built_ins() -> Vec<(&'static str, &'static str, Self)> {
-        BUILT_IN
-            .iter()
-            .map(|(d, t, spec)| {
-                (
-                    *d,
-                    *t,
-                    spec.parse().expect("the built-in lifecycles are tested"),
-                )
-            })
-            .collect()
+        let mut all = Vec::new();
+        for domain in spindle_gen::domains() {
+            for table in domain.tables() {
+                if let Some(lifecycle) = Self::of(table) {
+                    all.push((domain.name(), table.name, lifecycle));
+                }
+            }
+        }
+        all
     }
 
     fn validate(&self) -> Result<()> {
@@ -902,6 +810,6 @@ mod tests {
             assert_eq!(again, lifecycle, "{domain}.{table}");
             assert!(lifecycle.paths.iter().all(|(_, stages)| !stages.is_empty()));
         }
-        assert_eq!(Lifecycle::built_ins().len(), BUILT_IN.len());
+        assert_eq!(Lifecycle::built_ins().len(), 14);
     }
 }

@@ -105,7 +105,7 @@ impl StreamJob {
     pub fn new(rows: Rows, selection: Selection, mut config: StreamConfig) -> Self {
         if let (Rows::Plan(plan), Selection::Table(table)) = (&rows, &selection) {
             if config.cdc && config.cdc_lifecycle.is_none() {
-                config.cdc_lifecycle = Lifecycle::built_in(plan.domain().name(), table);
+                config.cdc_lifecycle = plan.domain().table(table).ok().and_then(Lifecycle::of);
             }
         }
         Self {

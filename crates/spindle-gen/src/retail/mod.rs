@@ -75,6 +75,13 @@ impl Default for RetailDomain {
     }
 }
 
+/// An order's states in a change stream: `processing`, then `shipped` about a day
+/// later, `completed` about three days after that, `returned` about five days later
+/// still; a cancelled order is cancelled about four hours after it was placed (the
+/// dwell times of the reference's order workflow).
+const ORDER_LIFECYCLE: &str = "status:shipped=processing/24/6;completed=processing/24/6>shipped/72/24;\
+         returned=processing/24/6>shipped/72/24>completed/120/36;cancelled=processing/4/1";
+
 impl RetailDomain {
     /// The domain's name.
     pub const NAME: &'static str = "retail";
@@ -94,6 +101,7 @@ impl RetailDomain {
                 "order_line" | "return" => Some(("order_id", "order_id")),
                 _ => None,
             },
+            lifecycle: (name == "order").then_some(ORDER_LIFECYCLE),
         };
         let tables = vec![
             spec(

@@ -164,6 +164,7 @@ impl SchemaDomain {
                     schema: Arc::new(ArrowSchema::new(fields)),
                     ordered_by: layout.ordered_by[t].map(|c| leak(&table.columns[c].name)),
                     main_measure: layout.main_measure[t].map(|c| leak(&table.columns[c].name)),
+                    lifecycle: None,
                     driver_key: layout.nest[t]
                         .filter(|n| n.parent == layout.driver[t])
                         .and_then(|n| match table.columns[n.fk].generator {
@@ -195,14 +196,22 @@ impl SchemaDomain {
         name: &'static str,
         text: &'static str,
         datasets: &'static [(&'static str, &'static str)],
+        lifecycles: &'static [(&'static str, &'static str)],
     ) -> Self {
-        Self::build(
+        let mut domain = Self::build(
             text,
             DatasetBase::Embedded(name, datasets),
             Some(name),
             None,
         )
-        .unwrap_or_else(|e| panic!("the built-in {name} schema is checked by the tests: {e}"))
+        .unwrap_or_else(|e| panic!("the built-in {name} schema is checked by the tests: {e}"));
+        let inner = Arc::get_mut(&mut domain.inner).expect("a domain just built is not shared");
+        for (table, lifecycle) in lifecycles {
+            let spec = inner.specs.iter_mut().find(|s| s.name == *table);
+            spec.unwrap_or_else(|| panic!("{name} has no table {table} for its lifecycle"))
+                .lifecycle = Some(lifecycle);
+        }
+        domain
     }
 
     /// The parsed schema.
