@@ -58,7 +58,14 @@ impl StreamWriter for Recorder {
 }
 
 fn run(config: StreamConfig) -> (StreamResult, Vec<f64>, Vec<RecordBatch>) {
-    let recorder = Recorder::new();
+    run_into(Recorder::new(), config)
+}
+
+/// A realtime run of orders at `small` into `recorder`.
+fn run_into(
+    recorder: Recorder,
+    config: StreamConfig,
+) -> (StreamResult, Vec<f64>, Vec<RecordBatch>) {
     let mut s = SpindleStreamer::from_domain(
         &RetailDomain::new(),
         Scale::Small,
@@ -274,17 +281,9 @@ fn a_sink_that_stalls_past_the_duration_gets_nothing_due_after_it() {
     let due_before = (0..).take_while(|&i| pacer.due_at(i) < 1.0).count() as u64;
     let recorder = Recorder::new();
     *recorder.first_send_stall.lock().unwrap() = Some(std::time::Duration::from_millis(1_500));
-    let mut s = SpindleStreamer::from_domain(
-        &RetailDomain::new(),
-        Scale::Small,
-        42,
-        Box::new(recorder.clone()),
-    )
-    .unwrap()
-    .with_config(config);
-    let r = s.stream("order", None).unwrap();
+    let (r, times, _) = run_into(recorder, config);
     assert_eq!(r.stop_reason, StopReason::Duration);
     assert!(due_before > 900, "{due_before}");
     assert_eq!(r.events_sent, due_before, "{r}");
-    assert_eq!(recorder.times.lock().unwrap().len() as u64, due_before);
+    assert_eq!(times.len() as u64, due_before);
 }
