@@ -2,12 +2,12 @@
 //! tables, streamed with every stream setting or printed.
 
 use crate::args::{QueryArgs, ReplayArgs, RunArgs, ScaleArgs, SqlArgs};
-use crate::config_file::{ConfigFile, Layered, named_stream_error, stream_config};
+use crate::config_file::{ConfigFile, Layered, stream_config};
 use crate::generate::resolve_scale;
 use crate::stream::{common, drive};
 use anyhow::{Context, Result, bail};
 use spindle_sql::SqlSources;
-use spindle_stream::{Rows, Selection, StreamJob};
+use spindle_stream::{Rows, Selection};
 use std::process::ExitCode;
 
 /// The registered sources, the query to run, and whether the query was given.
@@ -83,11 +83,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         spindle_sinks::JsonEncoder::check_schema(&source.schema)?;
     }
     // A query's result is not a domain's: its draws keep the streamer's own seed, 42.
-    let rows = Rows::Tables(Vec::new(), 42);
-    let mut job = StreamJob::new(rows, Selection::Source(source), shared.config.clone());
-    job.anomalies = std::mem::take(&mut shared.anomalies);
-    job.timestamp_column = shared.timestamp_column.clone();
-    job.check().map_err(named_stream_error)?;
+    let job = shared.job(Rows::Tables(Vec::new(), 42), Selection::Source(source))?;
     drive(&shared, job, None)
 }
 

@@ -157,15 +157,24 @@ fn resolve(args: StreamArgs) -> Result<(StreamJob, Common, u64)> {
         (true, false) => Selection::Tables(tables),
         (false, false) => Selection::Table(tables.into_iter().next().expect("one table")),
     };
-    let mut job = StreamJob::new(Rows::Plan(plan), selection, common.config.clone());
-    job.anomalies = std::mem::take(&mut common.anomalies);
-    job.timestamp_column = common.timestamp_column.clone();
-    job.check().map_err(named_stream_error)?;
+    let job = common.job(Rows::Plan(plan), selection)?;
     let part = job.config.partition()?;
     let total = job.config.max_events.map_or(rows, |m| m.min(rows));
     // This part's share: every count-th event from the index-th.
     let share = (total + part.count - 1 - part.index) / part.count;
     Ok((job, common, share))
+}
+
+impl Common {
+    /// The job streaming `selection` of `rows` with these settings and anomalies (which
+    /// move to the job), checked in full before any output is opened.
+    pub fn job(&mut self, rows: Rows, selection: Selection) -> Result<StreamJob> {
+        let mut job = StreamJob::new(rows, selection, self.config.clone());
+        job.anomalies = std::mem::take(&mut self.anomalies);
+        job.timestamp_column = self.timestamp_column.clone();
+        job.check().map_err(named_stream_error)?;
+        Ok(job)
+    }
 }
 
 /// Checks the settings shared by `stream`, `replay` and `schedule` (flags already over
