@@ -970,4 +970,38 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn tabulated_ranks_are_the_permutation() {
+        let stream = RandomStream::new(4, "ranks");
+        let perm = Feistel::new(5_000, stream);
+        let table = Ranks::new(5_000, 20_000, stream);
+        assert!(matches!(table, Ranks::Table(_)));
+        assert!(matches!(
+            Ranks::new(5_000, 19_999, stream),
+            Ranks::Computed(_)
+        ));
+        let computed = Ranks::Computed(Feistel::new(5_000, stream));
+        let mut ranks: Vec<Option<u64>> = (0..5_000).map(Some).collect();
+        ranks[7] = None;
+        let mut tabulated = ranks.clone();
+        computed.apply_all(&mut ranks);
+        table.apply_all(&mut tabulated);
+        assert_eq!(ranks, tabulated);
+        assert_eq!(ranks[7], None);
+        assert!((0..5_000).all(|r| r == 7 || ranks[r] == Some(perm.apply(r as u64))));
+    }
+
+    #[test]
+    fn feistel_is_a_bijection() {
+        for n in [1u64, 2, 3, 7, 100, 1000, 4097] {
+            let f = Feistel::new(n, RandomStream::new(1, "f"));
+            let mut seen: Vec<u64> = (0..n).map(|x| f.apply(x)).collect();
+            let mut all: Vec<u64> = (0..n).collect();
+            f.apply_all(&mut all);
+            assert_eq!(all, seen, "n = {n}: one at a time and all at once");
+            seen.sort_unstable();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n = {n}");
+        }
+    }
 }

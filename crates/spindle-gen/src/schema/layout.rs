@@ -4,6 +4,8 @@
 
 use super::error::{SchemaError, SchemaErrors};
 use super::model::*;
+use super::rules;
+use super::strategy::{local_deps, remote_deps};
 
 /// A table whose rows are grouped by parent: `per_parent` rows of a parent reached by
 /// a uniform foreign key, when something needs the grouping. Its rows for a range of parents are a contiguous range, so
@@ -50,106 +52,6 @@ fn col_path(s: &Schema, t: usize, c: usize) -> String {
     )
 }
 
-/// Columns of the same table that column `c` reads.
-pub fn local_deps(t: &Table, c: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    match &t.columns[c].generator {
-        Generator::ForeignKey {
-            constrained_by: Some(by),
-            ..
-        } => out.push(*by),
-        Generator::Pattern(parts) => {
-            for p in parts {
-                if let PatternPart::Column(c, _) = p {
-                    out.push(*c);
-                }
-            }
-        }
-        Generator::RecordField { anchor, .. } | Generator::SelfRefLevel { anchor } => {
-            out.push(*anchor)
-        }
-        Generator::Correlated { source, .. }
-        | Generator::Derived {
-            source: Source::Local(source),
-            ..
-        } => out.push(*source),
-        Generator::Derived {
-            source: Source::Parent { via, .. },
-            ..
-        }
-        | Generator::Lookup { via, .. } => out.push(*via),
-        Generator::Formula(e) => e.columns(&mut out),
-        Generator::Conditional {
-            condition,
-            then,
-            otherwise,
-        } => {
-            out.push(match condition {
-                Condition::IsNull { column, .. } | Condition::Equals { column, .. } => *column,
-            });
-            for b in [then, otherwise] {
-                if let Branch::Lookup { via, .. } = b {
-                    out.push(*via);
-                }
-            }
-        }
-        Generator::FirstPerParent { parent_column, .. } => out.push(*parent_column),
-        Generator::SelfReferencing { pk_column, .. } => out.push(*pk_column),
-        Generator::Faker(Provider::Email) => {
-            for name in ["first_name", "last_name"] {
-                if let Some(i) = t.column_index(name) {
-                    if i != c && t.columns[i].ty == ColumnType::String {
-                        out.push(i);
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
-/// Columns of other tables (or other rows) that column `c` of table `t` reads.
-fn remote_deps(s: &Schema, nest: &[Option<Nest>], t: usize, c: usize) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    match &s.tables[t].columns[c].generator {
-        Generator::ForeignKey {
-            table,
-            column,
-            constrained_by,
-            ..
-        } => {
-            out.push((*table, *column));
-            if constrained_by.is_some() {
-                if let Some(n) = nest[*table] {
-                    out.push((*table, n.fk));
-                }
-            }
-        }
-        Generator::Derived {
-            source: Source::Parent { table, column, .. },
-            ..
-        }
-        | Generator::Lookup { table, column, .. } => out.push((*table, *column)),
-        Generator::Conditional {
-            then, otherwise, ..
-        } => {
-            for b in [then, otherwise] {
-                if let Branch::Lookup { table, column, .. } = b {
-                    out.push((*table, *column));
-                }
-            }
-        }
-        Generator::Computed {
-            child_table,
-            child_column,
-            ..
-        } => out.push((*child_table, *child_column)),
-        _ => {}
-    }
-    out
-}
-
 /// Works out the layout, or every problem that prevents one.
 ///
 /// # Errors
@@ -157,15 +59,52 @@ fn remote_deps(s: &Schema, nest: &[Option<Nest>], t: usize, c: usize) -> Vec<(us
 /// it, a first_per_parent or constrained_by that cannot be met, a rule that cannot be
 /// enforced, a circular dependency.
 pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
+    let nest = nesting(s);
+    let driver = drivers(s, &nest)?;
     let mut errors = Vec::new();
+    check_nesting(s, &nest, &mut errors);
+    let rules::Placement { fixes, reads } = rules::place(s, &mut errors);
+    if errors.is_empty() {
+        // No column may read itself, in its table or through others.
+        let local = |t: usize, c: usize| -> Vec<usize> {
+            let mut d = local_deps(&s.tables[t], c);
+            d.extend(&reads[t][c]);
+            d
+        };
+        let remote = |t: usize, c: usize| -> Vec<(usize, usize)> {
+            let mut r = remote_deps(s, &nest, t, c);
+            for f in &fixes[t][c] {
+                if let Operand::Parent { table, column, .. } = f.bound {
+                    r.push((table, column));
+                }
+            }
+            r
+        };
+        errors.extend(global_cycle(s, &local, &remote));
+    }
+    if !errors.is_empty() {
+        return Err(SchemaErrors(errors));
+    }
+    Ok(Layout {
+        table_order: table_order(s),
+        main_measure: s.tables.iter().map(main_measure).collect(),
+        ordered_by: ordered_by(s, &nest, &fixes),
+        nest,
+        driver,
+        fixes,
+    })
+}
+
+/// The tables laid out under a parent: those something needs grouped (a parent's
+/// computed aggregate over them, a first-per-parent flag in them, or a key
+/// constrained to a parent's own rows of them) whose count is per parent and that
+/// have a uniform key to it. Other per-parent tables draw their keys independently
+/// (as the reference does), which also lets them be generated in event-time order.
+fn nesting(s: &Schema) -> Vec<Option<Nest>> {
     let n = s.tables.len();
-    // Nesting is kept for the tables that need it: a parent's computed aggregate over
-    // them, a first-per-parent flag in them, or a key constrained to a parent's own
-    // rows of them. Other per-parent tables draw their keys independently (as the
-    // reference does), which also lets them be generated in event-time order.
     let mut needs_nest = vec![false; n];
     let mut aggregated = vec![false; n];
-    for table in &s.tables {
+    for (t, table) in s.tables.iter().enumerate() {
         for col in &table.columns {
             match &col.generator {
                 Generator::Computed { child_table, .. } => {
@@ -177,39 +116,39 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
                     constrained_by: Some(_),
                     ..
                 } => needs_nest[*target] = true,
+                Generator::FirstPerParent { .. } => needs_nest[t] = true,
                 _ => {}
             }
         }
     }
-    for (t, table) in s.tables.iter().enumerate() {
-        if table
-            .columns
-            .iter()
-            .any(|c| matches!(c.generator, Generator::FirstPerParent { .. }))
-        {
-            needs_nest[t] = true;
-        }
-    }
     let mut nest: Vec<Option<Nest>> = vec![None; n];
     for (t, count) in &s.derived {
-        if let DerivedCount::PerParent { parent, ratio } = count {
-            if *parent == *t || !needs_nest[*t] {
-                continue;
-            }
-            let fk = s.tables[*t].columns.iter().position(|c| {
-                matches!(c.generator, Generator::ForeignKey { table, pick: FkPick::Uniform, max_per_parent: None, constrained_by: None, .. } if table == *parent)
+        let DerivedCount::PerParent { parent, ratio } = count else {
+            continue;
+        };
+        if *parent == *t || !needs_nest[*t] {
+            continue;
+        }
+        let fk = s.tables[*t].columns.iter().position(|c| {
+            matches!(c.generator, Generator::ForeignKey { table, pick: FkPick::Uniform, max_per_parent: None, constrained_by: None, .. } if table == *parent)
+        });
+        if let Some(fk) = fk {
+            nest[*t] = Some(Nest {
+                parent: *parent,
+                fk,
+                ratio: *ratio,
+                floor: u64::from(aggregated[*t] && *ratio >= 1.0),
             });
-            if let Some(fk) = fk {
-                nest[*t] = Some(Nest {
-                    parent: *parent,
-                    fk,
-                    ratio: *ratio,
-                    floor: u64::from(aggregated[*t] && *ratio >= 1.0),
-                });
-            }
         }
     }
-    // A nesting chain must end: a table nested (through others) under itself is not.
+    nest
+}
+
+/// Each table's driver (the root of its nesting chain); an error where a chain does
+/// not end (a table nested, through others, under itself).
+fn drivers(s: &Schema, nest: &[Option<Nest>]) -> Result<Vec<usize>, SchemaErrors> {
+    let n = s.tables.len();
+    let mut errors = Vec::new();
     let mut driver = vec![0; n];
     for (t, slot) in driver.iter_mut().enumerate() {
         let mut d = t;
@@ -227,35 +166,40 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
         }
         *slot = d;
     }
-    if !errors.is_empty() {
-        return Err(SchemaErrors(errors));
+    if errors.is_empty() {
+        Ok(driver)
+    } else {
+        Err(SchemaErrors(errors))
     }
+}
 
-    // Checks that depend on nesting.
+/// The strategies that need a nesting have the one they need.
+fn check_nesting(s: &Schema, nest: &[Option<Nest>], errors: &mut Vec<SchemaError>) {
     for (t, table) in s.tables.iter().enumerate() {
         for (c, col) in table.columns.iter().enumerate() {
-            match &col.generator {
+            let problem = match &col.generator {
                 Generator::Computed { child_table, .. }
                     if nest[*child_table].map(|n| n.parent) != Some(t) =>
                 {
-                    errors.push(SchemaError {
-                            path: format!("{}.child_table", col_path(s, t, c)),
-                            message: format!(
-                                "'{}' must be nested under '{}': generation.derived_counts.{} with per_parent '{}' and a uniform foreign_key column to it",
-                                s.tables[*child_table].name, table.name, s.tables[*child_table].name, table.name
-                            ),
-                        });
+                    let child = &s.tables[*child_table].name;
+                    Some((
+                        "child_table",
+                        format!(
+                            "'{child}' must be nested under '{}': generation.derived_counts.{child} with per_parent '{}' and a uniform foreign_key column to it",
+                            table.name, table.name
+                        ),
+                    ))
                 }
                 Generator::FirstPerParent { parent_column, .. }
                     if nest[t].map(|n| n.fk) != Some(*parent_column) =>
                 {
-                    errors.push(SchemaError {
-                            path: format!("{}.parent_column", col_path(s, t, c)),
-                            message: format!(
-                                "'{}' must be the foreign key '{}' is nested by (derived_counts per_parent with a uniform foreign_key)",
-                                table.columns[*parent_column].name, table.name
-                            ),
-                        });
+                    Some((
+                        "parent_column",
+                        format!(
+                            "'{}' must be the foreign key '{}' is nested by (derived_counts per_parent with a uniform foreign_key)",
+                            table.columns[*parent_column].name, table.name
+                        ),
+                    ))
                 }
                 Generator::ForeignKey {
                     table: target,
@@ -266,173 +210,36 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
                         Generator::ForeignKey { table, .. } => Some(table),
                         _ => None,
                     };
-                    if nest[*target].map(|n| n.parent) != by_table || by_table.is_none() {
-                        errors.push(SchemaError {
-                            path: format!("{}.constrained_by", col_path(s, t, c)),
-                            message: format!(
+                    (nest[*target].map(|n| n.parent) != by_table || by_table.is_none()).then(|| {
+                        (
+                            "constrained_by",
+                            format!(
                                 "'{}' must be nested under the table '{}' refers to",
                                 s.tables[*target].name, table.columns[*by].name
                             ),
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    // Rules: each comparison enforced on the side computed later.
-    let mut fixes: Vec<Vec<Vec<Comparison>>> = s
-        .tables
-        .iter()
-        .map(|t| vec![Vec::new(); t.columns.len()])
-        .collect();
-    let mut extra_deps: Vec<Vec<Vec<usize>>> = s
-        .tables
-        .iter()
-        .map(|t| vec![Vec::new(); t.columns.len()])
-        .collect();
-    for (ri, rule) in s.rules.iter().enumerate() {
-        let t = rule.table;
-        let table = &s.tables[t];
-        let reaches = |from: usize, to: usize| -> bool {
-            // Does `from` read `to`, directly or not?
-            let mut stack = vec![from];
-            let mut seen = vec![false; table.columns.len()];
-            while let Some(x) = stack.pop() {
-                for d in local_deps(table, x) {
-                    if d == to {
-                        return true;
-                    }
-                    if !seen[d] {
-                        seen[d] = true;
-                        stack.push(d);
-                    }
-                }
-            }
-            false
-        };
-        for (left, op, right) in &rule.comparisons {
-            let placed = match (*left, *right) {
-                (Operand::Column(a), Operand::Column(b)) => {
-                    let fix_b = reaches(b, a) || (!reaches(a, b) && b > a);
-                    if fix_b {
-                        Some(Comparison {
-                            column: b,
-                            op: op.mirrored(),
-                            bound: Operand::Column(a),
-                        })
-                    } else {
-                        Some(Comparison {
-                            column: a,
-                            op: *op,
-                            bound: Operand::Column(b),
-                        })
-                    }
-                }
-                (Operand::Column(a), bound) => Some(Comparison {
-                    column: a,
-                    op: *op,
-                    bound,
-                }),
-                (bound, Operand::Column(b)) => Some(Comparison {
-                    column: b,
-                    op: op.mirrored(),
-                    bound,
-                }),
-                _ => None,
-            };
-            let path = format!("business_rules.{ri}");
-            let Some(cmp) = placed else {
-                errors.push(SchemaError {
-                    path,
-                    message: format!(
-                        "'{}' has no column of '{}' to adjust",
-                        rule.text, table.name
-                    ),
-                });
-                continue;
-            };
-            let col = &table.columns[cmp.column];
-            let fixed_kind = match col.generator {
-                Generator::ForeignKey { .. } => Some("a foreign key"),
-                Generator::Sequence { .. } | Generator::Uuid => Some("a key"),
-                Generator::SelfReferencing { .. } | Generator::SelfRefLevel { .. } => {
-                    Some("a hierarchy")
+                        )
+                    })
                 }
                 _ => None,
             };
-            if let Some(k) = fixed_kind {
+            if let Some((key, message)) = problem {
                 errors.push(SchemaError {
-                    path,
-                    message: format!(
-                        "'{}' would adjust '{}.{}', which is {k}",
-                        rule.text, table.name, col.name
-                    ),
+                    path: format!("{}.{key}", col_path(s, t, c)),
+                    message,
                 });
-                continue;
             }
-            let compares = |ty: ColumnType| {
-                ty.is_numeric() || matches!(ty, ColumnType::Date | ColumnType::Timestamp)
-            };
-            let bound_ty = match cmp.bound {
-                Operand::Column(b) => Some(table.columns[b].ty),
-                Operand::Parent {
-                    table: pt, column, ..
-                } => Some(s.tables[pt].columns[column].ty),
-                Operand::Number(_) => None,
-            };
-            let temporal = |ty: ColumnType| matches!(ty, ColumnType::Date | ColumnType::Timestamp);
-            let ok = compares(col.ty)
-                && match bound_ty {
-                    None => col.ty.is_numeric(),
-                    Some(b) => compares(b) && temporal(b) == temporal(col.ty),
-                };
-            if !ok {
-                errors.push(SchemaError {
-                    path,
-                    message: format!(
-                        "'{}' compares values that are not both numbers or both dates",
-                        rule.text
-                    ),
-                });
-                continue;
-            }
-            match cmp.bound {
-                Operand::Column(b) => extra_deps[t][cmp.column].push(b),
-                Operand::Parent { via, .. } => extra_deps[t][cmp.column].push(via),
-                Operand::Number(_) => {}
-            }
-            fixes[t][cmp.column].push(cmp);
         }
     }
+}
 
-    // No column may read itself, in its table or through others.
-    let deps = |t: usize, c: usize| -> Vec<usize> {
-        let mut d = local_deps(&s.tables[t], c);
-        d.extend(&extra_deps[t][c]);
-        d
-    };
-    if errors.is_empty() {
-        let remote = |t: usize, c: usize| -> Vec<(usize, usize)> {
-            let mut r = remote_deps(s, &nest, t, c);
-            for f in &fixes[t][c] {
-                if let Operand::Parent { table, column, .. } = f.bound {
-                    r.push((table, column));
-                }
-            }
-            r
-        };
-        if let Some(e) = global_cycle(s, &|t, c| deps(t, c), &remote) {
-            errors.push(e);
-        }
-    }
-
-    // Table order: parents (foreign keys, nesting) first.
-    let mut table_order = Vec::with_capacity(n);
+/// Tables with parents (foreign keys) first; tables whose keys form a cycle (allowed:
+/// values are made on demand) in file order.
+fn table_order(s: &Schema) -> Vec<usize> {
+    let n = s.tables.len();
+    let mut order = Vec::with_capacity(n);
     let mut placed = vec![false; n];
-    while table_order.len() < n {
-        let before = table_order.len();
+    while order.len() < n {
+        let before = order.len();
         for t in 0..n {
             if placed[t] {
                 continue;
@@ -443,23 +250,29 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
             });
             if ready {
                 placed[t] = true;
-                table_order.push(t);
+                order.push(t);
             }
         }
-        if table_order.len() == before {
-            // Foreign keys in a cycle (allowed: values are made on demand); file order.
+        if order.len() == before {
             for (t, p) in placed.iter_mut().enumerate() {
                 if !*p {
                     *p = true;
-                    table_order.push(t);
+                    order.push(t);
                 }
             }
         }
     }
+    order
+}
 
-    let main_measure = s.tables.iter().map(main_measure).collect();
-    let ordered_by = s
-        .tables
+/// Per table: its first timestamp column, where a temporal strategy makes it, no rule
+/// moves it, it has no nulls and the table is not nested (generated ascending).
+fn ordered_by(
+    s: &Schema,
+    nest: &[Option<Nest>],
+    fixes: &[Vec<Vec<Comparison>>],
+) -> Vec<Option<usize>> {
+    s.tables
         .iter()
         .enumerate()
         .map(|(t, table)| {
@@ -474,19 +287,7 @@ pub fn layout(s: &Schema) -> Result<Layout, SchemaErrors> {
                 && !(col.nullable && col.null_rate > 0.0))
                 .then_some(c)
         })
-        .collect();
-    if errors.is_empty() {
-        Ok(Layout {
-            nest,
-            driver,
-            fixes,
-            table_order,
-            main_measure,
-            ordered_by,
-        })
-    } else {
-        Err(SchemaErrors(errors))
-    }
+        .collect()
 }
 
 /// The first column, across tables, that reads itself through other columns.
@@ -647,12 +448,12 @@ pub fn counts(s: &Schema, scale: &str) -> Result<Vec<u64>, String> {
     }
     let out: Vec<u64> = counts.into_iter().map(|c| c.unwrap_or(100)).collect();
     for (t, &rows) in out.iter().enumerate() {
-        if rows > super::MAX_ROWS {
+        if rows > MAX_ROWS {
             return Err(format!(
                 "table '{}' would have {} rows at scale '{scale}', above the limit of {}",
                 s.tables[t].name,
                 crate::report::thousands(rows),
-                crate::report::thousands(super::MAX_ROWS)
+                crate::report::thousands(MAX_ROWS)
             ));
         }
     }

@@ -33,6 +33,8 @@ pub mod formula;
 pub mod layout;
 pub mod model;
 pub mod parse;
+mod rules;
+mod strategy;
 mod words;
 
 pub use builtin::{built_in, built_in_named, built_in_names};
@@ -53,9 +55,6 @@ use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Most rows one table may have.
-pub const MAX_ROWS: u64 = 100_000_000_000;
 
 /// A data model read from a `.spindle.json` schema, usable wherever Retail is.
 ///
@@ -355,7 +354,7 @@ fn may_be_null(s: &Schema, t: usize, c: usize, depth: usize) -> bool {
             } => !s.tables[*rt].columns[*rc].ty.is_numeric() && remote(*rt, *rc),
         }),
         G::Formula(_) | G::Correlated { .. } | G::Derived { .. } => {
-            layout::local_deps(table, c).into_iter().any(local)
+            strategy::local_deps(table, c).into_iter().any(local)
         }
         G::ReferenceData { dataset, field, .. }
         | G::RecordSample { dataset, field, .. }

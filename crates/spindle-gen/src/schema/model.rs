@@ -6,6 +6,9 @@ use super::formula::Expr;
 use arrow_schema::{DataType, TimeUnit};
 use std::sync::Arc;
 
+/// Most rows one table may have.
+pub const MAX_ROWS: u64 = 100_000_000_000;
+
 /// A parsed and checked schema.
 #[derive(Clone, Debug)]
 pub struct Schema {
