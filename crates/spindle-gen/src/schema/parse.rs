@@ -642,17 +642,30 @@ impl Parser<'_> {
         generator.unwrap_or(Generator::Null)
     }
 
-    fn relationships(&mut self, v: &Value) -> Vec<Relationship> {
+    /// The objects of list `v` at `path`, each with its path (an error for anything
+    /// else).
+    pub(super) fn objects<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+    ) -> Vec<(String, &'v Map<String, Value>)> {
         let Value::Array(items) = v else {
-            self.err("relationships", format!("must be a list, not {}", kind(v)));
+            self.err(path, format!("must be a list, not {}", kind(v)));
             return Vec::new();
         };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let at = format!("{path}.{i}");
+                self.object(item, &at).map(|m| (at, m))
+            })
+            .collect()
+    }
+
+    fn relationships(&mut self, v: &Value) -> Vec<Relationship> {
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("relationships.{i}");
-            let Some(m) = self.object(item, &path) else {
-                continue;
-            };
+        for (path, m) in self.objects(v, "relationships") {
             self.check_keys(
                 m,
                 &path,

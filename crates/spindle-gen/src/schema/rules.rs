@@ -7,7 +7,7 @@
 use super::error::SchemaError;
 use super::eval::{Eval, cast_strict, f64s, micros, rounding_digits};
 use super::model::{CmpOp, ColumnType, Comparison, Generator, Operand, Rule, Schema, Table};
-use super::parse::{Parser, kind};
+use super::parse::Parser;
 use super::strategy::{DAY, local_deps};
 use crate::error::Result;
 use arrow_array::cast::AsArray;
@@ -176,16 +176,8 @@ impl Parser<'_> {
     }
 
     pub(super) fn rules(&mut self, v: &Value, tables: &[Table]) -> Vec<Rule> {
-        let Value::Array(items) = v else {
-            self.err("business_rules", format!("must be a list, not {}", kind(v)));
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("business_rules.{i}");
-            let Some(m) = self.object(item, &path) else {
-                continue;
-            };
+        for (path, m) in self.objects(v, "business_rules") {
             if let Some(rule) = self.rule(m, &path, tables) {
                 out.push(rule);
             }

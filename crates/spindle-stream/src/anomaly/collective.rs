@@ -3,12 +3,13 @@
 //! of a batch (a chosen group's rows packed into one window of event time).
 
 use super::kernels::{Edit, column};
+use super::kind::{AnomalyKind, find_column};
 use super::pick_count;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{DataType, Schema, TimeUnit};
 use foldhash::fast::FixedState;
 use spindle_gen::rng::RandomStream;
 use std::collections::{HashMap, HashSet};
@@ -50,6 +51,60 @@ impl CollectiveAnomaly {
     pub fn fraction(mut self, fraction: f64) -> Self {
         self.fraction = fraction;
         self
+    }
+}
+
+impl AnomalyKind for CollectiveAnomaly {
+    fn kind(&self) -> &'static str {
+        "collective"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    fn check_settings(&self, label: &str) -> Result<()> {
+        if self.window_seconds.is_finite() && self.window_seconds > 0.0 {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "window_seconds",
+            format!("{label}: {} must be > 0", self.window_seconds),
+        ))
+    }
+
+    fn check_columns(&self, table: &str, schema: &Schema) -> Result<()> {
+        find_column("collective group column", &self.group_column, table, schema)?;
+        let what = "collective timestamp column";
+        let t = schema
+            .field(find_column(what, &self.timestamp_column, table, schema)?)
+            .data_type();
+        if matches!(t, DataType::Timestamp(..)) {
+            return Ok(());
+        }
+        Err(Error::column(
+            what,
+            &self.timestamp_column,
+            format!("is {t}, not a timestamp"),
+            table,
+            schema,
+        ))
+    }
+
+    fn surveyed(&self) -> Vec<&str> {
+        vec![&self.group_column, &self.timestamp_column]
+    }
+
+    fn overwrites(&self) -> Option<&str> {
+        None
+    }
+
+    fn moves_rows(&self) -> bool {
+        true
     }
 }
 

@@ -3,12 +3,13 @@
 //! eligible rows given an anomalous value).
 
 use super::kernels::{Edit, column, is_text, literal, picked_rows};
+use super::kind::{AnomalyKind, find_column};
 use super::{Value, pick_count};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
 use spindle_gen::dist::sample_without_replacement;
 use spindle_gen::rng::RandomStream;
 
@@ -52,6 +53,64 @@ impl ContextualAnomaly {
     pub fn fraction(mut self, fraction: f64) -> Self {
         self.fraction = fraction;
         self
+    }
+}
+
+impl AnomalyKind for ContextualAnomaly {
+    fn kind(&self) -> &'static str {
+        "contextual"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    fn check_settings(&self, label: &str) -> Result<()> {
+        if self.normal_values.is_empty() || self.anomalous_values.is_empty() {
+            return Err(Error::invalid(
+                "normal_values",
+                format!("{label}: normal_values and anomalous_values must not be empty"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_columns(&self, table: &str, schema: &Schema) -> Result<()> {
+        let what = "contextual anomaly column";
+        let i = find_column(what, &self.column, table, schema)?;
+        find_column(
+            "contextual condition column",
+            &self.condition_column,
+            table,
+            schema,
+        )?;
+        let t = schema.field(i).data_type();
+        match self
+            .anomalous_values
+            .iter()
+            .find(|v| literal(v, t).is_none())
+        {
+            None => Ok(()),
+            Some(v) => Err(Error::column(
+                what,
+                &self.column,
+                format!("is {t}, which cannot hold the anomalous value {v:?}"),
+                table,
+                schema,
+            )),
+        }
+    }
+
+    fn surveyed(&self) -> Vec<&str> {
+        vec![&self.condition_column]
+    }
+
+    fn overwrites(&self) -> Option<&str> {
+        Some(&self.column)
     }
 }
 

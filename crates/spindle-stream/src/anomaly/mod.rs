@@ -9,8 +9,8 @@
 //! result does not depend on the thread count or on how the table is chunked: a table
 //! injected chunk by chunk equals the table injected whole.
 //!
-//! A file per kind holds its spec and its kernel (`point.rs`, `contextual.rs`,
-//! `collective.rs`); `kernels.rs` the edit they share and its Arrow helpers;
+//! A file per kind holds its spec, its answers to [`AnomalyKind`] (`kind.rs`) and its
+//! kernel (`point.rs`, `contextual.rs`, `collective.rs`); `kernels.rs` the edit they share and its Arrow helpers;
 //! `registry.rs` the checks and the order edits apply in; `injector.rs` the survey
 //! pass and the chunk-by-chunk injection (merged or placed).
 
@@ -20,12 +20,14 @@ mod collective;
 mod contextual;
 mod injector;
 mod kernels;
+mod kind;
 mod point;
 mod registry;
 
 pub use collective::CollectiveAnomaly;
 pub use contextual::ContextualAnomaly;
 pub(crate) use injector::{ColumnRead, Injector, Placement, Positioned};
+pub(crate) use kind::AnomalyKind;
 pub use point::PointAnomaly;
 pub use registry::{AnomalyRegistry, Injected};
 
@@ -97,21 +99,19 @@ impl From<CollectiveAnomaly> for Anomaly {
 }
 
 impl Anomaly {
-    /// The label written into `_spindle_anomaly_type`: `kind:name`.
-    pub fn anomaly_type(&self) -> String {
+    /// The kind it is, for what every kind answers.
+    pub(crate) fn as_kind(&self) -> &dyn AnomalyKind {
         match self {
-            Anomaly::Point(a) => format!("point:{}", a.name),
-            Anomaly::Contextual(a) => format!("contextual:{}", a.name),
-            Anomaly::Collective(a) => format!("collective:{}", a.name),
+            Anomaly::Point(a) => a,
+            Anomaly::Contextual(a) => a,
+            Anomaly::Collective(a) => a,
         }
     }
 
-    fn fraction(&self) -> f64 {
-        match self {
-            Anomaly::Point(a) => a.fraction,
-            Anomaly::Contextual(a) => a.fraction,
-            Anomaly::Collective(a) => a.fraction,
-        }
+    /// The label written into `_spindle_anomaly_type`: `kind:name`.
+    pub fn anomaly_type(&self) -> String {
+        let a = self.as_kind();
+        format!("{}:{}", a.kind(), a.name())
     }
 
     /// Checks settings that do not depend on a table.
@@ -119,7 +119,7 @@ impl Anomaly {
     /// # Errors
     /// A fraction outside 0..=1, a bad multiplier range or window, no values.
     pub fn validate(&self) -> Result<()> {
-        let f = self.fraction();
+        let f = self.as_kind().fraction();
         let label = self.anomaly_type();
         if !(0.0..=1.0).contains(&f) {
             return Err(Error::invalid(
@@ -127,34 +127,7 @@ impl Anomaly {
                 format!("{label}: {f} is not in 0..=1"),
             ));
         }
-        match self {
-            Anomaly::Point(a) => {
-                let (lo, hi) = a.multiplier_range;
-                if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi) {
-                    return Err(Error::invalid(
-                        "multiplier_range",
-                        format!("{label}: ({lo}, {hi}) must satisfy 0 < min <= max"),
-                    ));
-                }
-            }
-            Anomaly::Contextual(a) => {
-                if a.normal_values.is_empty() || a.anomalous_values.is_empty() {
-                    return Err(Error::invalid(
-                        "normal_values",
-                        format!("{label}: normal_values and anomalous_values must not be empty"),
-                    ));
-                }
-            }
-            Anomaly::Collective(a) => {
-                if !(a.window_seconds.is_finite() && a.window_seconds > 0.0) {
-                    return Err(Error::invalid(
-                        "window_seconds",
-                        format!("{label}: {} must be > 0", a.window_seconds),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        self.as_kind().check_settings(&label)
     }
 }
 

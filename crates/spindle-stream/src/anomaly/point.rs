@@ -3,12 +3,13 @@
 //! its edit of a batch (picked rows multiplied).
 
 use super::kernels::{Edit, column, picked_rows};
+use super::kind::{AnomalyKind, find_column};
 use super::pick_count;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
 use spindle_gen::dist::sample_without_replacement;
 use spindle_gen::rng::RandomStream;
 use std::sync::Arc;
@@ -46,6 +47,56 @@ impl PointAnomaly {
     pub fn fraction(mut self, fraction: f64) -> Self {
         self.fraction = fraction;
         self
+    }
+}
+
+impl AnomalyKind for PointAnomaly {
+    fn kind(&self) -> &'static str {
+        "point"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    fn check_settings(&self, label: &str) -> Result<()> {
+        let (lo, hi) = self.multiplier_range;
+        if lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "multiplier_range",
+            format!("{label}: ({lo}, {hi}) must satisfy 0 < min <= max"),
+        ))
+    }
+
+    fn check_columns(&self, table: &str, schema: &Schema) -> Result<()> {
+        let what = "point anomaly column";
+        let t = schema
+            .field(find_column(what, &self.column, table, schema)?)
+            .data_type();
+        if t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..)) {
+            return Ok(());
+        }
+        Err(Error::column(
+            what,
+            &self.column,
+            format!("is {t}, not a number"),
+            table,
+            schema,
+        ))
+    }
+
+    fn surveyed(&self) -> Vec<&str> {
+        vec![&self.column]
+    }
+
+    fn overwrites(&self) -> Option<&str> {
+        Some(&self.column)
     }
 }
 

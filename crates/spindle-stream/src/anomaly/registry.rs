@@ -4,7 +4,7 @@
 use super::kernels::{self, Edit};
 use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
 use crate::batches::Batches;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt16Type};
 use arrow_array::{
@@ -67,57 +67,7 @@ impl AnomalyRegistry {
     pub fn check(&self, table: &str, schema: &Schema) -> Result<()> {
         for a in &self.anomalies {
             a.validate()?;
-            let find = |what: &str, name: &str| {
-                schema
-                    .index_of(name)
-                    .map_err(|_| Error::column(what, name, "does not exist", table, schema))
-            };
-            match a {
-                Anomaly::Point(p) => {
-                    let i = find("point anomaly column", &p.column)?;
-                    let t = schema.field(i).data_type();
-                    if !(t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..)))
-                    {
-                        return Err(Error::column(
-                            "point anomaly column",
-                            &p.column,
-                            format!("is {t}, not a number"),
-                            table,
-                            schema,
-                        ));
-                    }
-                }
-                Anomaly::Contextual(c) => {
-                    let i = find("contextual anomaly column", &c.column)?;
-                    find("contextual condition column", &c.condition_column)?;
-                    let t = schema.field(i).data_type();
-                    for v in &c.anomalous_values {
-                        if kernels::literal(v, t).is_none() {
-                            return Err(Error::column(
-                                "contextual anomaly column",
-                                &c.column,
-                                format!("is {t}, which cannot hold the anomalous value {v:?}"),
-                                table,
-                                schema,
-                            ));
-                        }
-                    }
-                }
-                Anomaly::Collective(c) => {
-                    find("collective group column", &c.group_column)?;
-                    let i = find("collective timestamp column", &c.timestamp_column)?;
-                    let t = schema.field(i).data_type();
-                    if !matches!(t, DataType::Timestamp(..)) {
-                        return Err(Error::column(
-                            "collective timestamp column",
-                            &c.timestamp_column,
-                            format!("is {t}, not a timestamp"),
-                            table,
-                            schema,
-                        ));
-                    }
-                }
-            }
+            a.as_kind().check_columns(table, schema)?;
         }
         Ok(())
     }

@@ -302,15 +302,11 @@ fn injection_order<'a>(
     let Some(column) = event_time else {
         return Some(None);
     };
-    let mut moves = false;
-    for a in anomalies.anomalies() {
-        match a {
-            Anomaly::Contextual(c) if c.column == column => return None,
-            Anomaly::Collective(_) => moves = true,
-            _ => {}
-        }
+    let kinds = || anomalies.anomalies().iter().map(Anomaly::as_kind);
+    if kinds().any(|a| a.overwrites() == Some(column)) {
+        return None;
     }
-    if !moves {
+    if !kinds().any(|a| a.moves_rows()) {
         return Some(None);
     }
     let field = schema.field_with_name(column).ok()?;

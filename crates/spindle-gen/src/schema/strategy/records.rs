@@ -42,12 +42,11 @@ impl Parser<'_> {
         }
     }
 
-    fn dataset_weights(&mut self, g: &Gen, d: &Dataset) -> Option<Option<Vec<f64>>> {
-        let Some(name) = self.gen_text(g, "weight_field") else {
-            return Some(None);
-        };
-        let at = format!("{}.weight_field", g.path);
-        let Some(f) = d.field(name) else {
+    /// Field `name` of dataset `d` (an error at `at` naming its fields where it has
+    /// none).
+    fn field_of(&mut self, d: &Dataset, name: &str, at: String) -> Option<usize> {
+        let found = d.field(name);
+        if found.is_none() {
             self.err(
                 at,
                 format!(
@@ -56,8 +55,16 @@ impl Parser<'_> {
                     d.field_names()
                 ),
             );
-            return None;
+        }
+        found
+    }
+
+    fn dataset_weights(&mut self, g: &Gen, d: &Dataset) -> Option<Option<Vec<f64>>> {
+        let Some(name) = self.gen_text(g, "weight_field") else {
+            return Some(None);
         };
+        let at = format!("{}.weight_field", g.path);
+        let f = self.field_of(d, name, at.clone())?;
         match d.weights(f) {
             Some(w) => Some(Some(w)),
             None => {
@@ -126,17 +133,7 @@ impl Parser<'_> {
     fn record_sample(&mut self, g: &Gen) -> Option<Generator> {
         let d = self.dataset(g)?;
         let name = self.required_text(g, "field")?;
-        let Some(field) = d.field(name) else {
-            self.err(
-                format!("{}.field", g.path),
-                format!(
-                    "no field '{name}' in dataset '{}'; fields: {}",
-                    d.name,
-                    d.field_names()
-                ),
-            );
-            return None;
-        };
+        let field = self.field_of(&d, name, format!("{}.field", g.path))?;
         let unique = match g.get("unique") {
             Some((v, at)) => self.boolean(v, &at)?,
             None => false,
@@ -153,17 +150,7 @@ impl Parser<'_> {
     fn record_field(&mut self, g: &Gen) -> Option<Generator> {
         let field_name = self.required_text(g, "field")?;
         let d = self.dataset(g)?;
-        let Some(field) = d.field(field_name) else {
-            self.err(
-                format!("{}.field", g.path),
-                format!(
-                    "no field '{field_name}' in dataset '{}'; fields: {}",
-                    d.name,
-                    d.field_names()
-                ),
-            );
-            return None;
-        };
+        let field = self.field_of(&d, field_name, format!("{}.field", g.path))?;
         // The anchor is found once every column is known (`resolve_anchors`).
         Some(Generator::RecordField {
             dataset: d,

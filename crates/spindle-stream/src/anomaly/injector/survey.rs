@@ -225,12 +225,7 @@ impl AnomalyRegistry {
     pub(super) fn surveyed_columns(&self, also: Option<&str>) -> Vec<String> {
         let mut columns: Vec<String> = Vec::new();
         for a in self.anomalies() {
-            let read: &[&String] = match a {
-                Anomaly::Point(p) => &[&p.column],
-                Anomaly::Contextual(c) => &[&c.condition_column],
-                Anomaly::Collective(c) => &[&c.group_column, &c.timestamp_column],
-            };
-            for &column in read {
+            for column in a.as_kind().surveyed() {
                 push_new(&mut columns, column);
             }
         }
@@ -242,9 +237,7 @@ impl AnomalyRegistry {
 
     /// Whether a collective anomaly is registered (the survey then keeps rows).
     pub(super) fn moves_rows(&self) -> bool {
-        self.anomalies()
-            .iter()
-            .any(|a| matches!(a, Anomaly::Collective(_)))
+        self.anomalies().iter().any(|a| a.as_kind().moves_rows())
     }
 
     /// [`AnomalyRegistry::plan`], the survey keeping the rows of groups whose priority
