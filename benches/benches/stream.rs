@@ -7,8 +7,8 @@ use arrow_array::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use spindle_gen::{RetailDomain, Scale, Spindle};
 use spindle_sinks::{JsonEncoder, ParquetOptions, ParquetSink, StreamWriter};
-use spindle_stream::delivery::Delivery;
-use spindle_stream::pacer::Pacer;
+use spindle_stream::Delivery;
+use spindle_stream::Pacer;
 use spindle_stream::{
     AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, StreamConfig, Value,
 };

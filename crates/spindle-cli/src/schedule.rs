@@ -5,8 +5,8 @@ use crate::args::{RunArgs, ScaleArgs, ScheduleArgs, StreamOnlyArgs};
 use crate::config_file::{ConfigFile, Layered, stream_config};
 use anyhow::{Context, Result, bail};
 use plotters::prelude::*;
-use spindle_stream::pacer::{Pacer, PlannedSecond};
 use spindle_stream::{BurstWindow, StreamConfig};
+use spindle_stream::{Pacer, PlannedSecond};
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -14,15 +14,15 @@
 
 mod chunks;
 pub mod dist;
-pub mod domain;
-pub mod error;
+mod domain;
+mod error;
 mod generate;
 pub mod reference;
 mod registry;
 mod report;
-pub mod retail;
+mod retail;
 pub mod rng;
-pub mod scale;
+mod scale;
 pub mod schema;
 
 pub use chunks::{

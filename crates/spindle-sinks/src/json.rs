@@ -842,17 +842,6 @@ fn write_date(days: i64, out: &mut Vec<u8>) {
     two(d, out);
 }
 
-/// Writes microseconds since the epoch as `YYYY-MM-DD HH:MM:SS[.ffffff]`.
-pub fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
-    let secs = micros.div_euclid(1_000_000);
-    write_date(secs.div_euclid(86_400), out);
-    write_time_of_day(
-        secs.rem_euclid(86_400) as u32,
-        micros.rem_euclid(1_000_000) as u32,
-        out,
-    );
-}
-
 /// Writes ` HH:MM:SS[.ffffff]`.
 fn write_time_of_day(tod: u32, frac: u32, out: &mut Vec<u8>) {
     let mut text = *b" 00:00:00.000000";
@@ -875,16 +864,28 @@ fn write_time_of_day(tod: u32, frac: u32, out: &mut Vec<u8>) {
     }
 }
 
-/// The timestamp text of `micros`, as the JSON encoder writes it (without quotes).
-pub fn timestamp_text(micros: i64) -> String {
-    let mut out = Vec::with_capacity(26);
-    write_timestamp(micros, &mut out);
-    String::from_utf8(out).expect("ASCII")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes microseconds since the epoch as `YYYY-MM-DD HH:MM:SS[.ffffff]`, with the
+    /// encoder's date and time-of-day writers.
+    fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
+        let secs = micros.div_euclid(1_000_000);
+        write_date(secs.div_euclid(86_400), out);
+        write_time_of_day(
+            secs.rem_euclid(86_400) as u32,
+            micros.rem_euclid(1_000_000) as u32,
+            out,
+        );
+    }
+
+    /// The timestamp text of `micros`, as the JSON encoder writes it (without quotes).
+    fn timestamp_text(micros: i64) -> String {
+        let mut out = Vec::with_capacity(26);
+        write_timestamp(micros, &mut out);
+        String::from_utf8(out).expect("ASCII")
+    }
 
     fn float(v: f64) -> String {
         let mut out = Vec::new();

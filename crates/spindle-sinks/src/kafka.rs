@@ -9,6 +9,7 @@
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
+use crate::event::TABLE_PLACEHOLDER;
 use crate::json::{JsonLines, SharedEvents};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
@@ -137,8 +138,6 @@ impl ProducerContext for Deliveries {
         }
     }
 }
-
-pub use crate::event::TABLE_PLACEHOLDER;
 
 /// Produces events to a Kafka topic, or to a topic per table when the topic holds
 /// [`TABLE_PLACEHOLDER`].
@@ -323,7 +322,7 @@ impl KafkaSink {
             None => batch.column_by_name(crate::event::KEY).cloned(),
         };
         let keys = keys.as_ref().map(|k| k.as_string::<i32>());
-        let table = crate::table_of(batch);
+        let table = crate::event::table_of(batch);
         let topic = self.topic_of(table.as_deref())?;
         let labels = batch
             .column_by_name(crate::event::ANOMALY_TYPE)

@@ -4,29 +4,28 @@
 //! anomaly labels, then the `_spindle_*` metadata) through the [`StreamWriter`] trait;
 //! a row is formatted only inside a sink, and sinks format whole batches.
 
-pub mod address;
-pub mod console;
-pub mod csv_sink;
-pub mod error;
+mod address;
+mod console;
+mod csv_sink;
+mod error;
 pub mod event;
-pub mod file;
-pub mod json;
+mod file;
+mod json;
 #[cfg(feature = "kafka")]
-pub mod kafka;
-pub mod parquet_sink;
-pub mod per_table;
+mod kafka;
+mod parquet_sink;
+mod per_table;
 
 pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};
 pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};
-pub use event::table_of;
 pub use file::{FileMode, FileSink};
 pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents, envelope_tables};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
-pub use per_table::PerTableSink;
+pub use per_table::{OpenSink, PerTableSink};
 
 use arrow_array::RecordBatch;
 

@@ -548,7 +548,7 @@ impl StreamWriter for ParquetSink {
         {
             return Err(Error::SchemaChanged {
                 sink: self.describe(),
-                table: crate::table_of(other).unwrap_or_else(|| "?".into()),
+                table: crate::event::table_of(other).unwrap_or_else(|| "?".into()),
             });
         }
         // Slices gather until they fill the row group, then are encoded together.

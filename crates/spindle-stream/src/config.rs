@@ -574,7 +574,7 @@ impl WatermarkEvery {
     }
 }
 
-crate::settings! {
+crate::settings::settings! {
     /// Settings of a streaming run: the reference's fields and defaults, and beyond them
     /// delivery faults, realtime pacing, partitioned runs and change streams. This is
     /// the one declaration of every run setting: `--config` keys, the CLI's flags and

@@ -277,7 +277,7 @@ impl StreamingMultiWriter {
                         Message::Batches(delivery) => {
                             let _turn = gate.acquire();
                             for batch in delivery.batches() {
-                                if let Some(t) = spindle_sinks::table_of(batch) {
+                                if let Some(t) = spindle_sinks::event::table_of(batch) {
                                     tables.insert(t);
                                 }
                             }
@@ -366,7 +366,7 @@ impl StreamingMultiWriter {
         self.check_stop()?;
         for batch in &batches {
             self.events += batch.num_rows() as u64;
-            if let Some(t) = spindle_sinks::table_of(batch) {
+            if let Some(t) = spindle_sinks::event::table_of(batch) {
                 self.tables.insert(t);
             }
         }

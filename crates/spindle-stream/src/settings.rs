@@ -177,7 +177,7 @@ impl<T: SettingValue> SettingValue for Vec<T> {
 }
 
 /// `value` deserialized as a `T`, an error naming `key` otherwise.
-pub fn deserialize_setting<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+pub(crate) fn deserialize_setting<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     key: &'static str,
     value: D,
 ) -> Result<T> {
@@ -185,7 +185,7 @@ pub fn deserialize_setting<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 }
 
 /// `texts` parsed as a `T`, an error naming `key` otherwise.
-pub fn parse_setting<T: SettingValue>(key: &'static str, texts: &[&str]) -> Result<T> {
+pub(crate) fn parse_setting<T: SettingValue>(key: &'static str, texts: &[&str]) -> Result<T> {
     T::from_texts(texts).map_err(|message| Error::invalid(key, message))
 }
 
@@ -193,7 +193,6 @@ pub fn parse_setting<T: SettingValue>(key: &'static str, texts: &[&str]) -> Resu
 /// struct (serde `Deserialize` with defaults, unknown keys refused), `Default`,
 /// `SETTINGS` (every key with its doc), `set` (a flag's texts), `set_value` (a
 /// `--config` or Python value), and `default_json` (a key's default as JSON).
-#[macro_export]
 macro_rules! settings {
     (
         $(#[$meta:meta])*
@@ -283,6 +282,7 @@ macro_rules! settings {
         }
     };
 }
+pub(crate) use settings;
 
 /// An instant in UTC, to the microsecond: `YYYY-MM-DDTHH:MM:SS[.ffffff]` (UTC) or RFC
 /// 3339 with an offset as text; Unix seconds as a number.

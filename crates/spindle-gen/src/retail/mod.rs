@@ -580,11 +580,6 @@ impl RetailPlan {
         (covered as f64 / (RANGE_END - RANGE_START) as f64).max(1e-9)
     }
 
-    /// The counts planned.
-    pub fn counts(&self) -> Counts {
-        self.counts
-    }
-
     fn check_range(&self, driver: &str, units: &Range<u64>) -> Result<()> {
         let total = self.units(driver);
         if units.start > units.end || units.end > total {

@@ -40,8 +40,6 @@ mod words;
 pub use builtin::{built_in, built_in_named, built_in_names};
 pub use error::{SchemaError, SchemaErrors};
 pub use eval::SMALL_TABLE_ROWS;
-pub use layout::{Layout, Nest};
-pub use model::Schema;
 
 use crate::domain::{Domain, DomainPlan, TableSpec};
 use crate::error::{Error, Result};
@@ -50,7 +48,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema as ArrowSchema};
 use dataset::DatasetBase;
 use eval::Engine;
-use model::Generator;
+use layout::Layout;
+use model::{Generator, Schema};
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use spindle_gen::{RetailDomain, Scale, Spindle};
-use spindle_stream::anomaly::{ANOMALY_TYPE, IS_ANOMALY, pick_count};
+use spindle_stream::{ANOMALY_TYPE, IS_ANOMALY, pick_count};
 use spindle_stream::{
     AnomalyRegistry, CollectiveAnomaly, ContextualAnomaly, PointAnomaly, SpindleStreamer,
     StreamConfig, Value,

@@ -7,7 +7,7 @@ use arrow_array::{Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use proptest::prelude::*;
 use spindle_stream::StreamConfig;
-use spindle_stream::delivery::{Delivered, Delivery, count_late};
+use spindle_stream::{Delivered, Delivery, count_late};
 use std::sync::Arc;
 
 /// Runs `n` events through the permuter in chunks of `chunk`; returns the emitted

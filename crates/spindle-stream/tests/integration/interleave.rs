@@ -6,8 +6,9 @@
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use spindle_gen::{RetailDomain, Scale};
-use spindle_sinks::{FileMode, FileSink, JsonEncoder, StreamWriter, table_of};
-use spindle_stream::anomaly::IS_ANOMALY;
+use spindle_sinks::event::table_of;
+use spindle_sinks::{FileMode, FileSink, JsonEncoder, StreamWriter};
+use spindle_stream::IS_ANOMALY;
 use spindle_stream::{
     AnomalyRegistry, CollectiveAnomaly, PointAnomaly, SpindleStreamer, StreamConfig, WatermarkEvery,
 };

@@ -5,7 +5,7 @@
 use arrow_array::RecordBatch;
 use spindle_gen::{RetailDomain, Scale};
 use spindle_sinks::{Result as SinkResult, StreamWriter};
-use spindle_stream::pacer::Pacer;
+use spindle_stream::Pacer;
 use spindle_stream::{
     BurstWindow, EventTimeMode, SpindleStreamer, StopReason, StreamConfig, StreamResult, UtcInstant,
 };

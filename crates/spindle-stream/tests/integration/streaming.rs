@@ -8,7 +8,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use spindle_gen::{Partition, RetailDomain, Scale};
 use spindle_sinks::{FileMode, FileSink};
-use spindle_stream::pacer::Pacer;
+use spindle_stream::Pacer;
 use spindle_stream::{
     AnomalyRegistry, CollectiveAnomaly, PointAnomaly, SpindleStreamer, StopReason, StreamConfig,
     StreamResult, UtcInstant,
