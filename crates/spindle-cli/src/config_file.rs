@@ -28,7 +28,6 @@
 //! fraction = 0.03
 //! ```
 
-use crate::args::SettingsArgs;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -129,58 +128,6 @@ impl ConfigFile {
         }
         Ok(())
     }
-}
-
-/// The run settings: the engine's defaults, then `file`'s, then the flags'; not yet
-/// checked as a whole ([`StreamConfig::validate`]).
-///
-/// # Errors
-/// A value that is not of its setting's type or form, naming the flag and key.
-pub fn stream_config(file: Option<&ConfigFile>, flags: &SettingsArgs) -> Result<StreamConfig> {
-    let mut config = StreamConfig::default();
-    if let Some(file) = file {
-        file.settings(&mut config).map_err(named_stream_error)?;
-    }
-    for (key, texts) in &flags.given {
-        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        config.set(key, &texts).map_err(named_stream_error)?;
-    }
-    Ok(config)
-}
-
-/// `error`, about the setting `field`, naming the flag and `--config` key that set it.
-pub fn set_by(error: &dyn std::fmt::Display, field: &str) -> anyhow::Error {
-    anyhow::anyhow!("{error} (set by {})", flag_of(field))
-}
-
-/// A stream setting's error naming its flag and key (other errors as they are).
-pub fn named_stream_error(error: spindle_stream::Error) -> anyhow::Error {
-    match &error {
-        spindle_stream::Error::Invalid { field, .. } => set_by(&error, field),
-        _ => error.into(),
-    }
-}
-
-/// The flag that sets config key `key` of any command, for error messages:
-/// ``--rate or `events_per_second` in --config``.
-pub fn flag_of(key: &str) -> String {
-    use crate::args::{QueryArgs, RunArgs, ScaleArgs, StreamOnlyArgs};
-    use clap::Args;
-    let command = [
-        RunArgs::augment_args,
-        SettingsArgs::augment_args,
-        StreamOnlyArgs::augment_args,
-        ScaleArgs::augment_args,
-        QueryArgs::augment_args,
-    ]
-    .iter()
-    .fold(clap::Command::new("spindle"), |c, augment| augment(c));
-    let flag = command
-        .get_arguments()
-        .find(|a| a.get_id() == key)
-        .and_then(|a| a.get_long())
-        .map_or_else(String::new, |long| format!("--{long} or "));
-    format!("{flag}`{key}` in --config")
 }
 
 /// One anomaly declaration.

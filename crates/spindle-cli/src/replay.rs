@@ -1,8 +1,9 @@
 //! `spindle replay` and `spindle sql`: DataFusion queries over files and generated
 //! tables, streamed with every stream setting or printed.
 
+use crate::args::stream_config;
 use crate::args::{QueryArgs, ReplayArgs, RunArgs, ScaleArgs, SqlArgs};
-use crate::config_file::{ConfigFile, Layered, stream_config};
+use crate::config_file::{ConfigFile, Layered};
 use crate::generate::resolve_scale;
 use crate::stream::{common, drive};
 use anyhow::{Context, Result, bail};

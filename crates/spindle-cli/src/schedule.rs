@@ -1,8 +1,9 @@
 //! `spindle schedule`: a realtime run's schedule, second by second, without sending
 //! anything: printed as CSV and, with `--plot`, drawn as an SVG chart.
 
+use crate::args::stream_config;
 use crate::args::{RunArgs, ScaleArgs, ScheduleArgs, StreamOnlyArgs};
-use crate::config_file::{ConfigFile, Layered, stream_config};
+use crate::config_file::{ConfigFile, Layered};
 use anyhow::{Context, Result, bail};
 use plotters::prelude::*;
 use spindle_stream::{BurstWindow, StreamConfig};

@@ -2,7 +2,8 @@
 //! any output is opened, then one streaming run ([`StreamJob`]).
 
 use crate::args::{RunArgs, ScaleArgs, StreamArgs, StreamOnlyArgs};
-use crate::config_file::{self, ConfigFile, Layered, flag_of, named_stream_error, set_by};
+use crate::args::{flag_of, named_stream_error, set_by, stream_config};
+use crate::config_file::{self, ConfigFile, Layered};
 use crate::generate::resolve_scale;
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
@@ -50,7 +51,7 @@ fn layers(args: StreamArgs) -> Result<Layers> {
         stream: ConfigFile::layer(file.as_ref(), args.stream)?,
         scale: ConfigFile::layer(file.as_ref(), args.scale)?,
         run: ConfigFile::layer(file.as_ref(), args.run)?,
-        config: config_file::stream_config(file.as_ref(), &args.settings)?,
+        config: stream_config(file.as_ref(), &args.settings)?,
     })
 }
 

@@ -211,6 +211,21 @@ impl AnomalyRegistry {
 }
 
 /// `array` with `rows` (ascending) replaced by `values`, copied a run at a time.
+/// `batch` as sent: its anomaly type column (the last), coded by
+/// [`AnomalyRegistry::apply`], as text.
+pub(in crate::anomaly) fn label_text(batch: RecordBatch) -> Result<RecordBatch> {
+    let (schema, mut columns, _) = batch.into_parts();
+    let mut fields = schema.fields().to_vec();
+    let (kind, field) = (columns.pop(), fields.pop());
+    let (kind, field) = (kind.expect("labelled"), field.expect("labelled"));
+    columns.push(arrow_cast::cast(&kind, &DataType::Utf8)?);
+    fields.push(Arc::new(
+        field.as_ref().clone().with_data_type(DataType::Utf8),
+    ));
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
+}
+
 fn replace_rows(array: &ArrayRef, rows: &[u32], values: &ArrayRef) -> Result<ArrayRef> {
     if rows.is_empty() {
         return Ok(array.clone());

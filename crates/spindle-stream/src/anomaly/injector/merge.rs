@@ -1,9 +1,10 @@
 //! Injection chunk by chunk in table order: each chunk edited in place, and the moved
 //! rows merged into the stream at their new event times.
 
-use super::placement::*;
+use super::placement::OfMoved;
 use super::survey::*;
 use super::*;
+use crate::anomaly::registry::label_text;
 
 /// The rows the collective anomalies move, finished, in table order, held in the
 /// pieces the survey kept them in (copied into one batch, they would be held twice
@@ -118,21 +119,6 @@ pub(super) fn gather_column(arrays: &[&dyn Array], indices: &[(usize, usize)]) -
         }
         _ => Ok(interleave(arrays, indices)?),
     }
-}
-
-/// `batch` as sent: its anomaly type column (the last), coded by
-/// [`AnomalyRegistry::apply`], as text.
-pub(super) fn label_text(batch: RecordBatch) -> Result<RecordBatch> {
-    let (schema, mut columns, _) = batch.into_parts();
-    let mut fields = schema.fields().to_vec();
-    let (kind, field) = (columns.pop(), fields.pop());
-    let (kind, field) = (kind.expect("labelled"), field.expect("labelled"));
-    columns.push(arrow_cast::cast(&kind, &DataType::Utf8)?);
-    fields.push(Arc::new(
-        field.as_ref().clone().with_data_type(DataType::Utf8),
-    ));
-    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
-    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
 }
 
 /// The moved rows' order in the stream: by event time, then table position.

@@ -31,7 +31,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, DictionaryArray, Int64Array, RecordBatch, UInt32Array,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer};
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{DataType, SchemaRef};
 use rayon::prelude::*;
 use spindle_gen::rng::RandomStream;
 use std::sync::Arc;

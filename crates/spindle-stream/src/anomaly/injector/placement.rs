@@ -1,9 +1,9 @@
 //! Chunks made in the order they are sent: the rows that stay and the moved rows that
 //! arrive among them, placed, then edited and labelled.
 
-use super::merge::*;
 use super::survey::*;
 use super::*;
+use crate::anomaly::registry::label_text;
 
 /// The rows the collective anomalies move, where each chunk is made in the order it is
 /// sent ([`Injector::place`]): what their edits need, without their values.
