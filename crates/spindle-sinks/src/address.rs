@@ -3,9 +3,9 @@
 //! ([`SinkAddress::open`]) here.
 
 use crate::error::{Error, Result};
-use crate::{
-    ConsoleSink, FileMode, FileSink, ParquetOptions, ParquetSink, PerTableSink, StreamWriter,
-};
+use crate::{ConsoleSink, FileMode, FileSink, PerTableSink, StreamWriter};
+#[cfg(feature = "parquet")]
+use crate::{ParquetOptions, ParquetSink};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -192,6 +192,7 @@ impl SinkAddress {
                     false => open(path)?,
                 }
             }
+            #[cfg(feature = "parquet")]
             Self::Parquet(path) => {
                 let open = |path: &Path| -> Result<Box<dyn StreamWriter>> {
                     Ok(Box::new(ParquetSink::new(path, ParquetOptions::default())?))
@@ -200,6 +201,12 @@ impl SinkAddress {
                     true => Box::new(PerTableSink::new(path, self.to_string(), Box::new(open))?),
                     false => open(path)?,
                 }
+            }
+            #[cfg(not(feature = "parquet"))]
+            Self::Parquet(_) => {
+                return Err(invalid(
+                    "parquet: this build has no Parquet sink; build spindle-sinks with its `parquet` feature (a default one)".into(),
+                ));
             }
             #[cfg(feature = "kafka")]
             Self::Kafka(kafka) => Box::new(crate::KafkaSink::new(kafka.clone())?),

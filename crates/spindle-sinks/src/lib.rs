@@ -13,6 +13,7 @@ mod file;
 mod json;
 #[cfg(feature = "kafka")]
 mod kafka;
+#[cfg(feature = "parquet")]
 mod parquet_sink;
 mod per_table;
 
@@ -24,6 +25,7 @@ pub use file::{FileMode, FileSink};
 pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents, envelope_tables};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
+#[cfg(feature = "parquet")]
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
 pub use per_table::{OpenSink, PerTableSink};
 
