@@ -4,7 +4,7 @@
 
 use super::kernels::{Edit, column, picked_rows};
 use super::kind::{AnomalyKind, find_column};
-use super::pick_count;
+use super::spec::pick_count;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;

@@ -2,7 +2,7 @@
 //! and applied in order, and the label columns.
 
 use super::kernels::{self, Edit};
-use super::{ANOMALY_TYPE, Anomaly, IS_ANOMALY};
+use super::spec::Anomaly;
 use crate::batches::Batches;
 use crate::error::Result;
 use arrow_array::cast::AsArray;
@@ -13,6 +13,7 @@ use arrow_array::{
 };
 use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
 use arrow_schema::{DataType, Field, Schema};
+use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};
 use std::sync::Arc;
 
 /// Rows per slice when [`AnomalyRegistry::inject`] surveys a batch.

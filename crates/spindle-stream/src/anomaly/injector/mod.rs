@@ -22,7 +22,8 @@ use crate::anomaly::collective::{Chosen, GroupSurvey, PRIORITY_MARGIN_SIGMAS, co
 use crate::anomaly::contextual::{self, ContextualPlan};
 use crate::anomaly::kernels::{self, Edit};
 use crate::anomaly::point::{AbsMean, PointPlan};
-use crate::anomaly::{Anomaly, AnomalyRegistry};
+use crate::anomaly::registry::AnomalyRegistry;
+use crate::anomaly::spec::Anomaly;
 use crate::batches::Batches;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
