@@ -13,7 +13,8 @@ use std::str::FromStr;
 /// Every form of a sink address, for help texts and errors.
 pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
-     &batch_bytes=1000000&timeout_ms=30000&headers=false], \
+     &batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send\
+     &idempotence=true|false], \
      eventhub:[env=VAR&hub=NAME&key=COLUMN]";
 
 /// Where events go.
@@ -108,6 +109,8 @@ impl SinkAddress {
             "batch_bytes",
             "timeout_ms",
             "headers",
+            "timestamp",
+            "idempotence",
         ];
         for (key, value) in query(options, "kafka://", &allowed)? {
             let number = |v: &str| {
@@ -121,9 +124,12 @@ impl SinkAddress {
                 "linger_ms" => kafka.linger_ms = number(value)?,
                 "batch_bytes" => kafka.batch_bytes = number(value)?,
                 "timeout_ms" => kafka.delivery_timeout_ms = number(value)?,
+                "timestamp" => kafka.timestamp = value.parse()?,
+                "idempotence" => kafka.idempotence = Some(switch(key, value)?),
                 _ => kafka.headers = value != "false",
             }
         }
+        kafka.validate()?;
         Ok(Self::Kafka(kafka))
     }
 
@@ -218,6 +224,15 @@ impl SinkAddress {
 
 /// `key=value&...` of an address, each key checked against `allowed`.
 #[cfg(feature = "kafka")]
+/// `true` or `false` for option `key`.
+fn switch(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(invalid(format!("{key}={other} is not true or false"))),
+    }
+}
+
 fn query<'a>(
     text: &'a str,
     sink: &str,
@@ -315,6 +330,47 @@ mod tests {
         assert_eq!(kafka.key_column.as_deref(), Some("customer_id"));
         assert_eq!((kafka.acks.as_str(), kafka.linger_ms), ("1", 20));
         assert!(!kafka.headers);
+        // acks=1 cannot be idempotent: off unless asked (and then refused).
+        assert!(!kafka.idempotent());
+        assert_eq!(kafka.timestamp, crate::RecordTime::Event);
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn kafka_timestamps_and_idempotence_come_from_the_query() {
+        let config = |text: &str| {
+            let SinkAddress::Kafka(kafka) = text.parse().unwrap() else {
+                panic!("not kafka")
+            };
+            let idempotent = kafka
+                .client_config()
+                .into_iter()
+                .find(|(k, _)| k == "enable.idempotence")
+                .map(|(_, v)| v);
+            (kafka.timestamp, idempotent.as_deref() == Some("true"))
+        };
+        use crate::RecordTime::{Event, Send};
+        assert_eq!(config("kafka://h:1/t"), (Event, true));
+        assert_eq!(config("kafka://h:1/t?timestamp=send"), (Send, true));
+        assert_eq!(config("kafka://h:1/t?idempotence=false"), (Event, false));
+        assert_eq!(config("kafka://h:1/t?acks=0"), (Event, false));
+        for (text, needle) in [
+            (
+                "kafka://h:1/t?timestamp=now",
+                "'now' is not one of event, send",
+            ),
+            (
+                "kafka://h:1/t?idempotence=yes",
+                "idempotence=yes is not true or false",
+            ),
+            (
+                "kafka://h:1/t?acks=1&idempotence=true",
+                "needs acks=all, not acks=1",
+            ),
+        ] {
+            let err = text.parse::<SinkAddress>().unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

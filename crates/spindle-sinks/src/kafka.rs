@@ -6,14 +6,20 @@
 //! table when the topic holds `{table}`. `delivered()` counts messages the
 //! broker acknowledged; a message that fails after librdkafka's retries is counted as
 //! failed and reported by `flush`/`close`, never dropped silently.
+//!
+//! A message's Kafka timestamp is its event's `_spindle_event_time` (so a consumer
+//! windowing on record time sees the stream's event time, late events included), or
+//! the moment it was produced (`timestamp=send`). With `acks=all` the producer is
+//! idempotent: a send retried after a lost acknowledgement is not written twice.
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use crate::event::TABLE_PLACEHOLDER;
 use crate::json::{JsonLines, SharedEvents};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -22,6 +28,32 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Which instant a message's Kafka timestamp (its CreateTime) carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordTime {
+    /// The event's `_spindle_event_time`, to the millisecond; the send time for an
+    /// event without one.
+    #[default]
+    Event,
+    /// The moment the message was produced.
+    Send,
+}
+
+impl std::str::FromStr for RecordTime {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "event" => Ok(Self::Event),
+            "send" => Ok(Self::Send),
+            other => Err(Error::Invalid {
+                field: "timestamp",
+                message: format!("'{other}' is not one of event, send"),
+            }),
+        }
+    }
+}
 
 /// Settings of a [`KafkaSink`].
 #[derive(Clone, Debug, PartialEq)]
@@ -45,13 +77,18 @@ pub struct KafkaOptions {
     pub batch_bytes: u64,
     /// How long a message may take, retries included, before it counts as failed.
     pub delivery_timeout_ms: u64,
+    /// What each message's Kafka timestamp is.
+    pub timestamp: RecordTime,
+    /// The idempotent producer (no duplicate written on retry, order kept): `None`
+    /// turns it on with `acks=all`; `Some(true)` needs `acks=all`.
+    pub idempotence: Option<bool>,
     /// Further librdkafka settings (`security.protocol`, `sasl.*`, ...).
     pub extra: Vec<(String, String)>,
 }
 
 impl KafkaOptions {
-    /// Defaults for `topic` on `bootstrap_servers`: acks=all, lz4, 5 ms linger, 1 MB
-    /// batches, 30 s delivery timeout, headers on.
+    /// Defaults for `topic` on `bootstrap_servers`: acks=all and idempotent, lz4, 5 ms
+    /// linger, 1 MB batches, 30 s delivery timeout, headers on, event-time timestamps.
     pub fn new(bootstrap_servers: &str, topic: &str) -> Self {
         Self {
             bootstrap_servers: bootstrap_servers.to_string(),
@@ -63,11 +100,22 @@ impl KafkaOptions {
             linger_ms: 5,
             batch_bytes: 1_000_000,
             delivery_timeout_ms: 30_000,
+            timestamp: RecordTime::Event,
+            idempotence: None,
             extra: Vec::new(),
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Whether the producer is idempotent: as asked, else with `acks=all`.
+    pub fn idempotent(&self) -> bool {
+        self.idempotence.unwrap_or(self.acks_all())
+    }
+
+    fn acks_all(&self) -> bool {
+        matches!(self.acks.as_str(), "all" | "-1")
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
         let bad = |field, message: String| Err(Error::Invalid { field, message });
         if self.bootstrap_servers.trim().is_empty() {
             return bad(
@@ -80,6 +128,15 @@ impl KafkaOptions {
         }
         if !["0", "1", "all", "-1"].contains(&self.acks.as_str()) {
             return bad("acks", format!("'{}' is not one of 0, 1, all", self.acks));
+        }
+        if self.idempotence == Some(true) && !self.acks_all() {
+            return bad(
+                "idempotence",
+                format!(
+                    "the idempotent producer needs acks=all, not acks={}; drop idempotence=true or set acks=all",
+                    self.acks
+                ),
+            );
         }
         if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&self.compression.as_str()) {
             return bad(
@@ -108,6 +165,7 @@ impl KafkaOptions {
             ("queue.buffering.max.messages".into(), "1000000".into()),
             ("queue.buffering.max.kbytes".into(), "1048576".into()),
             ("socket.connection.setup.timeout.ms".into(), "5000".into()),
+            ("enable.idempotence".into(), self.idempotent().to_string()),
         ];
         c.extend(self.extra.iter().cloned());
         c
@@ -330,6 +388,10 @@ impl KafkaSink {
         let tombstones = batch
             .column_by_name(crate::event::TOMBSTONE)
             .and_then(|c| c.as_boolean_opt().cloned());
+        let times = match self.options.timestamp {
+            RecordTime::Event => event_millis(batch),
+            RecordTime::Send => None,
+        };
         let producer = self.producer()?;
         let mut sent = 0;
         for (row, line) in payloads.take(batch.num_rows()).enumerate() {
@@ -342,6 +404,9 @@ impl KafkaSink {
             }
             if let Some(k) = keys.filter(|k| k.is_valid(row)) {
                 record = record.key(k.value(row).as_bytes());
+            }
+            if let Some(t) = times.as_ref().filter(|t| t.is_valid(row)) {
+                record = record.timestamp(t.value(row));
             }
             if self.options.headers {
                 let mut h = OwnedHeaders::new();
@@ -384,6 +449,18 @@ impl KafkaSink {
         self.sent += sent;
         Ok(())
     }
+}
+
+/// Each event's `_spindle_event_time` in milliseconds since the epoch, rounded down
+/// (null where it has none, or where the column is text that is not an instant).
+fn event_millis(batch: &RecordBatch) -> Option<Int64Array> {
+    let column = batch.column_by_name(crate::event::EVENT_TIME)?;
+    let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+    let cast = arrow_cast::cast(column, &micros).ok()?;
+    Some(
+        cast.as_primitive::<TimestampMicrosecondType>()
+            .unary(|t| t.div_euclid(1_000)),
+    )
 }
 
 impl StreamWriter for KafkaSink {
@@ -516,6 +593,8 @@ impl EventHubOptions {
         let mut options = KafkaOptions::new(&format!("{host}:9093"), &hub);
         options.key_column = self.partition_key_column.clone();
         options.compression = "none".into();
+        // Not every Event Hubs tier takes the idempotent producer.
+        options.idempotence = Some(false);
         options.extra = vec![
             ("security.protocol".into(), "SASL_SSL".into()),
             ("sasl.mechanism".into(), "PLAIN".into()),

@@ -24,7 +24,7 @@ pub use error::{Error, Result};
 pub use file::{FileMode, FileSink};
 pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents, envelope_tables};
 #[cfg(feature = "kafka")]
-pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink};
+pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink, RecordTime};
 #[cfg(feature = "parquet")]
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
 pub use per_table::{OpenSink, PerTableSink};

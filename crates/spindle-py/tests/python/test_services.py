@@ -2,6 +2,7 @@
 SPINDLE_KAFKA_BOOTSTRAP and SPINDLE_TANSU), consumed back with confluent-kafka; and
 EventHubSink's connection string (its endpoint needs Azure)."""
 
+import datetime
 import json
 import os
 import subprocess
@@ -20,6 +21,10 @@ from spindle_engine.streaming import (
 )
 
 
+# confluent_kafka.TIMESTAMP_CREATE_TIME: the producer's timestamp, kept by the broker.
+TIMESTAMP_CREATE_TIME = 1
+
+
 def broker():
     bootstrap, tansu = os.environ.get("SPINDLE_KAFKA_BOOTSTRAP"), os.environ.get("SPINDLE_TANSU")
     if not (bootstrap and tansu):
@@ -30,8 +35,9 @@ def broker():
 
 
 def consume(bootstrap, topic, expected):
-    """Every message of `topic` (key, partition, payload, headers) once `expected` have
-    arrived and the topic has been quiet for two seconds."""
+    """Every message of `topic` (key, partition, payload, headers, (timestamp type,
+    timestamp)) once `expected` have arrived and the topic has been quiet for two
+    seconds."""
     from confluent_kafka import Consumer
 
     consumer = Consumer({
@@ -49,7 +55,9 @@ def consume(bootstrap, topic, expected):
                 continue
             assert m.error() is None, m.error()
             quiet_since = time.monotonic()
-            messages.append((m.key().decode(), m.partition(), m.value().decode(), dict(m.headers() or [])))
+            messages.append((
+                m.key().decode(), m.partition(), m.value().decode(), dict(m.headers() or []), m.timestamp(),
+            ))
     finally:
         consumer.close()
     return messages
@@ -77,15 +85,44 @@ def test_kafka_sink_delivers_every_event_once_keyed_by_its_column():
     messages = consume(bootstrap, topic, 2_000)
     assert len(messages) == 2_000, "exactly the events sent, no more"
     partition_of_key = {}
-    for key, partition, payload, headers in messages:
+    for key, partition, payload, headers, timestamp in messages:
         event = json.loads(payload)
         assert key == str(event["customer_id"]), "keyed by the customer"
         assert partition_of_key.setdefault(key, partition) == partition, "one customer, one partition"
         assert headers["_spindle_table"] == b"order"
+        # The record's CreateTime is the event's time, to the millisecond.
+        assert timestamp == (TIMESTAMP_CREATE_TIME, millis(event["_spindle_event_time"])), payload
     assert len(set(partition_of_key.values())) == 3, "spread over the 3 partitions"
-    assert len({json.loads(p)["_spindle_seq"] for _, _, p, _ in messages}) == 2_000, "no duplicates"
+    assert len({json.loads(p)["_spindle_seq"] for _, _, p, _, _ in messages}) == 2_000, "no duplicates"
     # The broker got the bytes the file got.
-    assert sorted(p for _, _, p, _ in messages) == sorted(open("same.jsonl").read().splitlines())
+    assert sorted(p for _, _, p, _, _ in messages) == sorted(open("same.jsonl").read().splitlines())
+
+
+def millis(text):
+    """`YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC) in milliseconds since the epoch, rounded down."""
+    instant = datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc)
+    delta = instant - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return (delta // datetime.timedelta(microseconds=1)) // 1_000
+
+
+def test_kafka_sink_can_stamp_send_time_and_refuses_bad_options():
+    bootstrap, tansu = broker()
+    topic = f"spindle-py-send-{time.time_ns()}"
+    subprocess.run(
+        [tansu, "topic", "create", topic, "--broker", f"tcp://{bootstrap}", "--partitions", "1"],
+        check=True, capture_output=True,
+    )
+    before = time.time() * 1000
+    kafka = KafkaSink(bootstrap, topic, key_column="customer_id", timestamp="send", idempotence=False)
+    SpindleStreamer(domain=RetailDomain(), sink=kafka, config=StreamConfig(max_events=100)).stream("order")
+    kafka.close()
+    after = time.time() * 1000
+    messages = consume(bootstrap, topic, 100)
+    assert len(messages) == 100
+    for *_, (kind, stamp) in messages:
+        assert kind == TIMESTAMP_CREATE_TIME and before - 1_000 <= stamp <= after + 1_000, stamp
+    with pytest.raises(ValueError, match="'now' is not one of event, send"):
+        KafkaSink(bootstrap, topic, timestamp="now")
 
 
 def test_event_hub_sink_takes_its_settings_from_the_connection_string():

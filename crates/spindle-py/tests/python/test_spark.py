@@ -137,8 +137,8 @@ def test_stream_parts_into_kafka_arrive_whole_without_duplicates(spark):
                      partitions=4, scale="small")
     assert sum(r.events_sent for r in results) == 5_000
     messages = consume(bootstrap, topic, 5_000)
-    seqs = sorted(json.loads(payload)["_spindle_seq"] for _, _, payload, _ in messages)
+    seqs = sorted(json.loads(payload)["_spindle_seq"] for _, _, payload, _, _ in messages)
     assert seqs == list(range(5_000)), "every event once: no duplicates, no gaps"
     partition_of_key = {}
-    for key, partition, _, _ in messages:
+    for key, partition, *_ in messages:
         assert partition_of_key.setdefault(key, partition) == partition, "a key stays on one partition"

@@ -3,6 +3,7 @@
 //! the tests are `#[ignore]`d: `.ci/run` starts tansu and runs them with `--include-ignored`.
 
 use rdkafka::ClientConfig;
+use rdkafka::Timestamp;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use spindle_gen::{RetailDomain, Scale};
@@ -79,6 +80,16 @@ fn consume(bootstrap: &str, topic: &str, expected: usize) -> Vec<OwnedMessage> {
     messages
 }
 
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` (as the JSON events write instants) in milliseconds
+/// since the epoch, rounded down.
+fn millis(text: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .and_utc()
+        .timestamp_micros()
+        .div_euclid(1_000)
+}
+
 fn stream_orders(
     sink: Box<dyn spindle_sinks::StreamWriter>,
 ) -> spindle_stream::Result<spindle_stream::StreamResult> {
@@ -132,6 +143,14 @@ fn every_event_arrives_once_keyed_and_spread_over_partitions() {
         let headers = m.headers().unwrap();
         let table = headers.iter().find(|h| h.key == "_spindle_table").unwrap();
         assert_eq!(table.value, Some(&b"order"[..]));
+        // The record's timestamp is the event's time (late events included), so a
+        // consumer windowing on record time sees the stream's event time.
+        let event_time = event["_spindle_event_time"].as_str().unwrap();
+        assert_eq!(
+            m.timestamp(),
+            Timestamp::CreateTime(millis(event_time)),
+            "{payload}"
+        );
         payloads.push(payload);
     }
     assert_eq!(payloads.len(), 5_000, "exactly the events sent, no more");

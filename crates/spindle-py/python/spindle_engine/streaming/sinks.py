@@ -49,15 +49,33 @@ class ParquetSink(NativeWriter):
 
 class KafkaSink(NativeWriter):
     """Produces events to a Kafka topic (librdkafka inside the engine), keyed by
-    ``key_column`` when given."""
+    ``key_column`` when given.
 
-    def __init__(self, bootstrap_servers: str | list[str], topic: str, key_column: str | None = None) -> None:
+    Each message's Kafka timestamp is its event's ``_spindle_event_time``
+    (``timestamp="send"``: when it was produced). The producer is idempotent (no
+    duplicate written on a retry) unless ``idempotence=False``."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str | list[str],
+        topic: str,
+        key_column: str | None = None,
+        timestamp: str = "event",
+        idempotence: bool | None = None,
+    ) -> None:
         servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
         self.topic = topic
         self.key_column = key_column
-        address = f"kafka://{servers}/{topic}"
+        options = []
         if key_column:
-            address += f"?key={key_column}"
+            options.append(f"key={key_column}")
+        if timestamp != "event":
+            options.append(f"timestamp={timestamp}")
+        if idempotence is not None:
+            options.append(f"idempotence={'true' if idempotence else 'false'}")
+        address = f"kafka://{servers}/{topic}"
+        if options:
+            address += "?" + "&".join(options)
         self._sink = _native.Sink.address(address)
 
 
