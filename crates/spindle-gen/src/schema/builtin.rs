@@ -2,7 +2,7 @@
 //! (`data/domains/NAME/`, MIT, see `data/LICENSE-sqllocks-spindle`). Retail is the
 //! hand-written [`crate::RetailDomain`]; its schema file is there too, for comparison.
 
-use super::SchemaDomain;
+use super::domain::SchemaDomain;
 use std::sync::OnceLock;
 
 /// A domain's schema file and reference data sets, and the lifecycles of its workflow
