@@ -12,7 +12,7 @@ use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
     compute_leaves,
 };
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, Encoding};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
@@ -25,70 +25,9 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 mod chunks;
+mod compression;
 use chunks::{OwnChunk, OwnEncoding};
-
-/// Compression codec of a [`ParquetSink`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ParquetCompression {
-    /// Zstandard (default: small files, fast to read).
-    #[default]
-    Zstd,
-    /// Snappy (fastest to write).
-    Snappy,
-    /// No compression.
-    None,
-}
-
-impl ParquetCompression {
-    /// The codec as the parquet crate names it.
-    fn parquet(self) -> Compression {
-        match self {
-            Self::Zstd => Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level")),
-            Self::Snappy => Compression::SNAPPY,
-            Self::None => Compression::UNCOMPRESSED,
-        }
-    }
-
-    /// `page` compressed with this codec, as a Parquet page body.
-    fn compress(self, page: &[u8]) -> Result<Vec<u8>> {
-        let compressed = match self {
-            Self::None => Ok(page.to_vec()),
-            Self::Snappy => snap::raw::Encoder::new()
-                .compress_vec(page)
-                .map_err(std::io::Error::other),
-            Self::Zstd => ZSTD.with_borrow_mut(|kept| {
-                let compressor = match kept {
-                    Some(compressor) => compressor,
-                    None => kept.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-                };
-                compressor.compress(page)
-            }),
-        };
-        compressed.map_err(|e| parquet::errors::ParquetError::External(Box::new(e)).into())
-    }
-}
-
-thread_local! {
-    /// Each thread's Zstandard context, kept from page to page (making one allocates
-    /// and clears its tables).
-    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-impl std::str::FromStr for ParquetCompression {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "zstd" => Ok(Self::Zstd),
-            "snappy" => Ok(Self::Snappy),
-            "none" | "uncompressed" => Ok(Self::None),
-            other => Err(Error::Invalid {
-                field: "compression",
-                message: format!("'{other}' is not one of zstd, snappy, none"),
-            }),
-        }
-    }
-}
+pub use compression::ParquetCompression;
 
 /// Settings of a [`ParquetSink`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,10 +245,6 @@ fn mostly_ascending(array: &dyn Array) -> bool {
 
 /// Write buffer of a Parquet file.
 const FILE_BUFFER_BYTES: usize = 64 * 1024;
-
-/// Zstandard level of [`ParquetCompression::Zstd`]: level 1 writes about twice as fast as
-/// the usual 3 and, on Spindle's tables, makes files within a few percent of its size.
-const ZSTD_LEVEL: i32 = 1;
 
 /// An open file: the row group being written has one encoder per leaf column, fed in
 /// parallel (rayon), so a wide table is encoded on every core.

@@ -13,7 +13,7 @@
 //! finished chunk is spliced into the row group beside the chunks the parquet crate
 //! encodes.
 
-use super::ParquetCompression;
+use super::compression::ParquetCompression;
 use crate::error::Result;
 use arrow_array::builder::BooleanBufferBuilder;
 use arrow_array::cast::AsArray;
