@@ -3,8 +3,8 @@
 //! of a batch (a chosen group's rows packed into one window of event time).
 
 use super::kernels::{Edit, column};
-use super::kind::{AnomalyKind, find_column};
-use super::spec::pick_count;
+use super::kind::{AnomalyKind, find_column, pick_count};
+
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;

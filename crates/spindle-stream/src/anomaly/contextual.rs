@@ -3,8 +3,8 @@
 //! eligible rows given an anomalous value).
 
 use super::kernels::{Edit, column, is_text, literal, picked_rows};
-use super::kind::{AnomalyKind, find_column};
-use super::spec::{Value, pick_count};
+use super::kind::{AnomalyKind, find_column, pick_count};
+use super::value::Value;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;

@@ -7,7 +7,7 @@
 //! an edit is the same whether the table comes whole, in chunks, or as the few rows an
 //! anomaly moves.
 
-use super::spec::Value;
+use super::value::Value;
 use crate::error::Result;
 use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
 use arrow_data::{ArrayData, transform::MutableArrayData};

@@ -50,3 +50,13 @@ pub(super) fn find_column(what: &str, name: &str, table: &str, schema: &Schema) 
         .index_of(name)
         .map_err(|_| Error::column(what, name, "does not exist", table, schema))
 }
+
+/// How many of `n` candidates a `fraction` picks: as the reference,
+/// `max(1, floor(n x fraction))`, but none for a zero fraction or no candidates.
+pub fn pick_count(n: u64, fraction: f64) -> u64 {
+    if n == 0 || fraction <= 0.0 {
+        0
+    } else {
+        ((n as f64 * fraction).floor() as u64).clamp(1, n)
+    }
+}

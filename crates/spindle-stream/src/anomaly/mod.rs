@@ -9,8 +9,9 @@
 //! result does not depend on the thread count or on how the table is chunked: a table
 //! injected chunk by chunk equals the table injected whole.
 //!
-//! `spec.rs` holds the [`Anomaly`] enum of the kinds; a file per kind its spec, its
-//! answers to `AnomalyKind` (`kind.rs`) and its kernel (`point.rs`, `contextual.rs`,
+//! `spec.rs` holds the [`Anomaly`] enum of the kinds, `value.rs` the literal values
+//! contextual anomalies use; `kind.rs` what every kind answers (`AnomalyKind`) and
+//! [`pick_count`]; a file per kind its spec, its answers and its kernel (`point.rs`, `contextual.rs`,
 //! `collective.rs`); `kernels.rs` the edit they share and its Arrow helpers;
 //! `registry.rs` the checks and the order edits apply in; `injector/` the survey pass
 //! and the chunk-by-chunk injection (merged or placed).
@@ -23,12 +24,15 @@ mod kind;
 mod point;
 mod registry;
 mod spec;
+mod value;
 
 pub use collective::CollectiveAnomaly;
 pub use contextual::ContextualAnomaly;
 pub(crate) use injector::{ColumnRead, Injector, Placement, Positioned};
+pub use kind::pick_count;
 pub use point::PointAnomaly;
 pub use registry::{AnomalyRegistry, Injected};
-pub use spec::{Anomaly, Value, pick_count};
+pub use spec::Anomaly;
+pub use value::Value;
 
 pub use spindle_sinks::event::{ANOMALY_TYPE, IS_ANOMALY};

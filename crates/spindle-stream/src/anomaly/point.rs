@@ -3,8 +3,8 @@
 //! its edit of a batch (picked rows multiplied).
 
 use super::kernels::{Edit, column, picked_rows};
-use super::kind::{AnomalyKind, find_column};
-use super::spec::pick_count;
+use super::kind::{AnomalyKind, find_column, pick_count};
+
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;

@@ -1,50 +1,11 @@
-//! What an anomaly is: the three kinds as one enum ([`Anomaly`]), the literal values
-//! contextual anomalies compare and write ([`Value`]), and how many of a table's
-//! candidates a fraction picks ([`pick_count`]).
+//! What an anomaly is: the three kinds as one enum ([`Anomaly`]), each answering
+//! [`AnomalyKind`].
 
 use super::collective::CollectiveAnomaly;
 use super::contextual::ContextualAnomaly;
 use super::kind::AnomalyKind;
 use super::point::PointAnomaly;
 use crate::error::{Error, Result};
-
-/// A literal value used by [`ContextualAnomaly`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// An integer.
-    Int(i64),
-    /// A floating-point number.
-    Float(f64),
-    /// A string.
-    Text(String),
-    /// A boolean.
-    Bool(bool),
-    /// No value: as an anomalous value it writes a null (the seed's "NULL shipping
-    /// address"), making the column nullable in every batch; as a normal value it makes
-    /// rows whose condition column is null eligible.
-    Null,
-}
-
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Text(s.to_string())
-    }
-}
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Float(v)
-    }
-}
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
 
 /// Any of the three kinds.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,15 +64,5 @@ impl Anomaly {
             ));
         }
         self.as_kind().check_settings(&label)
-    }
-}
-
-/// How many of `n` candidates a `fraction` picks: as the reference,
-/// `max(1, floor(n x fraction))`, but none for a zero fraction or no candidates.
-pub fn pick_count(n: u64, fraction: f64) -> u64 {
-    if n == 0 || fraction <= 0.0 {
-        0
-    } else {
-        ((n as f64 * fraction).floor() as u64).clamp(1, n)
     }
 }

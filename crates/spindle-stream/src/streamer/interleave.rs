@@ -17,9 +17,8 @@
 //! [`Unenvelope`] cuts envelopes into runs of one table, each sent as that table's own
 //! columns followed by the labels and metadata: what a single-table stream sends.
 
-use super::STREAM_CHUNK_ROWS;
 use super::metadata::{META_EVENT_TIME, META_SEQ, META_TABLE};
-use super::source::{Prefetch, TableSource};
+use super::source::{Prefetch, STREAM_CHUNK_ROWS, TableSource};
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMicrosecondType};

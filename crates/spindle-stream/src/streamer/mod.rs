@@ -27,7 +27,7 @@ mod source;
 pub use metadata::{
     META_DUPLICATE_OF, META_EVENT_TIME, META_SEQ, META_TABLE, META_WATERMARK, with_metadata,
 };
-pub use source::{ColumnReader, RowMaker, TableSource, event_time_column};
+pub use source::{ColumnReader, RowMaker, STREAM_CHUNK_ROWS, TableSource, event_time_column};
 
 use crate::anomaly::AnomalyRegistry;
 use crate::cdc::ChangeStream;
@@ -46,9 +46,6 @@ use spindle_sinks::StreamWriter;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-
-/// Rows per chunk when a gathered table is cut up again for streaming.
-pub const STREAM_CHUNK_ROWS: usize = 65_536;
 
 /// What a run's pacing and delivery know of its event time.
 struct Timing {

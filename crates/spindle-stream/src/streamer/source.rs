@@ -14,6 +14,9 @@ use spindle_gen::{DomainPlan, InFlight, Partition, Spindle};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// Rows per chunk when a gathered table is cut up again for streaming.
+pub const STREAM_CHUNK_ROWS: usize = 65_536;
+
 /// Reads some columns of a table from its start (see [`TableSource::columns`]).
 pub type ColumnReader = Arc<dyn Fn(&[String]) -> Result<Batches> + Send + Sync>;
 
@@ -281,12 +284,10 @@ pub(super) fn ordered_chunks(
                 .clone();
         }
     }
-    Ok(Box::new((0..n).step_by(super::STREAM_CHUNK_ROWS).map(
-        move |at| {
-            let len = super::STREAM_CHUNK_ROWS.min(n - at);
-            Ok((table.slice(at, len), seq.slice(at, len)))
-        },
-    )))
+    Ok(Box::new((0..n).step_by(STREAM_CHUNK_ROWS).map(move |at| {
+        let len = STREAM_CHUNK_ROWS.min(n - at);
+        Ok((table.slice(at, len), seq.slice(at, len)))
+    })))
 }
 
 /// How a table already in event-time order gets its anomalies chunk by chunk: with
