@@ -169,6 +169,10 @@ pub enum Format {
     Jsonl,
     /// Comma-separated values with a header row.
     Csv,
+    /// Avro object container files (instants as timestamp-micros, nullable columns as
+    /// unions with null).
+    #[cfg(feature = "avro")]
+    Avro,
 }
 
 impl Format {
@@ -178,6 +182,8 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
+            #[cfg(feature = "avro")]
+            Format::Avro => "avro",
         }
     }
 }

@@ -170,6 +170,8 @@ fn open_sink(
         )?),
         Format::Jsonl => Box::new(FileSink::new(path, FileMode::Overwrite)?),
         Format::Csv => Box::new(CsvSink::new(path)?),
+        #[cfg(feature = "avro")]
+        Format::Avro => Box::new(spindle_sinks::AvroSink::new(path)?),
     })
 }
 

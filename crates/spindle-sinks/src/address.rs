@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Every form of a sink address, for help texts and errors.
-pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH (PATH may hold {table}: a file per table), \
+pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, avro:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
      &batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send\
      &idempotence=true|false], \
@@ -27,6 +27,9 @@ pub enum SinkAddress {
     File(PathBuf),
     /// `parquet:PATH`: a Parquet file (a file per table when PATH holds `{table}`).
     Parquet(PathBuf),
+    /// `avro:PATH`: an Avro object container file (a file per table when PATH holds
+    /// `{table}`).
+    Avro(PathBuf),
     /// `kafka://HOST:PORT[,HOST:PORT]/TOPIC[?key=COLUMN&acks=..&compression=..&linger_ms=..
     /// &batch_bytes=..&timeout_ms=..&headers=false]`: a Kafka topic (a topic per table when
     /// TOPIC holds `{table}`).
@@ -83,6 +86,7 @@ impl SinkAddress {
             "console" | "stdout" if rest.is_none() => Ok(Self::Console),
             "file" | "jsonl" => Ok(Self::File(path(kind)?)),
             "parquet" => Ok(Self::Parquet(path(kind)?)),
+            "avro" => Ok(Self::Avro(path(kind)?)),
             _ => Err(invalid(format!(
                 "unknown sink '{text}'; allowed: {SINK_ADDRESS_FORMS}"
             ))),
@@ -172,10 +176,23 @@ impl SinkAddress {
         ))
     }
 
-    /// Whether the sink writes JSON (every sink but Parquet), so the columns must be
+    /// Whether the sink writes JSON (every sink but Parquet and Avro), so the columns must be
     /// types JSON can carry.
     pub fn writes_json(&self) -> bool {
-        !matches!(self, Self::Parquet(_))
+        !matches!(self, Self::Parquet(_) | Self::Avro(_))
+    }
+
+    /// The sink `open` makes for `path`, or a file per table (each made by `open`)
+    /// when `path` holds `{table}`.
+    fn one_or_per_table(
+        &self,
+        path: &Path,
+        open: impl Fn(&Path) -> Result<Box<dyn StreamWriter>> + Send + 'static,
+    ) -> Result<Box<dyn StreamWriter>> {
+        Ok(match PerTableSink::is_template(path) {
+            true => Box::new(PerTableSink::new(path, self.to_string(), Box::new(open))?),
+            false => open(path)?,
+        })
     }
 
     /// Opens the sink: creates the file, connects the producer.
@@ -190,28 +207,26 @@ impl SinkAddress {
                     true => FileMode::Append,
                     false => FileMode::Overwrite,
                 };
-                let open = move |path: &Path| -> Result<Box<dyn StreamWriter>> {
-                    Ok(Box::new(FileSink::new(path, mode)?))
-                };
-                match PerTableSink::is_template(path) {
-                    true => Box::new(PerTableSink::new(path, self.to_string(), Box::new(open))?),
-                    false => open(path)?,
-                }
+                self.one_or_per_table(path, move |path| Ok(Box::new(FileSink::new(path, mode)?)))?
             }
             #[cfg(feature = "parquet")]
-            Self::Parquet(path) => {
-                let open = |path: &Path| -> Result<Box<dyn StreamWriter>> {
-                    Ok(Box::new(ParquetSink::new(path, ParquetOptions::default())?))
-                };
-                match PerTableSink::is_template(path) {
-                    true => Box::new(PerTableSink::new(path, self.to_string(), Box::new(open))?),
-                    false => open(path)?,
-                }
-            }
+            Self::Parquet(path) => self.one_or_per_table(path, |path| {
+                Ok(Box::new(ParquetSink::new(path, ParquetOptions::default())?))
+            })?,
             #[cfg(not(feature = "parquet"))]
             Self::Parquet(_) => {
                 return Err(invalid(
                     "parquet: this build has no Parquet sink; build spindle-sinks with its `parquet` feature (a default one)".into(),
+                ));
+            }
+            #[cfg(feature = "avro")]
+            Self::Avro(path) => {
+                self.one_or_per_table(path, |path| Ok(Box::new(crate::AvroSink::new(path)?)))?
+            }
+            #[cfg(not(feature = "avro"))]
+            Self::Avro(_) => {
+                return Err(invalid(
+                    "avro: this build has no Avro sink; build with the `avro` feature (spindle-cli's default features include it)".into(),
                 ));
             }
             #[cfg(feature = "kafka")]
@@ -222,9 +237,8 @@ impl SinkAddress {
     }
 }
 
-/// `key=value&...` of an address, each key checked against `allowed`.
-#[cfg(feature = "kafka")]
 /// `true` or `false` for option `key`.
+#[cfg(feature = "kafka")]
 fn switch(key: &str, value: &str) -> Result<bool> {
     match value {
         "true" => Ok(true),
@@ -233,6 +247,8 @@ fn switch(key: &str, value: &str) -> Result<bool> {
     }
 }
 
+/// `key=value&...` of an address, each key checked against `allowed`.
+#[cfg(feature = "kafka")]
 fn query<'a>(
     text: &'a str,
     sink: &str,
@@ -269,6 +285,7 @@ impl fmt::Display for SinkAddress {
             Self::Console => write!(f, "console"),
             Self::File(path) => write!(f, "file:{}", path.display()),
             Self::Parquet(path) => write!(f, "parquet:{}", path.display()),
+            Self::Avro(path) => write!(f, "avro:{}", path.display()),
             #[cfg(feature = "kafka")]
             Self::Kafka(kafka) => write!(f, "kafka:{}", kafka.topic),
             #[cfg(feature = "kafka")]

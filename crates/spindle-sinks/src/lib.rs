@@ -5,6 +5,8 @@
 //! a row is formatted only inside a sink, and sinks format whole batches.
 
 mod address;
+#[cfg(feature = "avro")]
+mod avro_sink;
 mod console;
 mod csv_sink;
 mod error;
@@ -18,6 +20,8 @@ mod parquet_sink;
 mod per_table;
 
 pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};
+#[cfg(feature = "avro")]
+pub use avro_sink::AvroSink;
 pub use console::ConsoleSink;
 pub use csv_sink::CsvSink;
 pub use error::{Error, Result};

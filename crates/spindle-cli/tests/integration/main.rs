@@ -1,6 +1,8 @@
 //! The integration tests of `spindle-cli`, one test binary (one link of arrow and parquet
 //! instead of one per file): each file beside this one is a module.
 
+#[cfg(feature = "avro")]
+mod avro;
 mod cdc;
 mod cli;
 mod common;
