@@ -43,8 +43,8 @@ impl AvroSink {
         })
     }
 
-    /// The writer for events of schema `sent` (made at the first batch), and the
-    /// schema they are written as.
+    /// The open file for events like `batch`'s (made at the first batch, its schema
+    /// from that batch's); an error for a batch of another schema.
     fn writer_for(&mut self, batch: &RecordBatch) -> Result<&mut Open> {
         let sent = &batch.schema();
         if self.open.is_none() {
