@@ -10,5 +10,6 @@ mod config_fuzz;
 mod golden;
 mod interleave;
 mod json_corpus;
+mod layering;
 mod schema;
 mod settings;
