@@ -2,7 +2,7 @@
 //! that is not our writer: every record equals the event (or row) the JSON-lines
 //! output of the same run holds, and the schema says what README promises.
 
-use crate::common::{interop_python, spindle, text};
+use crate::common::{RETAIL_TABLES, generate_retail_small, interop_python, spindle, text};
 use std::path::Path;
 use std::process::Command;
 
@@ -112,30 +112,9 @@ fn every_generated_table_reads_back_in_fastavro_as_its_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let (avro_dir, jsonl_dir) = (dir.path().join("avro"), dir.path().join("jsonl"));
     for (format, folder) in [("avro", &avro_dir), ("jsonl", &jsonl_dir)] {
-        let o = spindle(&[
-            "generate",
-            "retail",
-            "--scale",
-            "small",
-            "--format",
-            format,
-            "--output",
-            folder.to_str().unwrap(),
-            "-q",
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        generate_retail_small(format, folder);
     }
-    let tables = [
-        "product_category",
-        "product",
-        "store",
-        "promotion",
-        "customer",
-        "address",
-        "order",
-        "order_line",
-        "return",
-    ];
+    let tables = RETAIL_TABLES;
     let files: Vec<_> = tables
         .iter()
         .map(|t| {

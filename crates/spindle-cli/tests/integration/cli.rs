@@ -1,6 +1,8 @@
 //! The `spindle` binary as a process: outputs, exit codes, bad input, signals.
 
-use crate::common::{interop_python, parquet_rows, spindle, text};
+use crate::common::{
+    RETAIL_TABLES, generate_retail_small, interop_python, parquet_rows, spindle, text,
+};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -1189,30 +1191,9 @@ fn every_generated_table_reads_back_the_same_in_pyarrow_and_duckdb() {
     let dir = tempfile::tempdir().unwrap();
     let (parquet_dir, jsonl_dir) = (dir.path().join("parquet"), dir.path().join("jsonl"));
     for (format, folder) in [("parquet", &parquet_dir), ("jsonl", &jsonl_dir)] {
-        let o = spindle(&[
-            "generate",
-            "retail",
-            "--scale",
-            "small",
-            "--format",
-            format,
-            "--output",
-            folder.to_str().unwrap(),
-            "-q",
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        generate_retail_small(format, folder);
     }
-    let tables = [
-        "product_category",
-        "product",
-        "store",
-        "promotion",
-        "customer",
-        "address",
-        "order",
-        "order_line",
-        "return",
-    ];
+    let tables = RETAIL_TABLES;
     let o = Command::new(&python)
         .arg("-c")
         .arg(EVERY_TABLE_SCRIPT)

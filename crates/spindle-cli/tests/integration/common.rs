@@ -68,3 +68,33 @@ pub fn assert_stream_refused(cases: &[(&[&str], &str)]) {
         );
     }
 }
+
+/// Retail's tables, parents first.
+pub const RETAIL_TABLES: [&str; 9] = [
+    "product_category",
+    "product",
+    "store",
+    "promotion",
+    "customer",
+    "address",
+    "order",
+    "order_line",
+    "return",
+];
+
+/// Runs `spindle generate retail --scale small --format FORMAT --output FOLDER` (seed
+/// 42); fails the test if it fails.
+pub fn generate_retail_small(format: &str, folder: &Path) {
+    let o = spindle(&[
+        "generate",
+        "retail",
+        "--scale",
+        "small",
+        "--format",
+        format,
+        "--output",
+        folder.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

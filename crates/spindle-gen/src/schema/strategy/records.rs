@@ -91,14 +91,8 @@ impl Parser<'_> {
                         (Arc::new(flat), 0)
                     }
                     None => {
-                        self.err(
-                            at,
-                            format!(
-                                "no field '{name}' in dataset '{}'; fields: {}",
-                                d.name,
-                                d.field_names()
-                            ),
-                        );
+                        // Neither a field nor a path into one: the error names the fields.
+                        self.field_of(&d, name, at);
                         return None;
                     }
                 },
