@@ -126,9 +126,9 @@ pub(super) fn pattern_reads(parts: &[PatternPart], out: &mut Vec<usize>) {
     }));
 }
 
-/// Row `i` of `a`, or `other` where it is null.
-fn row_or<'a>(a: &'a StringArray, i: usize, other: &'a str) -> &'a str {
-    if a.is_valid(i) { a.value(i) } else { other }
+/// Row `i` of `a`, or `other()` where it is null (drawn only then).
+fn row_or<'a>(a: &'a StringArray, i: usize, other: impl FnOnce() -> &'a str) -> &'a str {
+    if a.is_valid(i) { a.value(i) } else { other() }
 }
 
 /// Word `k` of row `r` from `list`.
@@ -216,8 +216,8 @@ impl Eval<'_> {
         Ok(self.rows.texts(|i, r, out| {
             let (first, last) = match &names {
                 Some((f, l)) => (
-                    row_or(f, i, pick(s, words::first_names(), r, 0)),
-                    row_or(l, i, pick(s, words::last_names(), r, 1)),
+                    row_or(f, i, || pick(s, words::first_names(), r, 0)),
+                    row_or(l, i, || pick(s, words::last_names(), r, 1)),
                 ),
                 None => (
                     pick(s, words::first_names(), r, 0),
