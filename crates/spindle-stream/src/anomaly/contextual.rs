@@ -3,7 +3,7 @@
 //! eligible rows given an anomalous value).
 
 use super::kernels::{Edit, column, is_text, literal, picked_rows};
-use super::kind::{AnomalyKind, find_column, pick_count};
+use super::kind::{AnomalyKind, InPlaceKind, InPlacePlan, Learner, find_column, pick_count};
 use super::value::Value;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
@@ -112,6 +112,54 @@ impl AnomalyKind for ContextualAnomaly {
     fn overwrites(&self) -> Option<&str> {
         Some(&self.column)
     }
+
+    fn eligible_by(&self) -> Option<&str> {
+        Some(&self.condition_column)
+    }
+}
+
+impl InPlaceKind for ContextualAnomaly {
+    fn learner(&self, schema: &Schema, stream: RandomStream) -> Box<dyn Learner + '_> {
+        let column_type = schema
+            .field_with_name(&self.column)
+            .expect("checked")
+            .data_type()
+            .clone();
+        Box::new(ContextualLearner {
+            anomaly: self,
+            eligible: 0,
+            column_type,
+            stream,
+        })
+    }
+}
+
+/// A contextual anomaly's survey: the eligible rows' ranks.
+struct ContextualLearner<'a> {
+    anomaly: &'a ContextualAnomaly,
+    /// Eligible rows so far.
+    eligible: u64,
+    column_type: DataType,
+    stream: RandomStream,
+}
+
+impl Learner for ContextualLearner<'_> {
+    fn learn(&mut self, batch: &RecordBatch, _first: u64) -> Result<Vec<(u32, u64)>> {
+        let a = self.anomaly;
+        let condition = column(batch, &a.condition_column).1;
+        let ranks = eligible_ranks(condition, &a.normal_values, self.eligible)?;
+        self.eligible += ranks.len() as u64;
+        Ok(ranks)
+    }
+
+    fn plan(self: Box<Self>, _rows: u64) -> Box<dyn InPlacePlan> {
+        Box::new(ContextualPlan::new(
+            self.anomaly,
+            self.eligible,
+            &self.column_type,
+            self.stream,
+        ))
+    }
 }
 
 /// Rows of `array` whose value is one of `values`.
@@ -173,11 +221,7 @@ fn eligible_rows(array: &ArrayRef, values: &[Value]) -> Result<Vec<u64>> {
 
 /// The rows of `condition` whose value is one of `values`, each with its rank among a
 /// table's eligible rows, the first of them having rank `before`.
-pub(super) fn eligible_ranks(
-    condition: &ArrayRef,
-    values: &[Value],
-    before: u64,
-) -> Result<Vec<(u32, u64)>> {
+fn eligible_ranks(condition: &ArrayRef, values: &[Value], before: u64) -> Result<Vec<(u32, u64)>> {
     Ok(eligible_rows(condition, values)?
         .into_iter()
         .zip(before..)
@@ -187,7 +231,7 @@ pub(super) fn eligible_ranks(
 
 /// A contextual anomaly planned for a table: which of its eligible rows it takes, by
 /// rank among them in table order.
-pub(super) struct ContextualPlan {
+struct ContextualPlan {
     /// Ranks among the eligible rows, ascending.
     picks: Vec<u64>,
     literals: Vec<ArrayRef>,
@@ -196,11 +240,13 @@ pub(super) struct ContextualPlan {
     column: String,
     condition: String,
     normal_values: Vec<Value>,
+    /// Eligible rows in the batches read again so far.
+    seen: u64,
 }
 
 impl ContextualPlan {
     /// `max(1, floor(eligible x fraction))` of the table's `eligible` rows.
-    pub(super) fn new(
+    fn new(
         c: &ContextualAnomaly,
         eligible: u64,
         column_type: &DataType,
@@ -218,33 +264,33 @@ impl ContextualPlan {
             column: c.column.clone(),
             condition: c.condition_column.clone(),
             normal_values: c.normal_values.clone(),
+            seen: 0,
         }
     }
+}
 
-    /// The eligible rows of `batch`, each with its rank among the table's eligible
-    /// rows, the first of them having rank `before`.
-    pub(super) fn ranks(&self, batch: &RecordBatch, before: u64) -> Result<Vec<(u32, u64)>> {
-        eligible_ranks(
-            column(batch, &self.condition).1,
-            &self.normal_values,
-            before,
-        )
+impl InPlacePlan for ContextualPlan {
+    fn next_ranks(&mut self, batch: &RecordBatch) -> Result<Vec<(u32, u64)>> {
+        let condition = column(batch, &self.condition).1;
+        let ranks = eligible_ranks(condition, &self.normal_values, self.seen)?;
+        self.seen += ranks.len() as u64;
+        Ok(ranks)
     }
 
-    /// The edit of `batch`, whose rows sit at `positions` in the table and whose
-    /// eligible rows have `ranks` (ascending).
-    pub(super) fn edit(
-        &self,
-        batch: &RecordBatch,
-        positions: &[u64],
-        ranks: &[(u32, u64)],
-    ) -> Result<Edit> {
-        let (index, array) = column(batch, &self.column);
+    fn picks_by_position(&self) -> Option<&[u64]> {
+        None
+    }
+
+    fn picked(&self, _positions: &[u64], ranks: &[(u32, u64)]) -> Vec<u32> {
         let ranks_only: Vec<u64> = ranks.iter().map(|&(_, rank)| rank).collect();
-        let rows: Vec<u32> = picked_rows(&ranks_only, &self.picks)
+        picked_rows(&ranks_only, &self.picks)
             .into_iter()
             .map(|k| ranks[k as usize].0)
-            .collect();
+            .collect()
+    }
+
+    fn edit_rows(&self, batch: &RecordBatch, positions: &[u64], rows: Vec<u32>) -> Result<Edit> {
+        let (index, array) = column(batch, &self.column);
         let sources: Vec<&dyn Array> = self.literals.iter().map(|a| a.as_ref()).collect();
         let choice: Vec<(usize, usize)> = rows
             .iter()

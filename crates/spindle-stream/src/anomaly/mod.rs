@@ -10,8 +10,10 @@
 //! injected chunk by chunk equals the table injected whole.
 //!
 //! `spec.rs` holds the [`Anomaly`] enum of the kinds, `value.rs` the literal values
-//! contextual anomalies use; `kind.rs` what every kind answers (`AnomalyKind`) and
-//! [`pick_count`]; a file per kind its spec, its answers and its kernel (`point.rs`,
+//! contextual anomalies use; `kind.rs` what every kind answers (`AnomalyKind`), what a
+//! kind that edits in place learns, plans and edits (`InPlaceKind`, `Learner`,
+//! `InPlacePlan`), and [`pick_count`]; a file per kind its spec, its answers and its
+//! kernel (`point.rs`,
 //! `contextual.rs`, `collective.rs`); `kernels.rs` the edit they share and its Arrow
 //! helpers; `registry.rs` the checks and the order edits apply in; `injector/` the
 //! survey pass and the chunk-by-chunk injection (merged or placed).

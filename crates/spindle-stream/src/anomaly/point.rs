@@ -3,7 +3,7 @@
 //! its edit of a batch (picked rows multiplied).
 
 use super::kernels::{Edit, column, picked_rows};
-use super::kind::{AnomalyKind, find_column, pick_count};
+use super::kind::{AnomalyKind, InPlaceKind, InPlacePlan, Learner, find_column, pick_count};
 
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
@@ -107,7 +107,7 @@ const MEAN_BLOCK_ROWS: u64 = 65_536;
 /// The mean absolute value of a point anomaly's column (its baseline), over the table
 /// in order.
 #[derive(Default)]
-pub(super) struct AbsMean {
+struct AbsMean {
     total: (f64, u64),
     block: (f64, u64),
     block_index: u64,
@@ -115,7 +115,7 @@ pub(super) struct AbsMean {
 
 impl AbsMean {
     /// Adds `array`, the column's values from table position `first`.
-    pub(super) fn add(&mut self, array: &ArrayRef, first: u64) -> Result<()> {
+    fn add(&mut self, array: &ArrayRef, first: u64) -> Result<()> {
         let values = arrow_cast::cast(array, &DataType::Float64)?;
         let values = values.as_primitive::<Float64Type>();
         let mut at = 0u64;
@@ -144,7 +144,7 @@ impl AbsMean {
     }
 
     /// The mean, or 1 for a column of nulls or zeros.
-    pub(super) fn finish(mut self) -> f64 {
+    fn finish(mut self) -> f64 {
         self.close_block();
         let (sum, count) = self.total;
         if count == 0 || sum == 0.0 {
@@ -156,7 +156,7 @@ impl AbsMean {
 }
 
 /// A point anomaly planned for a table: its rows and baseline.
-pub(super) struct PointPlan {
+struct PointPlan {
     /// Table positions, ascending.
     rows: Vec<u64>,
     baseline: f64,
@@ -168,7 +168,7 @@ pub(super) struct PointPlan {
 impl PointPlan {
     /// `max(1, floor(n x fraction))` of the table's `n` rows: which ones depends on `n`
     /// alone.
-    pub(super) fn new(p: &PointAnomaly, n: u64, baseline: f64, stream: RandomStream) -> Self {
+    fn new(p: &PointAnomaly, n: u64, baseline: f64, stream: RandomStream) -> Self {
         Self {
             rows: sample_without_replacement(stream, n, pick_count(n, p.fraction)),
             baseline,
@@ -177,20 +177,52 @@ impl PointPlan {
             column: p.column.clone(),
         }
     }
+}
 
-    /// The table positions it picks, ascending.
-    pub(super) fn picks(&self) -> &[u64] {
-        &self.rows
+impl InPlaceKind for PointAnomaly {
+    fn learner(&self, _schema: &Schema, stream: RandomStream) -> Box<dyn Learner + '_> {
+        Box::new(PointLearner {
+            anomaly: self,
+            mean: AbsMean::default(),
+            stream,
+        })
+    }
+}
+
+/// A point anomaly's survey: its column's baseline.
+struct PointLearner<'a> {
+    anomaly: &'a PointAnomaly,
+    mean: AbsMean,
+    stream: RandomStream,
+}
+
+impl Learner for PointLearner<'_> {
+    fn learn(&mut self, batch: &RecordBatch, first: u64) -> Result<Vec<(u32, u64)>> {
+        self.mean
+            .add(column(batch, &self.anomaly.column).1, first)?;
+        Ok(Vec::new())
     }
 
-    /// The edit of `batch`, whose rows sit at `positions` in the table.
-    pub(super) fn edit(&self, batch: &RecordBatch, positions: &[u64]) -> Edit {
-        self.edit_rows(batch, positions, picked_rows(positions, &self.rows))
+    fn plan(self: Box<Self>, rows: u64) -> Box<dyn InPlacePlan> {
+        let baseline = self.mean.finish();
+        Box::new(PointPlan::new(self.anomaly, rows, baseline, self.stream))
+    }
+}
+
+impl InPlacePlan for PointPlan {
+    fn next_ranks(&mut self, _batch: &RecordBatch) -> Result<Vec<(u32, u64)>> {
+        Ok(Vec::new())
     }
 
-    /// The edit of `rows` (ascending, the ones it picks) of `batch`, whose rows sit at
-    /// `positions` in the table.
-    pub(super) fn edit_rows(&self, batch: &RecordBatch, positions: &[u64], rows: Vec<u32>) -> Edit {
+    fn picks_by_position(&self) -> Option<&[u64]> {
+        Some(&self.rows)
+    }
+
+    fn picked(&self, positions: &[u64], _ranks: &[(u32, u64)]) -> Vec<u32> {
+        picked_rows(positions, &self.rows)
+    }
+
+    fn edit_rows(&self, batch: &RecordBatch, positions: &[u64], rows: Vec<u32>) -> Result<Edit> {
         let (index, array) = column(batch, &self.column);
         let (lo, hi) = self.range;
         let stream = self.stream;
@@ -203,12 +235,12 @@ impl PointPlan {
                 (self.baseline * m * noise * 100.0).round() / 100.0
             })
             .collect();
-        Edit {
+        Ok(Edit {
             column: index,
             new_type: (*array.data_type() != DataType::Float64).then_some(DataType::Float64),
             nullable: false,
             rows,
             values: Arc::new(Float64Array::from(values)),
-        }
+        })
     }
 }

@@ -3,7 +3,7 @@
 
 use super::collective::CollectiveAnomaly;
 use super::contextual::ContextualAnomaly;
-use super::kind::AnomalyKind;
+use super::kind::{AnomalyKind, InPlaceKind};
 use super::point::PointAnomaly;
 use crate::error::{Error, Result};
 
@@ -34,6 +34,14 @@ impl From<CollectiveAnomaly> for Anomaly {
     }
 }
 
+/// How the injector drives an anomaly (see [`Anomaly::role`]).
+pub(super) enum Role<'a> {
+    /// Its values edited where its rows stand.
+    InPlace(&'a dyn InPlaceKind),
+    /// Its rows moved in event time.
+    Collective(&'a CollectiveAnomaly),
+}
+
 impl Anomaly {
     /// The kind it is, for what every kind answers.
     pub(crate) fn as_kind(&self) -> &dyn AnomalyKind {
@@ -41,6 +49,15 @@ impl Anomaly {
             Anomaly::Point(a) => a,
             Anomaly::Contextual(a) => a,
             Anomaly::Collective(a) => a,
+        }
+    }
+
+    /// The kind it is, for how the injector drives it: in place, or moving rows.
+    pub(super) fn role(&self) -> Role<'_> {
+        match self {
+            Anomaly::Point(a) => Role::InPlace(a),
+            Anomaly::Contextual(a) => Role::InPlace(a),
+            Anomaly::Collective(a) => Role::Collective(a),
         }
     }
 

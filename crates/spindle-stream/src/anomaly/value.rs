@@ -1,6 +1,6 @@
 //! The literal values contextual anomalies compare and write.
 
-/// A literal value used by [`ContextualAnomaly`].
+/// A literal value used by [`ContextualAnomaly`](super::ContextualAnomaly).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// An integer.

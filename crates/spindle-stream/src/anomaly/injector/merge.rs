@@ -192,20 +192,22 @@ impl Injector {
         let mut of_moved = Vec::with_capacity(self.plans.len());
         for (k, plan) in self.plans.iter().enumerate() {
             of_moved.push(match plan {
-                Plan::Point(p) => {
-                    let mut picked = vec![false; positions.len()];
-                    for i in kernels::picked_rows(positions, p.picks()) {
-                        picked[i as usize] = true;
+                Plan::InPlace(plan) => match plan.picks_by_position() {
+                    Some(picks) => {
+                        let mut picked = vec![false; positions.len()];
+                        for i in kernels::picked_rows(positions, picks) {
+                            picked[i as usize] = true;
+                        }
+                        OfMoved::Picked(picked)
                     }
-                    OfMoved::Point(picked)
-                }
-                Plan::Contextual { .. } => {
-                    let mut ranks = vec![u64::MAX; positions.len()];
-                    for &(i, rank) in all.iter().flat_map(|all| &all.ranks[k]) {
-                        ranks[i as usize] = rank;
+                    None => {
+                        let mut ranks = vec![u64::MAX; positions.len()];
+                        for &(i, rank) in all.iter().flat_map(|all| &all.ranks[k]) {
+                            ranks[i as usize] = rank;
+                        }
+                        OfMoved::Ranked(ranks)
                     }
-                    OfMoved::Contextual(ranks)
-                }
+                },
                 Plan::Collective(chosen) => match (&all, &self.registry.anomalies()[k]) {
                     (Some(all), Anomaly::Collective(c)) => {
                         let mut edit = collective_edit(
@@ -283,8 +285,7 @@ impl Injector {
                 let mut edits = Vec::with_capacity(self.plans.len());
                 for (k, plan) in self.plans.iter().enumerate() {
                     edits.push(match plan {
-                        Plan::Point(p) => (k, p.edit(&piece.batch, &piece.positions)),
-                        Plan::Contextual { plan, .. } => (
+                        Plan::InPlace(plan) => (
                             k,
                             plan.edit(&piece.batch, &piece.positions, &piece.ranks[k])?,
                         ),
@@ -334,10 +335,8 @@ impl Injector {
         let mut edits = Vec::new();
         for (k, plan) in self.plans.iter_mut().enumerate() {
             match plan {
-                Plan::Point(p) => edits.push((k, p.edit(chunk, &positions))),
-                Plan::Contextual { plan, seen } => {
-                    let ranks = plan.ranks(chunk, *seen)?;
-                    *seen += ranks.len() as u64;
+                Plan::InPlace(plan) => {
+                    let ranks = plan.next_ranks(chunk)?;
                     edits.push((k, plan.edit(chunk, &positions, &ranks)?));
                 }
                 // Its rows are all moved rows, finished already.

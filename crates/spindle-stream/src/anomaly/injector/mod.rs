@@ -19,11 +19,11 @@ mod placement;
 mod survey;
 
 use crate::anomaly::collective::{Chosen, GroupSurvey, PRIORITY_MARGIN_SIGMAS, collective_edit};
-use crate::anomaly::contextual::{self, ContextualPlan};
 use crate::anomaly::kernels::{self, Edit};
-use crate::anomaly::point::{AbsMean, PointPlan};
+use crate::anomaly::kind::{InPlacePlan, Learner};
 use crate::anomaly::registry::AnomalyRegistry;
 use crate::anomaly::spec::Anomaly;
+use crate::anomaly::spec::Role;
 use crate::batches::Batches;
 use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
@@ -32,7 +32,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, DictionaryArray, Int64Array, RecordBatch, UInt32Array,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use rayon::prelude::*;
 use spindle_gen::rng::RandomStream;
 use std::sync::Arc;
@@ -164,8 +164,10 @@ mod tests {
         let total = first;
         let kept_position = |p: u64| !(8..30).contains(&p);
         let mut at = 0u64;
+        let schema = chunks[0].as_ref().unwrap().schema();
         let (rows, _, kept) = survey::survey(
             &registry,
+            &schema,
             &streams,
             0.0,
             Box::new(chunks.into_iter()),

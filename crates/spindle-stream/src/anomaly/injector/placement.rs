@@ -14,10 +14,11 @@ pub(super) struct Placed {
 
 /// What an anomaly does to each moved row (by index among the moved rows).
 pub(super) enum OfMoved {
-    /// Whether the point anomaly picks the row.
-    Point(Vec<bool>),
-    /// The row's rank among the eligible rows (`u64::MAX`: not eligible).
-    Contextual(Vec<u64>),
+    /// Whether an anomaly that picks by position (point) picks the row.
+    Picked(Vec<bool>),
+    /// The row's rank among the eligible rows, for an anomaly that picks among them
+    /// (contextual; `u64::MAX`: not eligible).
+    Ranked(Vec<u64>),
     /// The collective anomaly's edit of the moved rows (its column one of the table's,
     /// its rows indexes among the moved rows; `None` when none moves), and each row's
     /// value in it (`u32::MAX`: this anomaly does not move the row).
@@ -48,8 +49,8 @@ impl Injector {
         let buffer = self.merge.as_ref().expect("planned with plan_placed");
         let mut columns = vec![buffer.column.clone()];
         for a in self.registry.anomalies() {
-            if let Anomaly::Contextual(c) = a {
-                push_new(&mut columns, &c.condition_column);
+            if let Some(column) = a.as_kind().eligible_by() {
+                push_new(&mut columns, column);
             }
         }
         columns
@@ -69,12 +70,8 @@ impl Injector {
         let mut chunk_ranks = Vec::with_capacity(self.plans.len());
         for plan in &mut self.plans {
             chunk_ranks.push(match plan {
-                Plan::Contextual { plan, seen } => {
-                    let ranks = plan.ranks(chunk, *seen)?;
-                    *seen += ranks.len() as u64;
-                    ranks
-                }
-                _ => Vec::new(),
+                Plan::InPlace(plan) => plan.next_ranks(chunk)?,
+                Plan::Collective(_) => Vec::new(),
             });
         }
         let buffer = self.merge.as_mut().expect("planned with plan_placed");
@@ -184,9 +181,9 @@ impl Injector {
                     .collect()
             };
             let edit = match (plan, of_moved) {
-                (Plan::Point(p), OfMoved::Point(picked)) => {
+                (Plan::InPlace(plan), OfMoved::Picked(picked)) => {
                     let (first, sent_as) = (placement.first, &placement.sent_as);
-                    let picks = p.picks();
+                    let picks = plan.picks_by_position().expect("picks by position");
                     let picks = &picks[picks.partition_point(|&x| x < first)
                         ..picks.partition_point(|&x| x < first + sent_as.len() as u64)];
                     let mut rows: Vec<u32> = picks
@@ -196,10 +193,13 @@ impl Injector {
                         .chain(moved_rows(&|i| picked[i as usize]))
                         .collect();
                     rows.sort_unstable();
-                    p.edit_rows(batch, positions, rows)
+                    plan.edit_rows(batch, positions, rows)?
                 }
-                (Plan::Contextual { plan, .. }, _) => {
-                    in_row_order(plan.edit(batch, positions, &placement.ranks[k])?)?
+                (Plan::InPlace(plan), _) => {
+                    // Ascending by rank, not by row: moved rows arrive among the others.
+                    let mut rows = plan.picked(positions, &placement.ranks[k]);
+                    rows.sort_unstable();
+                    plan.edit_rows(batch, positions, rows)?
                 }
                 // Without moved rows, nothing to do (as for the rows that stay).
                 (Plan::Collective(_), OfMoved::Collective(Some(all), value_of)) => {
@@ -231,7 +231,7 @@ impl Injector {
     }
 }
 
-/// A contextual anomaly's ranks of a chunk's eligible rows, as (row, rank) ascending by
+/// An anomaly's ranks of a chunk's eligible rows, as (row, rank) ascending by
 /// rank: those of the rows that `stay`, and those of the `moved` rows (row, index among
 /// the moved rows) that `of_moved` ranks. Empty for other anomalies.
 pub(super) fn sent_ranks(
@@ -239,7 +239,7 @@ pub(super) fn sent_ranks(
     moved: &[(u32, u32)],
     of_moved: &OfMoved,
 ) -> Vec<(u32, u64)> {
-    let OfMoved::Contextual(moved_rank) = of_moved else {
+    let OfMoved::Ranked(moved_rank) = of_moved else {
         return Vec::new();
     };
     let mut ranks: Vec<(u32, u64)> = stay
@@ -250,18 +250,4 @@ pub(super) fn sent_ranks(
         .collect();
     ranks.sort_unstable_by_key(|&(_, rank)| rank);
     ranks
-}
-
-/// `edit` with its rows ascending, each with its value.
-pub(super) fn in_row_order(edit: Edit) -> Result<Edit> {
-    if edit.rows.is_sorted() {
-        return Ok(edit);
-    }
-    let mut order: Vec<u32> = (0..edit.rows.len() as u32).collect();
-    order.sort_unstable_by_key(|&k| edit.rows[k as usize]);
-    Ok(Edit {
-        rows: order.iter().map(|&k| edit.rows[k as usize]).collect(),
-        values: arrow_select::take::take(&edit.values, &UInt32Array::from(order), None)?,
-        ..edit
-    })
 }

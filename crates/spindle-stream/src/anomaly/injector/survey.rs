@@ -13,12 +13,7 @@ pub(crate) type ColumnRead<'a> = &'a dyn Fn(&[String]) -> Result<Batches>;
 
 /// One anomaly, planned for a table.
 pub(super) enum Plan {
-    Point(PointPlan),
-    Contextual {
-        plan: ContextualPlan,
-        /// Eligible rows in the chunks injected so far.
-        seen: u64,
-    },
+    InPlace(Box<dyn InPlacePlan>),
     Collective(Chosen),
 }
 
@@ -96,33 +91,29 @@ pub(super) fn join_from(kept: &mut Vec<Kept>, from: usize) -> Result<()> {
 }
 
 /// What the survey gathers for each anomaly.
-pub(super) enum Gathered {
-    Point(AbsMean),
-    /// Eligible rows so far.
-    Contextual(u64),
+pub(super) enum Gathered<'a> {
+    InPlace(Box<dyn Learner + 'a>),
     Collective(GroupSurvey),
 }
 
-/// Reads `batches` (the table from its start) for what `registry` needs of the whole
-/// table, keeping the rows `keep` marks; returns the row count, what each anomaly
-/// gathered and the kept rows.
-pub(super) fn survey(
-    registry: &AnomalyRegistry,
+/// Reads `batches` (the table of `schema` from its start) for what `registry` needs of
+/// the whole table, keeping the rows `keep` marks; returns the row count, what each
+/// anomaly gathered and the kept rows.
+pub(super) fn survey<'a>(
+    registry: &'a AnomalyRegistry,
+    schema: &Schema,
     streams: &[RandomStream],
     margin_sigmas: f64,
     batches: Batches,
     mut keep: impl FnMut(&mut [Gathered], &RecordBatch, &mut [bool], &mut Vec<Kept>) -> Result<()>,
-) -> Result<(u64, Vec<Gathered>, Vec<Kept>)> {
+) -> Result<(u64, Vec<Gathered<'a>>, Vec<Kept>)> {
     let anomalies = registry.anomalies();
     let mut gathered: Vec<Gathered> = anomalies
         .iter()
         .zip(streams)
-        .map(|(a, &stream)| match a {
-            Anomaly::Point(_) => Gathered::Point(AbsMean::default()),
-            Anomaly::Contextual(_) => Gathered::Contextual(0),
-            Anomaly::Collective(c) => {
-                Gathered::Collective(GroupSurvey::new(c, stream, margin_sigmas))
-            }
+        .map(|(a, &stream)| match a.role() {
+            Role::InPlace(a) => Gathered::InPlace(a.learner(schema, stream)),
+            Role::Collective(c) => Gathered::Collective(GroupSurvey::new(c, stream, margin_sigmas)),
         })
         .collect();
     let mut kept: Vec<Kept> = Vec::new();
@@ -135,17 +126,9 @@ pub(super) fn survey(
         let n = batch.num_rows();
         let positions: Vec<u64> = (rows..rows + n as u64).collect();
         let mut ranks = vec![Vec::new(); anomalies.len()];
-        for ((a, g), ranks) in anomalies.iter().zip(&mut gathered).zip(&mut ranks) {
-            match (a, g) {
-                (Anomaly::Point(p), Gathered::Point(mean)) => {
-                    mean.add(batch.column_by_name(&p.column).expect("checked"), rows)?;
-                }
-                (Anomaly::Contextual(c), Gathered::Contextual(seen)) => {
-                    let condition = batch.column_by_name(&c.condition_column).expect("checked");
-                    *ranks = contextual::eligible_ranks(condition, &c.normal_values, *seen)?;
-                    *seen += ranks.len() as u64;
-                }
-                _ => {}
+        for (g, ranks) in gathered.iter_mut().zip(&mut ranks) {
+            if let Gathered::InPlace(learner) = g {
+                *ranks = learner.learn(&batch, rows)?;
             }
         }
         let mut marks = vec![false; n];
@@ -305,6 +288,7 @@ impl AnomalyRegistry {
         let mut pruned_at: Vec<u64> = vec![u64::MAX; anomalies.len()];
         let (rows, gathered, mut kept) = survey(
             self,
+            schema,
             &streams,
             margin_sigmas,
             surveyed,
@@ -340,24 +324,14 @@ impl AnomalyRegistry {
         )?;
         let mut plans = Vec::with_capacity(anomalies.len());
         let mut all_kept = true;
-        for ((a, g), &stream) in anomalies.iter().zip(gathered).zip(&streams) {
-            plans.push(match (a, g) {
-                (Anomaly::Point(p), Gathered::Point(mean)) => {
-                    Plan::Point(PointPlan::new(p, rows, mean.finish(), stream))
-                }
-                (Anomaly::Contextual(c), Gathered::Contextual(eligible)) => {
-                    let t = schema.field_with_name(&c.column).expect("checked");
-                    Plan::Contextual {
-                        plan: ContextualPlan::new(c, eligible, t.data_type(), stream),
-                        seen: 0,
-                    }
-                }
-                (Anomaly::Collective(_), Gathered::Collective(s)) => {
+        for g in gathered {
+            plans.push(match g {
+                Gathered::InPlace(learner) => Plan::InPlace(learner.plan(rows)),
+                Gathered::Collective(s) => {
                     let (chosen, kept_all) = s.choose();
                     all_kept &= kept_all;
                     Plan::Collective(chosen)
                 }
-                _ => unreachable!("gathered in registry order"),
             });
         }
         let moved_row = |plans: &[Plan], batch: &RecordBatch, marks: &mut [bool]| -> Result<()> {
@@ -377,9 +351,15 @@ impl AnomalyRegistry {
         if !all_kept {
             // Pass 1b: the bound was passed (a few in a million runs): read the chosen
             // groups' rows again.
-            kept = survey(self, &streams, 0.0, read.read()?, |_, batch, marks, _| {
-                moved_row(&plans, batch, marks)
-            })?
+            let read_again = read.read()?;
+            kept = survey(
+                self,
+                schema,
+                &streams,
+                0.0,
+                read_again,
+                |_, batch, marks, _| moved_row(&plans, batch, marks),
+            )?
             .2;
         } else {
             // Only the chosen groups' rows stay.
