@@ -14,7 +14,8 @@ use std::str::FromStr;
 pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, avro:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
      &batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send\
-     &idempotence=true|false], \
+     &idempotence=true|false&format=json|avro&registry=URL&subject=topic|record|topic-record\
+     &auto_register=true|false], \
      eventhub:[env=VAR&hub=NAME&key=COLUMN]";
 
 /// Where events go.
@@ -115,6 +116,10 @@ impl SinkAddress {
             "headers",
             "timestamp",
             "idempotence",
+            "format",
+            "registry",
+            "subject",
+            "auto_register",
         ];
         for (key, value) in query(options, "kafka://", &allowed)? {
             let number = |v: &str| {
@@ -130,6 +135,10 @@ impl SinkAddress {
                 "timeout_ms" => kafka.delivery_timeout_ms = number(value)?,
                 "timestamp" => kafka.timestamp = value.parse()?,
                 "idempotence" => kafka.idempotence = Some(switch(key, value)?),
+                "format" => kafka.format = value.parse()?,
+                "registry" => kafka.registry = Some(value.to_string()),
+                "subject" => kafka.subject_naming = value.parse()?,
+                "auto_register" => kafka.auto_register = switch(key, value)?,
                 _ => kafka.headers = value != "false",
             }
         }

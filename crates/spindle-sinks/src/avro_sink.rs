@@ -1,20 +1,16 @@
 //! Avro Object Container Files (`avro:PATH`, `generate --format avro`), written with
-//! `arrow-avro` batch by batch over Arrow columns. The Avro schema is derived from the
-//! first batch's Arrow schema: nullable columns as unions with null, instants as
-//! `timestamp-micros` (UTC, as Spindle's instants are), dates as `date`, numbers as
-//! `long` and `double`, text as `string`; dictionary-encoded text as plain text. The
-//! file is complete once the sink closes.
+//! `arrow-avro` batch by batch over Arrow columns, in the schema of the first batch
+//! (see [`crate::avro_schema`]). The file is complete once the sink closes.
 
 use crate::StreamWriter;
+use crate::avro_schema::{avro_batch, avro_ready};
 use crate::error::{Error, Result};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_avro::schema::{AVRO_NAME_METADATA_KEY, AVRO_NAMESPACE_METADATA_KEY};
+use arrow_array::RecordBatch;
 use arrow_avro::writer::AvroWriter;
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{Schema, SchemaRef};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Writes the events of one table to an Avro file.
 pub struct AvroSink {
@@ -83,62 +79,6 @@ struct Open {
     writer: AvroWriter<BufWriter<File>>,
     sent: SchemaRef,
     written: Schema,
-}
-
-/// The Arrow schema written for events of schema `sent`: a record named `name` (the
-/// table's) in namespace `spindle`, instants in UTC microseconds, dictionaries as
-/// their values; an error names a column Avro cannot carry.
-fn avro_ready(sent: &SchemaRef, name: &str) -> Result<Schema> {
-    let fields: Vec<Field> = sent
-        .fields()
-        .iter()
-        .map(|f| {
-            let ty = avro_type(f.data_type()).ok_or_else(|| Error::Unsupported {
-                column: f.name().clone(),
-                data_type: f.data_type().to_string(),
-                format: "Avro",
-            })?;
-            Ok(f.as_ref().clone().with_data_type(ty))
-        })
-        .collect::<Result<_>>()?;
-    let mut metadata = sent.metadata().clone();
-    metadata.insert(AVRO_NAME_METADATA_KEY.into(), name.into());
-    metadata.insert(AVRO_NAMESPACE_METADATA_KEY.into(), "spindle".into());
-    Ok(Schema::new_with_metadata(fields, metadata))
-}
-
-/// The type a column of type `ty` is written as, if Avro carries it.
-fn avro_type(ty: &DataType) -> Option<DataType> {
-    Some(match ty {
-        DataType::Timestamp(_, _) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        DataType::Dictionary(_, value) => avro_type(value)?,
-        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
-        DataType::Boolean
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::Float32
-        | DataType::Float64
-        | DataType::Utf8
-        | DataType::Date32
-        | DataType::Decimal128(_, _) => ty.clone(),
-        DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => DataType::Int32,
-        DataType::UInt32 => DataType::Int64,
-        _ => return None,
-    })
-}
-
-/// `batch`'s columns cast to the written schema.
-fn avro_batch(batch: &RecordBatch, written: &Schema) -> Result<RecordBatch> {
-    let columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .zip(written.fields())
-        .map(|(c, f)| match c.data_type() == f.data_type() {
-            true => Ok(c.clone()),
-            false => arrow_cast::cast(c, f.data_type()),
-        })
-        .collect::<std::result::Result<_, _>>()?;
-    Ok(RecordBatch::try_new(Arc::new(written.clone()), columns)?)
 }
 
 fn avro_error(path: &Path, e: arrow_avro::errors::AvroError) -> Error {

@@ -51,6 +51,9 @@ pub enum Error {
     /// The Kafka broker or client failed.
     #[error("kafka: {0}")]
     Kafka(String),
+    /// The schema registry did not answer, or refused a schema or the credentials.
+    #[error("{0}")]
+    Registry(String),
     /// An Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),

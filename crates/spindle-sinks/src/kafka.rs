@@ -11,11 +11,15 @@
 //! windowing on record time sees the stream's event time, late events included), or
 //! the moment it was produced (`timestamp=send`). With `acks=all` the producer is
 //! idempotent: a send retried after a lost acknowledgement is not written twice.
+//!
+//! With `format=avro` each value is Avro in the Confluent wire format, its schema in a
+//! schema registry (see [`crate::kafka_format`]).
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use crate::event::TABLE_PLACEHOLDER;
-use crate::json::{JsonLines, SharedEvents};
+use crate::json::{JsonLines, SharedEvents, envelope_tables};
+use crate::kafka_format::{AvroValues, SubjectNaming, ValueFormat};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, Int64Array, RecordBatch};
@@ -82,6 +86,14 @@ pub struct KafkaOptions {
     /// The idempotent producer (no duplicate written on retry, order kept): `None`
     /// turns it on with `acks=all`; `Some(true)` needs `acks=all`.
     pub idempotence: Option<bool>,
+    /// What each message's value is.
+    pub format: ValueFormat,
+    /// The schema registry (`http(s)://host:port`) of a format with a schema.
+    pub registry: Option<String>,
+    /// How a table's schema is named in the registry.
+    pub subject_naming: SubjectNaming,
+    /// Register each table's schema (else only look it up; a missing one is an error).
+    pub auto_register: bool,
     /// Further librdkafka settings (`security.protocol`, `sasl.*`, ...).
     pub extra: Vec<(String, String)>,
 }
@@ -102,6 +114,10 @@ impl KafkaOptions {
             delivery_timeout_ms: 30_000,
             timestamp: RecordTime::Event,
             idempotence: None,
+            format: ValueFormat::Json,
+            registry: None,
+            subject_naming: SubjectNaming::Topic,
+            auto_register: true,
             extra: Vec::new(),
         }
     }
@@ -137,6 +153,32 @@ impl KafkaOptions {
                     self.acks
                 ),
             );
+        }
+        match (self.format, &self.registry) {
+            (ValueFormat::Avro, None) => {
+                return bad(
+                    "registry",
+                    "format=avro writes the Confluent wire format, whose schema id comes from \
+                     a schema registry: add registry=http://HOST:8081"
+                        .into(),
+                );
+            }
+            (ValueFormat::Avro, Some(url))
+                if !(url.starts_with("http://") || url.starts_with("https://")) =>
+            {
+                return bad(
+                    "registry",
+                    format!("'{url}' is not an http:// or https:// address of a schema registry"),
+                );
+            }
+            (ValueFormat::Json, Some(_)) => {
+                return bad(
+                    "registry",
+                    "JSON values have no schema to register: drop registry= or set format=avro"
+                        .into(),
+                );
+            }
+            _ => {}
         }
         if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&self.compression.as_str()) {
             return bad(
@@ -205,6 +247,8 @@ pub struct KafkaSink {
     sent: u64,
     /// Topics checked to exist (a per-table topic is checked at its first event).
     topics: std::collections::HashSet<String>,
+    /// The Avro encoders, for `format=avro`.
+    avro: Option<AvroValues>,
 }
 
 fn kafka_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -230,11 +274,20 @@ impl KafkaSink {
         let producer: ThreadedProducer<Deliveries> = config
             .create_with_context(context)
             .map_err(|e| kafka_error("invalid Kafka settings", e))?;
+        let avro = match (options.format, &options.registry) {
+            (ValueFormat::Avro, Some(registry)) => Some(AvroValues::new(
+                registry,
+                options.subject_naming,
+                options.auto_register,
+            )?),
+            _ => None,
+        };
         let mut sink = Self {
             options,
             producer: Some(producer),
             sent: 0,
             topics: Default::default(),
+            avro,
         };
         if sink.options.topic.contains(TABLE_PLACEHOLDER) {
             // Topics per table are checked as their tables come; the broker now.
@@ -351,6 +404,26 @@ impl KafkaSink {
         batches
             .iter()
             .try_for_each(|batch| self.produce(batch, &mut payloads))
+    }
+
+    /// Produces the rows of `batch` as Avro messages.
+    fn produce_avro(&mut self, batch: &RecordBatch) -> Result<()> {
+        if envelope_tables(&batch.schema()).is_some() {
+            return Err(Error::Invalid {
+                field: "format",
+                message: "format=avro sends a schema per table; interleaved events (one \
+                          envelope of several tables) are not supported yet: stream the \
+                          tables without --interleave"
+                    .into(),
+            });
+        }
+        let table = crate::event::table_of(batch).unwrap_or_else(|| "event".into());
+        let topic = self.topic_of(Some(&table))?;
+        let values = self.avro.as_mut().expect("checked by the caller");
+        let rows = values.encode(&topic, &table, batch)?;
+        let (bytes, offsets) = (rows.bytes(), rows.offsets());
+        let mut payloads = offsets.windows(2).map(|w| &bytes[w[0]..w[1]]);
+        self.produce(batch, &mut payloads)
     }
 
     /// Produces the rows of `batch`, the next payloads of `payloads` as messages.
@@ -471,11 +544,17 @@ impl StreamWriter for KafkaSink {
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         // A failed delivery stops the run before any more encoding.
         self.check_failures()?;
+        if self.avro.is_some() {
+            return batches.iter().try_for_each(|b| self.produce_avro(b));
+        }
         let lines = JsonLines::encode(batches)?;
         self.produce_all(batches, &lines)
     }
 
     fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
+        if self.avro.is_some() {
+            return self.send_batches(events.batches());
+        }
         self.check_failures()?;
         let lines = events.json_lines()?;
         self.produce_all(events.batches(), &lines)

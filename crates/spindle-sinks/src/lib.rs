@@ -6,6 +6,8 @@
 
 mod address;
 #[cfg(feature = "avro")]
+mod avro_schema;
+#[cfg(feature = "avro")]
 mod avro_sink;
 mod console;
 mod csv_sink;
@@ -15,9 +17,13 @@ mod file;
 mod json;
 #[cfg(feature = "kafka")]
 mod kafka;
+#[cfg(feature = "kafka")]
+mod kafka_format;
 #[cfg(feature = "parquet")]
 mod parquet_sink;
 mod per_table;
+#[cfg(feature = "kafka")]
+mod schema_registry;
 
 pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};
 #[cfg(feature = "avro")]
@@ -29,9 +35,13 @@ pub use file::{FileMode, FileSink};
 pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents, envelope_tables};
 #[cfg(feature = "kafka")]
 pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink, RecordTime};
+#[cfg(feature = "kafka")]
+pub use kafka_format::{SubjectNaming, ValueFormat};
 #[cfg(feature = "parquet")]
 pub use parquet_sink::{ParquetCompression, ParquetOptions, ParquetSink};
 pub use per_table::{OpenSink, PerTableSink};
+#[cfg(feature = "kafka")]
+pub use schema_registry::{REGISTRY_AUTH_ENV, REGISTRY_TOKEN_ENV};
 
 use arrow_array::RecordBatch;
 

@@ -10,6 +10,8 @@ mod config_fuzz;
 mod golden;
 mod interleave;
 mod json_corpus;
+#[cfg(feature = "kafka")]
+mod kafka_formats;
 mod layering;
 mod schema;
 mod settings;

@@ -1,0 +1,385 @@
+//! Kafka values in Avro through a schema registry (`kafka://...?format=avro&registry=`),
+//! against tansu and the test suite's registry (`tests/support/schema_registry.py`),
+//! read back by confluent-kafka's own `AvroDeserializer` with its
+//! `SchemaRegistryClient`: every message decodes to the event the JSON-lines sink of
+//! the same run wrote, its record timestamp is the event time, and each failure of the
+//! registry stops the run before its first message.
+
+use crate::common::{interop_python, spindle, text};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The broker's address and the tansu binary (the tests are `#[ignore]`d: `.ci/run`
+/// starts tansu and runs them).
+fn broker() -> (String, String) {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("set {name} to run the Kafka tests"))
+    };
+    (var("SPINDLE_KAFKA_BOOTSTRAP"), var("SPINDLE_TANSU"))
+}
+
+/// A new topic of 3 partitions named `{prefix}-{nanos}`.
+fn create_topic(prefix: &str) -> String {
+    let (bootstrap, tansu) = broker();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("{prefix}-{nanos}");
+    let status = Command::new(tansu)
+        .args(["topic", "create", &topic, "--broker"])
+        .arg(format!("tcp://{bootstrap}"))
+        .args(["--partitions", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "tansu topic create {topic}");
+    topic
+}
+
+/// The test suite's schema registry, on a free port, stopped when dropped.
+struct Registry {
+    child: Child,
+    url: String,
+}
+
+impl Registry {
+    /// Starts one; with `auth` (`user:password`) it requires those credentials.
+    fn start(auth: Option<&str>) -> Self {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/schema_registry.py"
+        );
+        let mut command = Command::new(interop_python());
+        command.arg(script).stdout(Stdio::piped());
+        if let Some(auth) = auth {
+            command.args(["--auth", auth]);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut port = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        let url = format!("http://127.0.0.1:{}", port.trim());
+        Self { child, url }
+    }
+
+    /// Registers `schema` (Avro JSON) under `subject` as another producer would.
+    fn register(&self, subject: &str, schema: &str) {
+        let script = "import json, sys, urllib.request\n\
+            url, schema = sys.argv[1], sys.argv[2]\n\
+            body = json.dumps({'schema': schema}).encode()\n\
+            r = urllib.request.Request(url, body, {'Content-Type': 'application/json'})\n\
+            print(urllib.request.urlopen(r).read().decode())";
+        let url = format!("{}/subjects/{subject}/versions", self.url);
+        let o = Command::new(interop_python())
+            .args(["-c", script, &url, schema])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Consumes a topic with confluent-kafka's `AvroDeserializer` and compares each
+/// message with the line of the JSON-lines file that has its `_spindle_table` and
+/// `_spindle_seq`; prints one JSON summary.
+const CONSUME_SCRIPT: &str = r#"
+import datetime, json, os, sys, time
+from confluent_kafka import Consumer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+bootstrap, topic, registry, jsonl = sys.argv[1:5]
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+def as_json(v):
+    if isinstance(v, datetime.datetime):
+        v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f" if v.microsecond else "%Y-%m-%d %H:%M:%S")
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    return v
+
+lines = [json.loads(l) for l in open(jsonl)]
+expected = {(l["_spindle_table"], l["_spindle_seq"]): l for l in lines}
+client = SchemaRegistryClient({"url": registry})
+deserialize = AvroDeserializer(client)
+consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "check-" + topic,
+                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer.subscribe([topic])
+seen, mismatch, bad_times, ids, magic = {}, None, 0, set(), set()
+deadline, quiet_since = time.monotonic() + 60, time.monotonic()
+while time.monotonic() < deadline and (len(seen) < len(lines) or time.monotonic() - quiet_since < 2):
+    m = consumer.poll(0.2)
+    if m is None:
+        continue
+    assert m.error() is None, m.error()
+    quiet_since = time.monotonic()
+    raw = m.value()
+    magic.add(raw[0])
+    ids.add(int.from_bytes(raw[1:5], "big"))
+    record = deserialize(raw, SerializationContext(topic, MessageField.VALUE))
+    event_time = record.get("_spindle_event_time")
+    if event_time is not None:
+        millis = (event_time - EPOCH) // datetime.timedelta(milliseconds=1)
+        bad_times += m.timestamp()[1] != millis
+    record = {k: as_json(v) for k, v in record.items()}
+    key = (record["_spindle_table"], record["_spindle_seq"])
+    seen[key] = seen.get(key, 0) + 1
+    if mismatch is None and record != expected.get(key):
+        mismatch = [record, expected.get(key)]
+consumer.close()
+subjects = client.get_subjects()
+print(json.dumps({
+    "messages": sum(seen.values()), "distinct": len(seen), "lines": len(lines),
+    "missing": len(set(expected) - set(seen)), "mismatch": mismatch,
+    "bad_times": bad_times, "magic": sorted(magic), "ids": sorted(ids),
+    "subjects": subjects,
+    "schema": json.loads(client.get_latest_version(topic + "-value").schema.schema_str)
+        if topic + "-value" in subjects else None,
+}))
+"#;
+
+/// Runs the consumer script over `topic` against the JSON-lines file `jsonl`.
+fn consume(topic: &str, registry: &Registry, jsonl: &std::path::Path) -> serde_json::Value {
+    let (bootstrap, _) = broker();
+    let o = Command::new(interop_python())
+        .args(["-c", CONSUME_SCRIPT, &bootstrap, topic, &registry.url])
+        .arg(jsonl)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    serde_json::from_str(text(&o.stdout).trim()).unwrap()
+}
+
+/// The Kafka sink address of `topic` in Avro through `registry`, with `more` options.
+fn avro_sink(topic: &str, registry: &Registry, more: &str) -> String {
+    let (bootstrap, _) = broker();
+    format!(
+        "kafka://{bootstrap}/{topic}?format=avro&registry={}{more}",
+        registry.url
+    )
+}
+
+#[test]
+#[ignore = "needs a Kafka broker (SPINDLE_KAFKA_BOOTSTRAP, SPINDLE_TANSU) and SPINDLE_INTEROP_PYTHON with confluent-kafka[avro] (.ci/run provides them)"]
+fn avro_messages_decode_with_confluents_deserializer_to_the_json_events() {
+    let registry = Registry::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    // Orders with late events and every anomaly kind (nulls written by the contextual
+    // one), and a schema domain's table of other types.
+    for (domain, table) in [("retail", "order"), ("healthcare", "claim")] {
+        let topic = create_topic(&format!("avro-{table}"));
+        let jsonl = dir.path().join(format!("{table}.jsonl"));
+        let o = spindle(&[
+            "stream",
+            domain,
+            "--table",
+            table,
+            "--scale",
+            "small",
+            "--max-events",
+            "3000",
+            "--out-of-order",
+            "0.05",
+            "--anomaly-fraction",
+            "0.02",
+            "--seed",
+            "7",
+            "--quiet",
+            "--sink",
+            &avro_sink(&topic, &registry, ""),
+            "--sink",
+            &format!("file:{}", jsonl.display()),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let seen = consume(&topic, &registry, &jsonl);
+        // The whole table, or the first 3,000 of its events.
+        let lines = seen["lines"].as_u64().unwrap();
+        assert!((2000..=3000).contains(&lines), "{seen}");
+        assert_eq!(seen["messages"], seen["lines"], "{seen}");
+        assert_eq!(seen["distinct"], seen["lines"], "{seen}");
+        assert_eq!(seen["missing"], 0, "{seen}");
+        assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
+        assert_eq!(seen["bad_times"], 0, "{seen}");
+        assert_eq!(seen["magic"], serde_json::json!([0]), "{seen}");
+        assert_eq!(seen["ids"].as_array().unwrap().len(), 1, "{seen}");
+        let subject = format!("{topic}-value");
+        assert!(
+            seen["subjects"]
+                .as_array()
+                .unwrap()
+                .contains(&subject.clone().into()),
+            "{seen}"
+        );
+        let schema = &seen["schema"];
+        assert_eq!(schema["name"], table, "{schema}");
+        assert_eq!(schema["namespace"], "spindle", "{schema}");
+    }
+}
+
+#[test]
+#[ignore = "needs a Kafka broker (SPINDLE_KAFKA_BOOTSTRAP, SPINDLE_TANSU) and SPINDLE_INTEROP_PYTHON with confluent-kafka[avro] (.ci/run provides them)"]
+fn subject_naming_and_lookup_only() {
+    let registry = Registry::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("e.jsonl");
+    let topic = create_topic("avro-record");
+    let run = |sink: &str| {
+        spindle(&[
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--max-events",
+            "500",
+            "--quiet",
+            "--sink",
+            sink,
+            "--sink",
+            &format!("file:{}", jsonl.display()),
+        ])
+    };
+    // Looking up a schema never registered fails before any message.
+    let o = run(&avro_sink(&topic, &registry, "&auto_register=false"));
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains(&format!("subject '{topic}-value' has no version"))
+            && stderr.contains("auto_register=false"),
+        "{stderr}"
+    );
+    // Record naming registers `spindle.order`; a lookup then finds it.
+    for more in ["&subject=record", "&subject=record&auto_register=false"] {
+        let o = run(&avro_sink(&topic, &registry, more));
+        assert!(o.status.success(), "{more}: {}", text(&o.stderr));
+    }
+    let seen = consume(&topic, &registry, &jsonl);
+    assert_eq!(
+        seen["subjects"],
+        serde_json::json!(["spindle.order"]),
+        "{seen}"
+    );
+    // Both runs wrote the same 500 events, with one schema id.
+    assert_eq!(seen["messages"], 1000, "{seen}");
+    assert_eq!(seen["distinct"], 500, "{seen}");
+    assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
+    assert_eq!(seen["ids"].as_array().unwrap().len(), 1, "{seen}");
+}
+
+#[test]
+#[ignore = "needs a Kafka broker (SPINDLE_KAFKA_BOOTSTRAP, SPINDLE_TANSU) and SPINDLE_INTEROP_PYTHON (.ci/run provides them)"]
+fn registry_failures_stop_the_run_before_its_first_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("e.jsonl");
+    let run = |sink: &str, env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_spindle"));
+        command.args([
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--max-events",
+            "200",
+            "--quiet",
+            "--sink",
+            sink,
+        ]);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let refused = |sink: &str, env: &[(&str, &str)], message: &str| {
+        let o = run(sink, env);
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sink}: {stderr}");
+        assert!(stderr.contains(message), "{sink}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+    let registry = Registry::start(Some("alice:secret"));
+    let topic = create_topic("avro-refused");
+    let sink = avro_sink(&topic, &registry, "");
+    refused(&sink, &[], "refused the credentials (HTTP 401");
+    refused(
+        &sink,
+        &[("SPINDLE_SCHEMA_REGISTRY_AUTH", "alice:wrong")],
+        "SPINDLE_SCHEMA_REGISTRY_AUTH=user:password",
+    );
+    // A subject whose latest schema ours cannot replace under BACKWARD.
+    let old = r#"{"type":"record","name":"order","namespace":"spindle","fields":[{"name":"order_id","type":"long"}]}"#;
+    let authorized = Registry::start(None);
+    authorized.register(&format!("{topic}-value"), old);
+    refused(
+        &avro_sink(&topic, &authorized, ""),
+        &[],
+        &format!("subject '{topic}-value' rejected the schema"),
+    );
+    refused(
+        &avro_sink(&topic, &authorized, ""),
+        &[],
+        "compatibility BACKWARD",
+    );
+    // Nothing was sent by the refused runs: the topic is still empty.
+    std::fs::write(&jsonl, "").unwrap();
+    let seen = consume(&topic, &authorized, &jsonl);
+    assert_eq!(seen["messages"], 0, "{seen}");
+    // A registry that does not answer.
+    let (bootstrap, _) = broker();
+    refused(
+        &format!("kafka://{bootstrap}/{topic}?format=avro&registry=http://127.0.0.1:9"),
+        &[],
+        "the schema registry at http://127.0.0.1:9 did not answer",
+    );
+    // With the credentials, the run goes through.
+    let o = run(&sink, &[("SPINDLE_SCHEMA_REGISTRY_AUTH", "alice:secret")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+#[test]
+fn avro_settings_are_checked_before_anything_is_sent() {
+    let cases: [(&str, &str); 5] = [
+        (
+            "kafka://h:1/t?format=avro",
+            "format=avro writes the Confluent wire format",
+        ),
+        (
+            "kafka://h:1/t?format=protobuf&registry=http://r:1",
+            "'protobuf' is not one of json, avro",
+        ),
+        (
+            "kafka://h:1/t?registry=http://r:1",
+            "JSON values have no schema to register",
+        ),
+        (
+            "kafka://h:1/t?format=avro&registry=http://r:1&subject=table",
+            "'table' is not one of topic, record, topic-record",
+        ),
+        (
+            "kafka://h:1/t?format=avro&registry=ftp://r:1",
+            "is not an http:// or https:// address of a schema registry",
+        ),
+    ];
+    for (sink, message) in cases {
+        let o = spindle(&[
+            "stream",
+            "retail",
+            "--table",
+            "order",
+            "--max-events",
+            "1",
+            "--sink",
+            sink,
+        ]);
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sink}: {stderr}");
+        assert!(stderr.contains(message), "{sink}: {stderr}");
+    }
+}
