@@ -220,6 +220,7 @@ pub fn common(run: RunArgs, config: StreamConfig) -> Result<Common> {
         open: SinkOpenOptions {
             append: run.append.unwrap_or(false),
             indent: run.indent,
+            several_tables: false,
         },
         quiet: run.quiet.unwrap_or(false),
     })
@@ -238,8 +239,12 @@ pub fn drive(common: &Common, job: StreamJob, total: Option<u64>) -> Result<Exit
         .sinks
         .iter()
         .map(|address| {
+            let options = SinkOpenOptions {
+                several_tables: job.sends_several_tables(),
+                ..common.open
+            };
             let sink = address
-                .open(common.open)
+                .open(options)
                 .with_context(|| format!("cannot open --sink {address}"))?;
             Ok((address.to_string(), sink))
         })

@@ -31,7 +31,8 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// The Python exception a user expects for an engine error: a bad setting, table or
-/// column is a ValueError (with the CLI's message), a missing file FileNotFoundError,
+/// column, or a schema registry that refuses or does not answer, is a ValueError (with
+/// the CLI's message), a missing file FileNotFoundError,
 /// another I/O failure OSError, a Kafka broker that does not answer or fails a
 /// delivery ConnectionError, anything else RuntimeError.
 fn py_error(error: &(dyn std::error::Error + 'static)) -> PyErr {
@@ -60,6 +61,7 @@ fn py_error(error: &(dyn std::error::Error + 'static)) -> PyErr {
             spindle_sinks::Error::Invalid { .. }
                 | spindle_sinks::Error::Unsupported { .. }
                 | spindle_sinks::Error::SchemaChanged { .. }
+                | spindle_sinks::Error::Registry(_)
         ),
         (None, Some(e)) => matches!(
             e,

@@ -14,7 +14,7 @@ use std::str::FromStr;
 pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, avro:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
      &batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send\
-     &idempotence=true|false&format=json|avro&registry=URL&subject=topic|record|topic-record\
+     &idempotence=true|false&format=json|avro|json-schema&registry=URL&subject=topic|record|topic-record\
      &auto_register=true|false], \
      eventhub:[env=VAR&hub=NAME&key=COLUMN]";
 
@@ -51,6 +51,10 @@ pub struct SinkOpenOptions {
     pub append: bool,
     /// Pretty-print console events with this indent.
     pub indent: Option<usize>,
+    /// The run sends events of several tables. A Kafka topic that carries them (one
+    /// without `{table}`) then names Avro schemas in the registry by topic and record,
+    /// unless told otherwise, since one subject per topic holds a single schema.
+    pub several_tables: bool,
 }
 
 fn invalid(message: String) -> Error {
@@ -137,7 +141,7 @@ impl SinkAddress {
                 "idempotence" => kafka.idempotence = Some(switch(key, value)?),
                 "format" => kafka.format = value.parse()?,
                 "registry" => kafka.registry = Some(value.to_string()),
-                "subject" => kafka.subject_naming = value.parse()?,
+                "subject" => kafka.subject_naming = Some(value.parse()?),
                 "auto_register" => kafka.auto_register = switch(key, value)?,
                 _ => kafka.headers = value != "false",
             }
@@ -239,7 +243,16 @@ impl SinkAddress {
                 ));
             }
             #[cfg(feature = "kafka")]
-            Self::Kafka(kafka) => Box::new(crate::KafkaSink::new(kafka.clone())?),
+            Self::Kafka(kafka) => {
+                let mut kafka = kafka.clone();
+                if options.several_tables && !kafka.topic.contains(crate::event::TABLE_PLACEHOLDER)
+                {
+                    kafka
+                        .subject_naming
+                        .get_or_insert(crate::SubjectNaming::TopicRecord);
+                }
+                Box::new(crate::KafkaSink::new(kafka)?)
+            }
             #[cfg(feature = "kafka")]
             Self::EventHub(hub) => Box::new(crate::EventHubSink::new(hub)?),
         })

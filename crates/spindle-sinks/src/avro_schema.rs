@@ -2,11 +2,19 @@
 //! files and Kafka messages alike: a record named after the table in namespace
 //! `spindle`, nullable columns as unions with null, instants as `timestamp-micros`
 //! (UTC, as Spindle's instants are), dates as `date`, numbers as `int`, `long` and
-//! `double`, text as `string`, dictionary-encoded text as plain text.
+//! `double`, text as `string`, dictionary-encoded text as plain text, structs as
+//! records.
+//!
+//! A change event's schema takes the shape Debezium's Avro converter gives it: a record
+//! `Envelope` in namespace `spindle.TABLE`, whose `before` is a nullable record
+//! `Value` (the row) and whose `after` refers to that same `Value`, beside `op`,
+//! `ts_ms` and a `source` record `Source`; then Spindle's metadata fields.
 
 use crate::error::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_avro::schema::{AVRO_NAME_METADATA_KEY, AVRO_NAMESPACE_METADATA_KEY};
+use arrow_avro::schema::{
+    AVRO_NAME_METADATA_KEY, AVRO_NAMESPACE_METADATA_KEY, AvroSchema, SCHEMA_METADATA_KEY,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::Arc;
 
@@ -32,7 +40,73 @@ pub(crate) fn avro_ready(sent: &SchemaRef, name: &str) -> Result<Schema> {
     let mut metadata = sent.metadata().clone();
     metadata.insert(AVRO_NAME_METADATA_KEY.into(), name.into());
     metadata.insert(AVRO_NAMESPACE_METADATA_KEY.into(), AVRO_NAMESPACE.into());
-    Ok(Schema::new_with_metadata(fields, metadata))
+    let written = Schema::new_with_metadata(fields, metadata);
+    if !is_change_event(&written) {
+        return Ok(written);
+    }
+    let json = debezium_shape(&written, name)?;
+    let mut metadata = written.metadata().clone();
+    metadata.insert(SCHEMA_METADATA_KEY.into(), json);
+    Ok(written.with_metadata(metadata))
+}
+
+/// The Avro schema of [`avro_ready`]'s written schema, as JSON text.
+pub(crate) fn avro_schema_json(written: &Schema) -> Result<String> {
+    match written.metadata().get(SCHEMA_METADATA_KEY) {
+        Some(json) => Ok(json.clone()),
+        None => Ok(AvroSchema::try_from(written)?.json_string),
+    }
+}
+
+/// Whether `schema` is a change event's: `before` and `after` records of one type.
+fn is_change_event(schema: &Schema) -> bool {
+    match (
+        schema.field_with_name("before"),
+        schema.field_with_name("after"),
+    ) {
+        (Ok(before), Ok(after)) => {
+            matches!(before.data_type(), DataType::Struct(_))
+                && before.data_type() == after.data_type()
+        }
+        _ => false,
+    }
+}
+
+/// The Avro schema (JSON) of the change events of `table` written as `written`, in
+/// Debezium's names (see the module docs).
+fn debezium_shape(written: &Schema, table: &str) -> Result<String> {
+    let plain = AvroSchema::try_from(written)?.json_string;
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&plain).map_err(|e| Error::Invalid {
+            field: "format",
+            message: format!("avro: the schema arrow-avro wrote is not JSON: {e}"),
+        })?;
+    schema["name"] = "Envelope".into();
+    schema["namespace"] = format!("{AVRO_NAMESPACE}.{table}").into();
+    let fields = schema["fields"].as_array_mut().expect("a record's fields");
+    for field in fields {
+        let name = field["name"].as_str().unwrap_or_default().to_string();
+        let record = |name: &str, t: &mut serde_json::Value| {
+            if let Some(r) = t
+                .as_object_mut()
+                .filter(|r| r.get("type") == Some(&"record".into()))
+            {
+                r.insert("name".into(), name.into());
+                r.remove("namespace");
+            }
+        };
+        match name.as_str() {
+            "before" => each_branch(&mut field["type"], |t| record("Value", t)),
+            "after" => each_branch(&mut field["type"], |t| {
+                if t.is_object() {
+                    *t = "Value".into();
+                }
+            }),
+            "source" => each_branch(&mut field["type"], |t| record("Source", t)),
+            _ => {}
+        }
+    }
+    Ok(schema.to_string())
 }
 
 /// The type a column of type `ty` is written as, if Avro carries it.
@@ -51,8 +125,23 @@ fn avro_type(ty: &DataType) -> Option<DataType> {
         | DataType::Decimal128(_, _) => ty.clone(),
         DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => DataType::Int32,
         DataType::UInt32 => DataType::Int64,
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|f| Some(f.as_ref().clone().with_data_type(avro_type(f.data_type())?)))
+                .collect::<Option<Vec<Field>>>()?
+                .into(),
+        ),
         _ => return None,
     })
+}
+
+/// Calls `f` on each branch of the Avro type `t` (a union's, else `t` itself).
+fn each_branch(t: &mut serde_json::Value, mut f: impl FnMut(&mut serde_json::Value)) {
+    match t.as_array_mut() {
+        Some(union) => union.iter_mut().for_each(f),
+        None => f(t),
+    }
 }
 
 /// `batch`'s columns cast to the written schema.
@@ -67,4 +156,40 @@ pub(crate) fn avro_batch(batch: &RecordBatch, written: &Schema) -> Result<Record
         })
         .collect::<std::result::Result<_, _>>()?;
     Ok(RecordBatch::try_new(Arc::new(written.clone()), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_events_take_debeziums_names() {
+        let row = DataType::Struct(
+            vec![
+                Field::new("id", DataType::Int64, false),
+                Field::new(
+                    "at",
+                    DataType::Timestamp(TimeUnit::Microsecond, None),
+                    false,
+                ),
+            ]
+            .into(),
+        );
+        let source = DataType::Struct(vec![Field::new("table", DataType::Utf8, false)].into());
+        let sent = Arc::new(Schema::new(vec![
+            Field::new("before", row.clone(), true),
+            Field::new("after", row, true),
+            Field::new("op", DataType::Utf8, false),
+            Field::new("ts_ms", DataType::Int64, false),
+            Field::new("source", source, false),
+        ]));
+        let written = avro_ready(&sent, "order").unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(&avro_schema_json(&written).unwrap()).unwrap();
+        assert_eq!(schema["name"], "Envelope", "{schema}");
+        assert_eq!(schema["namespace"], "spindle.order", "{schema}");
+        assert_eq!(schema["fields"][0]["type"][1]["name"], "Value", "{schema}");
+        assert_eq!(schema["fields"][1]["type"][1], "Value", "{schema}");
+        assert_eq!(schema["fields"][4]["type"]["name"], "Source", "{schema}");
+    }
 }

@@ -12,14 +12,14 @@
 //! the moment it was produced (`timestamp=send`). With `acks=all` the producer is
 //! idempotent: a send retried after a lost acknowledgement is not written twice.
 //!
-//! With `format=avro` each value is Avro in the Confluent wire format, its schema in a
-//! schema registry (see [`crate::kafka_format`]).
+//! With `format=avro` or `format=json-schema` each value is in the Confluent wire
+//! format, its schema in a schema registry (see [`crate::kafka_format`]).
 
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use crate::event::TABLE_PLACEHOLDER;
-use crate::json::{JsonLines, SharedEvents, envelope_tables};
-use crate::kafka_format::{AvroValues, SubjectNaming, ValueFormat};
+use crate::json::{JsonLines, SharedEvents};
+use crate::kafka_format::{RegistryValues, SubjectNaming, ValueFormat};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, Int64Array, RecordBatch};
@@ -90,8 +90,10 @@ pub struct KafkaOptions {
     pub format: ValueFormat,
     /// The schema registry (`http(s)://host:port`) of a format with a schema.
     pub registry: Option<String>,
-    /// How a table's schema is named in the registry.
-    pub subject_naming: SubjectNaming,
+    /// How a table's schema is named in the registry: as asked, else by topic (the
+    /// sink address's [`crate::SinkOpenOptions::several_tables`] makes it by topic and
+    /// record, for a topic that carries several tables' events).
+    pub subject_naming: Option<SubjectNaming>,
     /// Register each table's schema (else only look it up; a missing one is an error).
     pub auto_register: bool,
     /// Further librdkafka settings (`security.protocol`, `sasl.*`, ...).
@@ -116,7 +118,7 @@ impl KafkaOptions {
             idempotence: None,
             format: ValueFormat::Json,
             registry: None,
-            subject_naming: SubjectNaming::Topic,
+            subject_naming: None,
             auto_register: true,
             extra: Vec::new(),
         }
@@ -155,17 +157,18 @@ impl KafkaOptions {
             );
         }
         match (self.format, &self.registry) {
-            (ValueFormat::Avro, None) => {
+            (ValueFormat::Json, None) => {}
+            (format, None) => {
                 return bad(
                     "registry",
-                    "format=avro writes the Confluent wire format, whose schema id comes from \
-                     a schema registry: add registry=http://HOST:8081"
-                        .into(),
+                    format!(
+                        "format={} writes the Confluent wire format, whose schema id comes \
+                         from a schema registry: add registry=http://HOST:8081",
+                        format.name()
+                    ),
                 );
             }
-            (ValueFormat::Avro, Some(url))
-                if !(url.starts_with("http://") || url.starts_with("https://")) =>
-            {
+            (_, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                 return bad(
                     "registry",
                     format!("'{url}' is not an http:// or https:// address of a schema registry"),
@@ -174,7 +177,8 @@ impl KafkaOptions {
             (ValueFormat::Json, Some(_)) => {
                 return bad(
                     "registry",
-                    "JSON values have no schema to register: drop registry= or set format=avro"
+                    "JSON values have no schema to register: drop registry= or set format=avro \
+                     or format=json-schema"
                         .into(),
                 );
             }
@@ -247,8 +251,8 @@ pub struct KafkaSink {
     sent: u64,
     /// Topics checked to exist (a per-table topic is checked at its first event).
     topics: std::collections::HashSet<String>,
-    /// The Avro encoders, for `format=avro`.
-    avro: Option<AvroValues>,
+    /// The encoders of values in the Confluent wire format, for a format with a schema.
+    framed: Option<RegistryValues>,
 }
 
 fn kafka_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -274,20 +278,21 @@ impl KafkaSink {
         let producer: ThreadedProducer<Deliveries> = config
             .create_with_context(context)
             .map_err(|e| kafka_error("invalid Kafka settings", e))?;
-        let avro = match (options.format, &options.registry) {
-            (ValueFormat::Avro, Some(registry)) => Some(AvroValues::new(
+        let framed = match &options.registry {
+            Some(registry) => Some(RegistryValues::new(
+                options.format,
                 registry,
-                options.subject_naming,
+                options.subject_naming.unwrap_or(SubjectNaming::Topic),
                 options.auto_register,
             )?),
-            _ => None,
+            None => None,
         };
         let mut sink = Self {
             options,
             producer: Some(producer),
             sent: 0,
             topics: Default::default(),
-            avro,
+            framed,
         };
         if sink.options.topic.contains(TABLE_PLACEHOLDER) {
             // Topics per table are checked as their tables come; the broker now.
@@ -406,23 +411,14 @@ impl KafkaSink {
             .try_for_each(|batch| self.produce(batch, &mut payloads))
     }
 
-    /// Produces the rows of `batch` as Avro messages.
-    fn produce_avro(&mut self, batch: &RecordBatch) -> Result<()> {
-        if envelope_tables(&batch.schema()).is_some() {
-            return Err(Error::Invalid {
-                field: "format",
-                message: "format=avro sends a schema per table; interleaved events (one \
-                          envelope of several tables) are not supported yet: stream the \
-                          tables without --interleave"
-                    .into(),
-            });
-        }
+    /// Produces the rows of `batch` as messages in the Confluent wire format.
+    fn produce_framed(&mut self, batch: &RecordBatch) -> Result<()> {
         let table = crate::event::table_of(batch).unwrap_or_else(|| "event".into());
         let topic = self.topic_of(Some(&table))?;
-        let values = self.avro.as_mut().expect("checked by the caller");
+        let values = self.framed.as_mut().expect("checked by the caller");
         let rows = values.encode(&topic, &table, batch)?;
-        let (bytes, offsets) = (rows.bytes(), rows.offsets());
-        let mut payloads = offsets.windows(2).map(|w| &bytes[w[0]..w[1]]);
+        let offsets = rows.offsets();
+        let mut payloads = offsets.windows(2).map(|w| &rows.bytes()[w[0]..w[1]]);
         self.produce(batch, &mut payloads)
     }
 
@@ -544,15 +540,15 @@ impl StreamWriter for KafkaSink {
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         // A failed delivery stops the run before any more encoding.
         self.check_failures()?;
-        if self.avro.is_some() {
-            return batches.iter().try_for_each(|b| self.produce_avro(b));
+        if self.framed.is_some() {
+            return batches.iter().try_for_each(|b| self.produce_framed(b));
         }
         let lines = JsonLines::encode(batches)?;
         self.produce_all(batches, &lines)
     }
 
     fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
-        if self.avro.is_some() {
+        if self.framed.is_some() {
             return self.send_batches(events.batches());
         }
         self.check_failures()?;

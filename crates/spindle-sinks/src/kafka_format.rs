@@ -1,16 +1,19 @@
-//! What a Kafka message's value is: the event as a JSON object (the default), or Avro
-//! in the Confluent wire format (magic byte 0, the schema's 4-byte id in a schema
-//! registry, then the Avro binary record). A table's Avro schema is derived from its
-//! events' Arrow schema (see [`crate::avro_schema`]) and registered once per table and
-//! topic, under the subject the naming strategy gives, at the table's first batch and
-//! so before its first message; a table whose columns change registers its new schema
-//! (the subject's compatibility level decides).
+//! What a Kafka message's value is: the event as a JSON object (the default), or in
+//! the Confluent wire format (magic byte 0, the schema's 4-byte id in a schema
+//! registry, then the payload): an Avro binary record (`avro`), or the JSON object
+//! (`json-schema`). A table's schema is derived from its events' Arrow schema (see
+//! [`crate::avro_schema`] and [`crate::json_schema`]) and registered once per table
+//! and topic, under the subject the naming strategy gives, at the table's first batch
+//! and so before its first message; a table whose columns change registers its new
+//! schema (the subject's compatibility level decides).
 
-use crate::avro_schema::{AVRO_NAMESPACE, avro_batch, avro_ready};
+use crate::avro_schema::{AVRO_NAMESPACE, avro_batch, avro_ready, avro_schema_json};
 use crate::error::{Error, Result};
+use crate::json::JsonLines;
+use crate::json_schema::json_schema_of;
 use crate::schema_registry::SchemaRegistry;
 use arrow_array::RecordBatch;
-use arrow_avro::schema::{AvroSchema, FingerprintStrategy};
+use arrow_avro::schema::FingerprintStrategy;
 use arrow_avro::writer::format::AvroSoeFormat;
 use arrow_avro::writer::{EncodedRows, Encoder, WriterBuilder};
 use arrow_schema::{Schema, SchemaRef};
@@ -24,6 +27,9 @@ pub enum ValueFormat {
     Json,
     /// Avro in the Confluent wire format, its schema in a schema registry.
     Avro,
+    /// The JSON object in the Confluent wire format, its JSON Schema in a schema
+    /// registry.
+    JsonSchema,
 }
 
 impl std::str::FromStr for ValueFormat {
@@ -33,21 +39,43 @@ impl std::str::FromStr for ValueFormat {
         match text {
             "json" => Ok(Self::Json),
             "avro" => Ok(Self::Avro),
+            "json-schema" => Ok(Self::JsonSchema),
             other => Err(Error::Invalid {
                 field: "format",
                 message: format!(
-                    "'{other}' is not one of json, avro (protobuf and json-schema are not built yet)"
+                    "'{other}' is not one of json, avro, json-schema (protobuf is not built yet)"
                 ),
             }),
         }
     }
 }
 
+impl ValueFormat {
+    /// Its name in sink addresses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Avro => "avro",
+            Self::JsonSchema => "json-schema",
+        }
+    }
+
+    /// The registry's `schemaType` of its schemas, for a format that has them.
+    fn schema_type(self) -> Option<&'static str> {
+        match self {
+            Self::Json => None,
+            Self::Avro => Some("AVRO"),
+            Self::JsonSchema => Some("JSON"),
+        }
+    }
+}
+
 /// How a table's schema is named in the registry: Confluent's subject name strategies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Unless told, a topic of one table's events names it by topic, and a topic of
+/// several tables' events (so several schemas) by topic and record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubjectNaming {
     /// `TOPIC-value` (`TopicNameStrategy`).
-    #[default]
     Topic,
     /// The record's full name, `spindle.TABLE` (`RecordNameStrategy`).
     Record,
@@ -82,9 +110,10 @@ impl SubjectNaming {
     }
 }
 
-/// Avro values in the Confluent wire format, an encoder per topic and table.
-pub(crate) struct AvroValues {
+/// Values in the Confluent wire format, an encoder per topic and table.
+pub(crate) struct RegistryValues {
     registry: SchemaRegistry,
+    format: ValueFormat,
     naming: SubjectNaming,
     /// Register schemas (else only look them up).
     register: bool,
@@ -95,20 +124,35 @@ pub(crate) struct AvroValues {
 struct TableEncoder {
     /// The events' Arrow schema it was made for.
     sent: SchemaRef,
-    /// The schema the events are cast to, for Avro.
-    written: Schema,
-    encoder: Encoder,
+    encoding: Encoding,
 }
 
-impl AvroValues {
-    /// Values whose schemas go to the registry at `registry`, named by `naming`;
-    /// registered if `register`, else looked up.
+/// How a table's values are encoded.
+enum Encoding {
+    /// Avro records: the events cast to `written`, then encoded with their prefix.
+    Avro {
+        written: Schema,
+        encoder: Box<Encoder>,
+    },
+    /// JSON objects after `prefix` (magic byte and schema id).
+    Json { prefix: [u8; 5] },
+}
+
+impl RegistryValues {
+    /// Values of `format` (one with a schema) whose schemas go to the registry at
+    /// `registry`, named by `naming`; registered if `register`, else looked up.
     ///
     /// # Errors
     /// As [`SchemaRegistry::new`].
-    pub(crate) fn new(registry: &str, naming: SubjectNaming, register: bool) -> Result<Self> {
+    pub(crate) fn new(
+        format: ValueFormat,
+        registry: &str,
+        naming: SubjectNaming,
+        register: bool,
+    ) -> Result<Self> {
         Ok(Self {
             registry: SchemaRegistry::new(registry)?,
+            format,
             naming,
             register,
             encoders: HashMap::new(),
@@ -116,10 +160,11 @@ impl AvroValues {
     }
 
     /// The values of `batch`'s rows (events of `table`) sent to `topic`, one
-    /// Confluent-framed Avro record each.
+    /// Confluent-framed payload each.
     ///
     /// # Errors
-    /// A column Avro cannot carry, or the registry's errors at the table's first batch.
+    /// A column the format cannot carry, or the registry's errors at the table's first
+    /// batch.
     pub(crate) fn encode(
         &mut self,
         topic: &str,
@@ -136,33 +181,68 @@ impl AvroValues {
             let encoder = self.open(topic, table, &sent)?;
             self.encoders.insert(key.clone(), encoder);
         }
-        let e = self.encoders.get_mut(&key).expect("opened above");
-        let written = avro_batch(batch, &e.written)?;
-        e.encoder.encode(&written).map_err(avro_error)?;
-        Ok(e.encoder.flush())
+        match &mut self.encoders.get_mut(&key).expect("opened above").encoding {
+            Encoding::Avro { written, encoder } => {
+                let written = avro_batch(batch, written)?;
+                encoder.encode(&written).map_err(avro_error)?;
+                Ok(encoder.flush())
+            }
+            Encoding::Json { prefix } => framed_json(batch, prefix),
+        }
     }
 
     /// The encoder of `table`'s events of schema `sent` to `topic`, its schema
     /// registered (or looked up).
     fn open(&self, topic: &str, table: &str, sent: &SchemaRef) -> Result<TableEncoder> {
-        let written = avro_ready(sent, table)?;
-        let schema = AvroSchema::try_from(&written)?.json_string;
         let subject = self
             .naming
             .subject(topic, &format!("{AVRO_NAMESPACE}.{table}"));
-        let id = self
-            .registry
-            .schema_id(&subject, &schema, "AVRO", self.register)?;
-        let encoder = WriterBuilder::new(written.clone())
-            .with_fingerprint_strategy(FingerprintStrategy::Id(id))
-            .build_encoder::<AvroSoeFormat>()
-            .map_err(avro_error)?;
+        let schema_type = self.format.schema_type().expect("a format with a schema");
+        let id = |schema: &str| {
+            self.registry
+                .schema_id(&subject, schema, schema_type, self.register)
+        };
+        let encoding = match self.format {
+            ValueFormat::Avro => {
+                let written = avro_ready(sent, table)?;
+                let id = id(&avro_schema_json(&written)?)?;
+                let encoder = WriterBuilder::new(written.clone())
+                    .with_fingerprint_strategy(FingerprintStrategy::Id(id))
+                    .build_encoder::<AvroSoeFormat>()
+                    .map_err(avro_error)?;
+                Encoding::Avro {
+                    written,
+                    encoder: Box::new(encoder),
+                }
+            }
+            _ => {
+                let id = id(&json_schema_of(sent, table)?)?;
+                let mut prefix = [0u8; 5];
+                prefix[1..].copy_from_slice(&id.to_be_bytes());
+                Encoding::Json { prefix }
+            }
+        };
         Ok(TableEncoder {
             sent: sent.clone(),
-            written,
-            encoder,
+            encoding,
         })
     }
+}
+
+/// `batch`'s events as JSON objects, each after `prefix`.
+fn framed_json(batch: &RecordBatch, prefix: &[u8]) -> Result<EncodedRows> {
+    let encoded = JsonLines::encode(std::slice::from_ref(batch))?;
+    let lines: Vec<&[u8]> = encoded.lines().collect();
+    let length: usize = lines.iter().map(|l| l.len() + prefix.len()).sum();
+    let mut bytes = Vec::with_capacity(length);
+    let mut offsets = Vec::with_capacity(lines.len() + 1);
+    offsets.push(0);
+    for line in lines {
+        bytes.extend_from_slice(prefix);
+        bytes.extend_from_slice(line);
+        offsets.push(bytes.len());
+    }
+    Ok(EncodedRows::new(bytes.into(), offsets))
 }
 
 fn avro_error(e: arrow_avro::errors::AvroError) -> Error {
@@ -188,6 +268,6 @@ mod tests {
         let bad = "name".parse::<SubjectNaming>().unwrap_err().to_string();
         assert!(bad.contains("topic, record, topic-record"), "{bad}");
         let bad = "protobuf".parse::<ValueFormat>().unwrap_err().to_string();
-        assert!(bad.contains("one of json, avro"), "{bad}");
+        assert!(bad.contains("one of json, avro, json-schema"), "{bad}");
     }
 }

@@ -16,6 +16,8 @@ pub mod event;
 mod file;
 mod json;
 #[cfg(feature = "kafka")]
+mod json_schema;
+#[cfg(feature = "kafka")]
 mod kafka;
 #[cfg(feature = "kafka")]
 mod kafka_format;

@@ -150,7 +150,7 @@ impl SchemaRegistry {
     }
 
     fn error(&self, what: String) -> Error {
-        Error::Registry(format!("the schema registry at {} {what}", self.url))
+        Error::Registry(format!("schema registry {}: {what}", self.url))
     }
 }
 

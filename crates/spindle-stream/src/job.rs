@@ -118,6 +118,14 @@ impl StreamJob {
         }
     }
 
+    /// Whether the run sends events of several tables (to the same sinks).
+    pub fn sends_several_tables(&self) -> bool {
+        match &self.selection {
+            Selection::Tables(tables) | Selection::Interleaved(tables) => tables.len() > 1,
+            Selection::Table(_) | Selection::Source(_) => false,
+        }
+    }
+
     /// A flag that, once set, ends the run after the events already sent are flushed.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()

@@ -148,8 +148,11 @@ class Handler(BaseHTTPRequestHandler):
                 v = len(versions) if parts[3] == "latest" else int(parts[3])
                 if 0 < v <= len(versions):
                     i = versions[v - 1]
-                    return self.answer(200, {"subject": parts[1], "id": i, "version": v,
-                                             "schema": r.schemas[i - 1][0]})
+                    text, schema_type = r.schemas[i - 1]
+                    body = {"subject": parts[1], "id": i, "version": v, "schema": text}
+                    if schema_type != "AVRO":
+                        body["schemaType"] = schema_type
+                    return self.answer(200, body)
                 return self.answer(404, {"error_code": 40402, "message": "Version not found."})
             if parts[0] == "config":
                 return self.answer(200, r.config)

@@ -5,7 +5,9 @@ EventHubSink's connection string (its endpoint needs Azure)."""
 import datetime
 import json
 import os
+import pathlib
 import subprocess
+import sys
 import time
 
 import pytest
@@ -123,6 +125,80 @@ def test_kafka_sink_can_stamp_send_time_and_refuses_bad_options():
         assert kind == TIMESTAMP_CREATE_TIME and before - 1_000 <= stamp <= after + 1_000, stamp
     with pytest.raises(ValueError, match="'now' is not one of event, send"):
         KafkaSink(bootstrap, topic, timestamp="now")
+
+
+# The test suite's schema registry (Confluent's REST API, in memory).
+REGISTRY_SCRIPT = pathlib.Path(__file__).parents[3] / "spindle-cli" / "tests" / "support" / "schema_registry.py"
+
+
+@pytest.fixture
+def registry():
+    server = subprocess.Popen([sys.executable, str(REGISTRY_SCRIPT)], stdout=subprocess.PIPE, text=True)
+    try:
+        yield f"http://127.0.0.1:{server.stdout.readline().strip()}"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_kafka_sink_writes_avro_that_confluents_deserializer_reads(registry):
+    from confluent_kafka import Consumer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    bootstrap, tansu = broker()
+    topic = f"spindle-py-avro-{time.time_ns()}"
+    subprocess.run(
+        [tansu, "topic", "create", topic, "--broker", f"tcp://{bootstrap}", "--partitions", "3"],
+        check=True, capture_output=True,
+    )
+    kafka = KafkaSink(bootstrap, topic, key_column="customer_id", value_format="avro",
+                      schema_registry_url=registry)
+    file = FileSink("avro-same.jsonl", mode="w")
+    SpindleStreamer(
+        domain=RetailDomain(), sink=StreamingMultiWriter(kafka=kafka, file=file),
+        config=StreamConfig(out_of_order_fraction=0.05, max_events=1_000),
+    ).stream("order")
+    kafka.close()
+    file.close()
+    expected = {e["_spindle_seq"]: e for e in map(json.loads, open("avro-same.jsonl"))}
+
+    deserialize = AvroDeserializer(SchemaRegistryClient({"url": registry}))
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen, deadline = {}, time.monotonic() + 60
+    try:
+        while len(seen) < len(expected) and time.monotonic() < deadline:
+            m = consumer.poll(0.2)
+            if m is None:
+                continue
+            assert m.error() is None, m.error()
+            event = deserialize(m.value(), SerializationContext(topic, MessageField.VALUE))
+            assert m.value()[0] == 0, "the Confluent wire format's magic byte"
+            stamp = event["_spindle_event_time"]
+            assert m.timestamp() == (TIMESTAMP_CREATE_TIME, millis(stamp.strftime("%Y-%m-%d %H:%M:%S.%f")))
+            for k, v in event.items():
+                if isinstance(v, datetime.datetime):
+                    v = v.replace(tzinfo=None)
+                    event[k] = v.strftime("%Y-%m-%d %H:%M:%S.%f" if v.microsecond else "%Y-%m-%d %H:%M:%S")
+            assert m.key().decode() == str(event["customer_id"])
+            seen[event["_spindle_seq"]] = event
+    finally:
+        consumer.close()
+    assert seen == expected
+
+    # Bad settings and a refusing registry are ValueErrors naming the setting.
+    with pytest.raises(ValueError, match="add registry="):
+        KafkaSink(bootstrap, topic, value_format="avro")
+    with pytest.raises(ValueError, match="'protobuf' is not one of json, avro"):
+        KafkaSink(bootstrap, topic, value_format="protobuf", schema_registry_url=registry)
+    lookup_only = KafkaSink(bootstrap, topic, value_format="avro", schema_registry_url=registry,
+                            subject_naming="record", auto_register=False)
+    with pytest.raises(ValueError, match="subject 'spindle.order' has no version"):
+        SpindleStreamer(domain=RetailDomain(), sink=lookup_only,
+                        config=StreamConfig(max_events=10)).stream("order")
 
 
 def test_event_hub_sink_takes_its_settings_from_the_connection_string():

@@ -53,7 +53,16 @@ class KafkaSink(NativeWriter):
 
     Each message's Kafka timestamp is its event's ``_spindle_event_time``
     (``timestamp="send"``: when it was produced). The producer is idempotent (no
-    duplicate written on a retry) unless ``idempotence=False``."""
+    duplicate written on a retry) unless ``idempotence=False``.
+
+    ``value_format="avro"`` writes each value as Avro in the Confluent wire format
+    (``"json-schema"``: the JSON object, with a JSON Schema), each table's schema
+    registered in the schema registry at ``schema_registry_url``
+    (credentials from ``SPINDLE_SCHEMA_REGISTRY_AUTH=user:password`` or
+    ``SPINDLE_SCHEMA_REGISTRY_TOKEN``) under the subject ``subject_naming`` gives:
+    ``"topic"`` (``TOPIC-value``, the default), ``"record"`` (``spindle.TABLE``) or
+    ``"topic-record"`` (``TOPIC-spindle.TABLE``, for a topic of several tables).
+    ``auto_register=False`` only looks schemas up."""
 
     def __init__(
         self,
@@ -62,6 +71,10 @@ class KafkaSink(NativeWriter):
         key_column: str | None = None,
         timestamp: str = "event",
         idempotence: bool | None = None,
+        value_format: str = "json",
+        schema_registry_url: str | None = None,
+        subject_naming: str | None = None,
+        auto_register: bool = True,
     ) -> None:
         servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
         self.topic = topic
@@ -73,6 +86,14 @@ class KafkaSink(NativeWriter):
             options.append(f"timestamp={timestamp}")
         if idempotence is not None:
             options.append(f"idempotence={'true' if idempotence else 'false'}")
+        if value_format != "json":
+            options.append(f"format={value_format}")
+        if schema_registry_url is not None:
+            options.append(f"registry={schema_registry_url}")
+        if subject_naming is not None:
+            options.append(f"subject={subject_naming}")
+        if not auto_register:
+            options.append("auto_register=false")
         address = f"kafka://{servers}/{topic}"
         if options:
             address += "?" + "&".join(options)
