@@ -26,6 +26,10 @@ REF_DOMAIN_CLASSES = {"capital_markets": "CapitalMarketsDomain", "education": "E
 SCHEMA_SECTION = "## Schema domains"
 PYTHON_SECTION = "## Python package"
 ANOMALY_SECTION = "## Anomalies at scale"
+KAFKA_FORMATS_SECTION = "## Kafka formats"
+# The test suite's schema registry (Confluent's REST API, in memory).
+REGISTRY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "spindle-cli",
+                               "tests", "support", "schema_registry.py")
 REALISM_SECTION = "## Stream realism"
 REF_STREAM = """
 import time
@@ -153,7 +157,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip large/xlarge")
     ap.add_argument("--kafka", help="bootstrap of a Kafka-protocol broker for the sink benchmarks")
     ap.add_argument("--tansu", help="tansu binary, to create the benchmark topics")
-    ap.add_argument("--only", choices=["schema", "python", "spark", "anomalies", "realism"],
+    ap.add_argument("--only", choices=["schema", "python", "spark", "anomalies", "realism", "kafka-formats"],
                     help="run only that section's workloads and replace its section of --out")
     ap.add_argument("--baseline",
                     help="an earlier spindle binary: the realism section times its plain stream beside ours")
@@ -165,7 +169,8 @@ def main():
     try:
         if a.only:
             section = {"schema": schema_section, "python": python_section, "spark": spark_bench,
-                       "anomalies": anomaly_section, "realism": realism_section}[a.only](a, py, sp, tmp)
+                       "anomalies": anomaly_section, "realism": realism_section,
+                       "kafka-formats": kafka_formats_section}[a.only](a, py, sp, tmp)
             old = open(a.out).read() if os.path.exists(a.out) else "# Benchmarks\n"
             open(a.out, "w").write(replace_section(old, section))
             print(f"wrote {a.out}")
@@ -174,6 +179,79 @@ def main():
     finally:
         # Outputs of a full run take about 2 GB; none is kept.
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def kafka_formats_section(a, py, sp, tmp):
+    """`order` at `medium` to Kafka on loopback (acks=all, idempotent) in each value
+    format, through the test suite's schema registry; then `large` to an Avro file
+    beside a JSON-lines file."""
+    if not (a.kafka and a.tansu):
+        sys.exit("the Kafka formats section needs --kafka and --tansu")
+    registry = subprocess.Popen([py, REGISTRY_SCRIPT], stdout=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{registry.stdout.readline().strip()}"
+
+    def eps(out):
+        m = re.search(r"events=([\d,]+), .*?, ([\d.]+)s @", out)
+        return int(m.group(1).replace(",", "")) / float(m.group(2))
+
+    def median(cmd):
+        results = sorted((eps(w[2]), w) for w in (run(cmd) for _ in range(a.runs)))
+        return results[len(results) // 2]
+
+    # Mean value sizes, from files of the same events: JSON lines less the newline; Avro
+    # records from an Avro file (its header and block markers spread over the rows) plus
+    # the 5-byte wire-format header.
+    medium = [sp, "stream", "retail", "--table", "order", "--scale", "medium", "-q"]
+    run(medium + ["--sink", f"file:{tmp}/v.jsonl", "--sink", f"avro:{tmp}/v.avro"])
+    json_bytes = os.path.getsize(f"{tmp}/v.jsonl") / 500_000 - 1
+    sizes = {"json": json_bytes, "avro": os.path.getsize(f"{tmp}/v.avro") / 500_000 + 5,
+             "json-schema": json_bytes + 5}
+    rows = []
+    try:
+        for fmt in ["json", "avro", "json-schema"]:
+            topic = f"spindle-bench-{fmt}-{time.time_ns()}"
+            subprocess.run([a.tansu, "topic", "create", topic, "--broker", f"tcp://{a.kafka}", "--partitions", "3"],
+                           check=True, capture_output=True)
+            sink = f"kafka://{a.kafka}/{topic}?key=customer_id&acks=all"
+            if fmt != "json":
+                sink += f"&format={fmt}&registry={url}"
+            rate, w = median(medium + ["--sink", sink])
+            rows.append((fmt, rate, w[0], w[1], sizes[fmt]))
+            print(rows[-1], flush=True)
+    finally:
+        registry.kill()
+    large = [sp, "stream", "retail", "--table", "order", "--scale", "large", "-q"]
+    files = []
+    for label, sink in [("JSON lines", f"file:{tmp}/l.jsonl"), ("Avro", f"avro:{tmp}/l.avro")]:
+        results = []
+        for _ in range(a.runs):
+            remove([f"{tmp}/l.jsonl", f"{tmp}/l.avro"])
+            w = run(large + ["--sink", sink])
+            results.append((eps(w[2]), w))
+        results.sort(key=lambda x: x[0])
+        rate, w = results[len(results) // 2]
+        size = os.path.getsize(sink.split(":", 1)[1])
+        files.append((label, rate, w[0], w[1], size))
+        print(files[-1], flush=True)
+    remove([f"{tmp}/l.jsonl", f"{tmp}/l.avro"])
+    json_rate = rows[0][1]
+    lines = [KAFKA_FORMATS_SECTION, "",
+             "`order` at `medium` (500,000 events) to a 3-partition topic on tansu on loopback (acks=all, idempotent, "
+             "keyed by `customer_id`), each value format through the test suite's schema registry "
+             "(`crates/spindle-cli/tests/support/schema_registry.py`); events/s as the stream reports it, median of "
+             f"{a.runs} runs. Mean value size from files of the same events (JSON lines less the newline; an Avro file's "
+             f"size per row plus the 5-byte header). Command: `benches/compare.sh --only kafka-formats --runs {a.runs}`.",
+             "", "| value format | events/s | vs JSON | wall | peak RSS | mean value bytes |", "|---|---|---|---|---|---|"]
+    for fmt, rate, wall, rss, size in rows:
+        lines.append(f"| {fmt} | {rate:,.0f} | {rate / json_rate:.2f} | {wall:.2f} s | {rss:.0f} MiB | {size:.0f} |")
+    lines += ["", "`order` at `large` (5,000,000 events) to a file, median of the same runs:", "",
+              "| file | events/s | wall | peak RSS | size |", "|---|---|---|---|---|"]
+    for label, rate, wall, rss, size in files:
+        lines.append(f"| {label} | {rate:,.0f} | {wall:.2f} s | {rss:.0f} MiB | {size / 2**20:,.0f} MiB |")
+    lines += ["", "The reference has no Avro, JSON Schema or schema registry; kafka-connect-datagen (a Kafka Connect "
+              "plugin, a Java service from Confluent's hub) does not install from the registries this machine reaches, "
+              "so it is not measured here."]
+    return lines
 
 
 def anomaly_section(a, py, sp, tmp):

@@ -1,12 +1,12 @@
-//! Streaming kernels: the out-of-order permutation, each anomaly kernel, JSON and
-//! Parquet serialization, and the realtime scheduler's cost per event.
+//! Streaming kernels: the out-of-order permutation, each anomaly kernel, JSON, Parquet
+//! and Avro serialization, and the realtime scheduler's cost per event.
 // criterion's macros generate the undocumented `benches` and `main` functions.
 #![allow(missing_docs)]
 
 use arrow_array::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use spindle_gen::{RetailDomain, Scale, Spindle};
-use spindle_sinks::{JsonEncoder, ParquetOptions, ParquetSink, StreamWriter};
+use spindle_sinks::{AvroSink, JsonEncoder, ParquetOptions, ParquetSink, StreamWriter};
 use spindle_stream::Delivery;
 use spindle_stream::Pacer;
 use spindle_stream::{
@@ -118,6 +118,27 @@ fn serialization(c: &mut Criterion) {
     group.finish();
 }
 
+/// Avro encoding of `order` at `medium` (an object container file to /dev/null: the
+/// encoding, its cast of instants to UTC and dictionaries to text, and the file's
+/// blocks), in rows per second.
+fn avro(c: &mut Criterion) {
+    let orders = medium_orders();
+    let mut group = c.benchmark_group("avro_medium_order");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(orders.num_rows() as u64));
+    group.bench_function("object_container_file", |b| {
+        b.iter_batched(
+            || AvroSink::new("/dev/null").unwrap(),
+            |mut sink| {
+                sink.send_batch(&orders).unwrap();
+                sink.close().unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 fn scheduler(c: &mut Criterion) {
     let mut group = c.benchmark_group("realtime_scheduler");
     let n = 1_000_000u64;
@@ -137,5 +158,12 @@ fn scheduler(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, out_of_order, anomalies, serialization, scheduler);
+criterion_group!(
+    benches,
+    out_of_order,
+    anomalies,
+    serialization,
+    avro,
+    scheduler
+);
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use std::str::FromStr;
 pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, avro:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
      &batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send\
-     &idempotence=true|false&format=json|avro|json-schema&registry=URL&subject=topic|record|topic-record\
+     &idempotence=true|false&format=json|avro|json-schema|protobuf&registry=URL&subject=topic|record|topic-record\
      &auto_register=true|false], \
      eventhub:[env=VAR&hub=NAME&key=COLUMN]";
 

@@ -50,7 +50,9 @@ pub(crate) fn avro_ready(sent: &SchemaRef, name: &str) -> Result<Schema> {
     Ok(written.with_metadata(metadata))
 }
 
-/// The Avro schema of [`avro_ready`]'s written schema, as JSON text.
+/// The Avro schema of [`avro_ready`]'s written schema, as JSON text (what a registry
+/// is given).
+#[cfg(feature = "kafka")]
 pub(crate) fn avro_schema_json(written: &Schema) -> Result<String> {
     match written.metadata().get(SCHEMA_METADATA_KEY) {
         Some(json) => Ok(json.clone()),
@@ -158,7 +160,7 @@ pub(crate) fn avro_batch(batch: &RecordBatch, written: &Schema) -> Result<Record
     Ok(RecordBatch::try_new(Arc::new(written.clone()), columns)?)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "kafka"))]
 mod tests {
     use super::*;
 

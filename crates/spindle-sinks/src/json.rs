@@ -827,7 +827,8 @@ fn two(v: u32, out: &mut Vec<u8>) {
     out.push(b'0' + (v % 10) as u8);
 }
 
-fn write_date(days: i64, out: &mut Vec<u8>) {
+/// Writes `YYYY-MM-DD` of `days` since 1970-01-01.
+pub(crate) fn write_date(days: i64, out: &mut Vec<u8>) {
     let (y, m, d) = civil(days);
     if (0..10_000).contains(&y) {
         let y = y as u32;

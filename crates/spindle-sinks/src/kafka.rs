@@ -12,7 +12,7 @@
 //! the moment it was produced (`timestamp=send`). With `acks=all` the producer is
 //! idempotent: a send retried after a lost acknowledgement is not written twice.
 //!
-//! With `format=avro` or `format=json-schema` each value is in the Confluent wire
+//! With `format=avro`, `json-schema` or `protobuf` each value is in the Confluent wire
 //! format, its schema in a schema registry (see [`crate::kafka_format`]).
 
 use crate::StreamWriter;
@@ -177,8 +177,8 @@ impl KafkaOptions {
             (ValueFormat::Json, Some(_)) => {
                 return bad(
                     "registry",
-                    "JSON values have no schema to register: drop registry= or set format=avro \
-                     or format=json-schema"
+                    "JSON values have no schema to register: drop registry= or set format=avro, \
+                     json-schema or protobuf"
                         .into(),
                 );
             }

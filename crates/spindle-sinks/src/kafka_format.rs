@@ -1,8 +1,9 @@
 //! What a Kafka message's value is: the event as a JSON object (the default), or in
 //! the Confluent wire format (magic byte 0, the schema's 4-byte id in a schema
-//! registry, then the payload): an Avro binary record (`avro`), or the JSON object
-//! (`json-schema`). A table's schema is derived from its events' Arrow schema (see
-//! [`crate::avro_schema`] and [`crate::json_schema`]) and registered once per table
+//! registry, then the payload): an Avro binary record (`avro`), the JSON object
+//! (`json-schema`), or a Protobuf message after its message indexes (`protobuf`). A
+//! table's schema is derived from its events' Arrow schema (see [`crate::avro_schema`],
+//! [`crate::json_schema`] and [`crate::protobuf`]) and registered once per table
 //! and topic, under the subject the naming strategy gives, at the table's first batch
 //! and so before its first message; a table whose columns change registers its new
 //! schema (the subject's compatibility level decides).
@@ -11,6 +12,7 @@ use crate::avro_schema::{AVRO_NAMESPACE, avro_batch, avro_ready, avro_schema_jso
 use crate::error::{Error, Result};
 use crate::json::JsonLines;
 use crate::json_schema::json_schema_of;
+use crate::protobuf::{encode_messages, proto_schema};
 use crate::schema_registry::SchemaRegistry;
 use arrow_array::RecordBatch;
 use arrow_avro::schema::FingerprintStrategy;
@@ -30,6 +32,9 @@ pub enum ValueFormat {
     /// The JSON object in the Confluent wire format, its JSON Schema in a schema
     /// registry.
     JsonSchema,
+    /// A Protobuf message in the Confluent wire format (with its message indexes), its
+    /// `.proto` in a schema registry.
+    Protobuf,
 }
 
 impl std::str::FromStr for ValueFormat {
@@ -40,11 +45,10 @@ impl std::str::FromStr for ValueFormat {
             "json" => Ok(Self::Json),
             "avro" => Ok(Self::Avro),
             "json-schema" => Ok(Self::JsonSchema),
+            "protobuf" => Ok(Self::Protobuf),
             other => Err(Error::Invalid {
                 field: "format",
-                message: format!(
-                    "'{other}' is not one of json, avro, json-schema (protobuf is not built yet)"
-                ),
+                message: format!("'{other}' is not one of json, avro, json-schema, protobuf"),
             }),
         }
     }
@@ -57,6 +61,7 @@ impl ValueFormat {
             Self::Json => "json",
             Self::Avro => "avro",
             Self::JsonSchema => "json-schema",
+            Self::Protobuf => "protobuf",
         }
     }
 
@@ -66,6 +71,7 @@ impl ValueFormat {
             Self::Json => None,
             Self::Avro => Some("AVRO"),
             Self::JsonSchema => Some("JSON"),
+            Self::Protobuf => Some("PROTOBUF"),
         }
     }
 }
@@ -136,6 +142,8 @@ enum Encoding {
     },
     /// JSON objects after `prefix` (magic byte and schema id).
     Json { prefix: [u8; 5] },
+    /// Protobuf messages after `prefix` (magic byte, schema id, message indexes).
+    Protobuf { prefix: [u8; 6] },
 }
 
 impl RegistryValues {
@@ -188,6 +196,10 @@ impl RegistryValues {
                 Ok(encoder.flush())
             }
             Encoding::Json { prefix } => framed_json(batch, prefix),
+            Encoding::Protobuf { prefix } => {
+                let (bytes, offsets) = encode_messages(batch, prefix)?;
+                Ok(EncodedRows::new(bytes.into(), offsets))
+            }
         }
     }
 
@@ -215,11 +227,21 @@ impl RegistryValues {
                     encoder: Box::new(encoder),
                 }
             }
-            _ => {
+            ValueFormat::JsonSchema => {
                 let id = id(&json_schema_of(sent, table)?)?;
                 let mut prefix = [0u8; 5];
                 prefix[1..].copy_from_slice(&id.to_be_bytes());
                 Encoding::Json { prefix }
+            }
+            ValueFormat::Json => {
+                unreachable!("JSON values have no schema (checked by the options)")
+            }
+            ValueFormat::Protobuf => {
+                let id = id(&proto_schema(sent, table)?)?;
+                // Then the message indexes: [0], the file's first message, as one 0.
+                let mut prefix = [0u8; 6];
+                prefix[1..5].copy_from_slice(&id.to_be_bytes());
+                Encoding::Protobuf { prefix }
             }
         };
         Ok(TableEncoder {
@@ -267,7 +289,7 @@ mod tests {
         assert_eq!(subject("topic-record"), "orders-spindle.order");
         let bad = "name".parse::<SubjectNaming>().unwrap_err().to_string();
         assert!(bad.contains("topic, record, topic-record"), "{bad}");
-        let bad = "protobuf".parse::<ValueFormat>().unwrap_err().to_string();
+        let bad = "thrift".parse::<ValueFormat>().unwrap_err().to_string();
         assert!(bad.contains("one of json, avro, json-schema"), "{bad}");
     }
 }

@@ -25,6 +25,8 @@ mod kafka_format;
 mod parquet_sink;
 mod per_table;
 #[cfg(feature = "kafka")]
+mod protobuf;
+#[cfg(feature = "kafka")]
 mod schema_registry;
 
 pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};

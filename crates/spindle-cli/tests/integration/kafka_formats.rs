@@ -113,8 +113,44 @@ def as_json(v):
 lines = [json.loads(l) for l in open(jsonl)]
 expected = {(l["_spindle_table"], l["_spindle_seq"]): l for l in lines}
 client = SchemaRegistryClient({"url": registry})
-deserialize = (AvroDeserializer(client) if value_format == "avro"
-               else JSONDeserializer(None, schema_registry_client=client))
+
+def protobuf_deserializer():
+    """confluent-kafka's ProtobufDeserializer of the message class protoc makes of the
+    registered .proto, its messages as the JSON events (instants as datetimes)."""
+    import importlib, os, tempfile, grpc_tools
+    from grpc_tools import protoc
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+    text = client.get_latest_version(topic + "-value").schema.schema_str
+    name = text.split("message ", 1)[1].split()[0]
+    folder = tempfile.mkdtemp()
+    open(os.path.join(folder, f"{name}_events.proto"), "w").write(text)
+    include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    assert protoc.main(["protoc", f"-I{folder}", f"-I{include}", f"--python_out={folder}",
+                        os.path.join(folder, f"{name}_events.proto")]) == 0, text
+    sys.path.insert(0, folder)
+    message_class = getattr(importlib.import_module(f"{name}_events_pb2"), name)
+    inner = ProtobufDeserializer(message_class, {"use.deprecated.format": False})
+
+    def as_event(message):
+        event = {}
+        for field in message.DESCRIPTOR.fields:
+            if field.has_presence and not message.HasField(field.name):
+                event[field.name] = None
+                continue
+            value = getattr(message, field.name)
+            kind = field.message_type.full_name if field.message_type else None
+            if kind == "google.protobuf.Timestamp":
+                value = EPOCH + datetime.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+            elif kind is not None:
+                value = as_event(value)
+            event[field.name] = value
+        return event
+
+    return lambda raw, ctx: as_event(inner(raw, ctx))
+
+deserialize = {"avro": lambda: AvroDeserializer(client),
+               "json-schema": lambda: JSONDeserializer(None, schema_registry_client=client),
+               "protobuf": protobuf_deserializer}[value_format]()
 consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "check-" + topic,
                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
 consumer.subscribe([topic])
@@ -149,7 +185,7 @@ print(json.dumps({
     "bad_times": bad_times, "magic": sorted(magic), "ids": sorted(ids),
     "subjects": subjects,
     "schema": json.loads(client.get_latest_version(topic + "-value").schema.schema_str)
-        if topic + "-value" in subjects else None,
+        if topic + "-value" in subjects and value_format != "protobuf" else None,
     "schema_type": client.get_latest_version(subjects[0]).schema.schema_type if subjects else None,
 }))
 "#;
@@ -247,6 +283,19 @@ fn avro_messages_decode_with_confluents_deserializer_to_the_json_events() {
 #[test]
 #[ignore = "needs a Kafka broker (SPINDLE_KAFKA_BOOTSTRAP, SPINDLE_TANSU) and SPINDLE_INTEROP_PYTHON with confluent-kafka[json] (.ci/run provides them)"]
 fn json_schema_messages_decode_with_confluents_deserializer_to_the_json_events() {
+    schema_formats_decode_to_the_json_events("json-schema");
+}
+
+#[test]
+#[ignore = "needs a Kafka broker (SPINDLE_KAFKA_BOOTSTRAP, SPINDLE_TANSU) and SPINDLE_INTEROP_PYTHON with confluent-kafka[protobuf] and grpcio-tools (.ci/run provides them)"]
+fn protobuf_messages_decode_with_confluents_deserializer_to_the_json_events() {
+    schema_formats_decode_to_the_json_events("protobuf");
+}
+
+/// Streams with values in `format` decode, with confluent-kafka's deserializer of the
+/// format, to the events of the JSON-lines sink of the same run: orders with
+/// anomalies, orders' changes, a healthcare table.
+fn schema_formats_decode_to_the_json_events(format: &str) {
     let registry = Registry::start(None);
     let dir = tempfile::tempdir().unwrap();
     for (domain, table, more) in [
@@ -258,10 +307,10 @@ fn json_schema_messages_decode_with_confluents_deserializer_to_the_json_events()
         ),
         ("healthcare", "claim", &[][..]),
     ] {
-        let topic = create_topic(&format!("json-schema-{table}"));
+        let topic = create_topic(&format!("{format}-{table}"));
         let jsonl = dir.path().join(format!("{table}.jsonl"));
         let sink = format!(
-            "kafka://{}/{topic}?format=json-schema&registry={}",
+            "kafka://{}/{topic}?format={format}&registry={}",
             broker().0,
             registry.url
         );
@@ -283,15 +332,19 @@ fn json_schema_messages_decode_with_confluents_deserializer_to_the_json_events()
         args.extend(more);
         let o = spindle(&args);
         assert!(o.status.success(), "{more:?}: {}", text(&o.stderr));
-        let seen = consume_format(&topic, &registry, &jsonl, "json-schema");
+        let seen = consume_format(&topic, &registry, &jsonl, format);
         assert_eq!(seen["lines"], 2000, "{seen}");
         assert_eq!(seen["messages"], 2000, "{seen}");
         assert_eq!(seen["distinct"], 2000, "{seen}");
         assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
         assert_eq!(seen["bad_times"], 0, "{seen}");
         assert_eq!(seen["magic"], serde_json::json!([0]), "{seen}");
-        assert_eq!(seen["schema_type"], "JSON", "{seen}");
-        assert_eq!(seen["schema"]["title"], table, "{seen}");
+        let schema_type = if format == "protobuf" {
+            "PROTOBUF"
+        } else {
+            "JSON"
+        };
+        assert_eq!(seen["schema_type"], schema_type, "{seen}");
     }
 }
 
@@ -421,11 +474,22 @@ fn subject_naming_and_lookup_only() {
             && stderr.contains("auto_register=false"),
         "{stderr}"
     );
-    // Record naming registers `spindle.order`; a lookup then finds it.
-    for more in ["&subject=record", "&subject=record&auto_register=false"] {
-        let o = run(&avro_sink(&topic, &registry, more));
-        assert!(o.status.success(), "{more}: {}", text(&o.stderr));
-    }
+    // Record naming registers `spindle.order`; a lookup then finds it, the sink given
+    // in a config file this time.
+    let o = run(&avro_sink(&topic, &registry, "&subject=record"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let config = dir.path().join("run.toml");
+    let sink = avro_sink(&topic, &registry, "&subject=record&auto_register=false");
+    std::fs::write(
+        &config,
+        format!(
+            "domain = \"retail\"\ntable = \"order\"\nmax_events = 500\nquiet = true\nsink = [{sink:?}, \"file:{}\"]\n",
+            jsonl.display()
+        ),
+    )
+    .unwrap();
+    let o = spindle(&["stream", "--config", config.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
     let seen = consume(&topic, &registry, &jsonl);
     assert_eq!(
         seen["subjects"],
@@ -516,8 +580,8 @@ fn avro_settings_are_checked_before_anything_is_sent() {
             "format=avro writes the Confluent wire format",
         ),
         (
-            "kafka://h:1/t?format=protobuf&registry=http://r:1",
-            "'protobuf' is not one of json, avro, json-schema",
+            "kafka://h:1/t?format=thrift&registry=http://r:1",
+            "'thrift' is not one of json, avro, json-schema, protobuf",
         ),
         (
             "kafka://h:1/t?registry=http://r:1",

@@ -56,7 +56,8 @@ class KafkaSink(NativeWriter):
     duplicate written on a retry) unless ``idempotence=False``.
 
     ``value_format="avro"`` writes each value as Avro in the Confluent wire format
-    (``"json-schema"``: the JSON object, with a JSON Schema), each table's schema
+    (``"json-schema"``: the JSON object, with a JSON Schema; ``"protobuf"``: a
+    Protobuf message, with its ``.proto``), each table's schema
     registered in the schema registry at ``schema_registry_url``
     (credentials from ``SPINDLE_SCHEMA_REGISTRY_AUTH=user:password`` or
     ``SPINDLE_SCHEMA_REGISTRY_TOKEN``) under the subject ``subject_naming`` gives:
