@@ -77,6 +77,16 @@ impl SinkAddress {
         if let Some(rest) = text.strip_prefix("eventhub:") {
             return Self::event_hub(rest);
         }
+        if let Some((_, setting)) = text.split_once('?').filter(|(_, q)| q.contains("format=")) {
+            return Err(Error::Invalid {
+                field: "format",
+                message: format!(
+                    "'{text}': {setting} is a setting of Kafka sinks (kafka://HOST:PORT/TOPIC?format=..); \
+                     a file: or console sink writes JSON lines, avro:PATH writes Avro files, \
+                     parquet:PATH Parquet"
+                ),
+            });
+        }
         let (kind, rest) = text
             .split_once(':')
             .map_or((text, None), |(kind, rest)| (kind, Some(rest)));

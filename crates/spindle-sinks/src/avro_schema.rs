@@ -111,10 +111,13 @@ fn debezium_shape(written: &Schema, table: &str) -> Result<String> {
     Ok(schema.to_string())
 }
 
-/// The type a column of type `ty` is written as, if Avro carries it.
+/// The type a column of type `ty` is written as, if Avro carries it. Instants are
+/// tagged `+00:00` (not `UTC`, a zone name only arrow's `chrono-tz` feature reads).
 fn avro_type(ty: &DataType) -> Option<DataType> {
     Some(match ty {
-        DataType::Timestamp(_, _) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Timestamp(_, _) => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
+        }
         DataType::Dictionary(_, value) => avro_type(value)?,
         DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
         DataType::Boolean

@@ -14,7 +14,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
-    StructArray, TimestampMicrosecondArray,
+    StructArray, TimestampMicrosecondArray, make_array,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use prost::encoding::{self, WireType};
@@ -176,11 +176,16 @@ impl Column {
                 Scalar::Bool => Column::Bool(array.as_boolean().clone()),
                 Scalar::Text => Column::Text(cast(&DataType::Utf8)?.as_string::<i32>().clone()),
                 Scalar::Micros => {
-                    // Aware instants hold UTC: drop the zone, keep the instant.
+                    // Aware instants hold UTC: drop the zone, keep the values (no zone
+                    // is looked up, so any zone name will do).
                     let naive = match ty {
-                        DataType::Timestamp(unit, Some(_)) => {
-                            arrow_cast::cast(array, &DataType::Timestamp(*unit, None))?
-                        }
+                        DataType::Timestamp(unit, Some(_)) => make_array(
+                            array
+                                .to_data()
+                                .into_builder()
+                                .data_type(DataType::Timestamp(*unit, None))
+                                .build()?,
+                        ),
                         _ => array.clone(),
                     };
                     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);

@@ -7,7 +7,8 @@
 //! Credentials come from the environment, never from the command line (where `ps`
 //! shows them): [`REGISTRY_AUTH_ENV`] (`user:password`, HTTP basic) or
 //! [`REGISTRY_TOKEN_ENV`] (a bearer token). `https://` registries are reached over
-//! TLS with the system's certificates.
+//! TLS, verified against the system's certificates (OpenSSL's, so `SSL_CERT_FILE`
+//! names a private authority's).
 
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -37,8 +38,11 @@ impl SchemaRegistry {
     /// # Errors
     /// Both credential variables set, or basic credentials without a colon.
     pub fn new(url: &str) -> Result<Self> {
+        // The system's certificates, through OpenSSL (which also reads SSL_CERT_FILE
+        // and SSL_CERT_DIR, for a private authority).
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::NativeTls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(REQUEST_TIMEOUT))
@@ -135,7 +139,7 @@ impl SchemaRegistry {
                 request.header("Accept", MEDIA_TYPE).call()
             }
         };
-        let mut response = sent.map_err(|e| self.error(format!("did not answer: {e}")))?;
+        let mut response = sent.map_err(|e| self.error(format!("cannot be reached: {e}")))?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let answer = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);

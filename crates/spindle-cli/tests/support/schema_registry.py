@@ -8,14 +8,16 @@ No Confluent-compatible registry installs from the package registries this proje
 reaches (Confluent's and Apicurio's are Java services from their own repositories;
 Karapace and Redpanda are not on PyPI, npm or Debian), hence this one.
 
-    python schema_registry.py [--auth USER:PASSWORD]
+    python schema_registry.py [--auth USER:PASSWORD] [--tls CERT.pem KEY.pem]
 
 listens on a free port of 127.0.0.1 and prints it on the first line of stdout. With
---auth every request must carry those HTTP basic credentials (else 401).
+--auth every request must carry those HTTP basic credentials (else 401); with --tls it
+speaks HTTPS with that certificate.
 """
 
 import base64
 import json
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,9 +175,19 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     args = sys.argv[1:]
-    if args[:1] == ["--auth"]:
-        Handler.auth = args[1]
+    tls = None
+    while args:
+        if args[0] == "--auth":
+            Handler.auth, args = args[1], args[2:]
+        elif args[0] == "--tls":
+            tls, args = (args[1], args[2]), args[3:]
+        else:
+            sys.exit(f"unknown argument {args[0]}")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
