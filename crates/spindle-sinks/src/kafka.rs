@@ -278,14 +278,14 @@ impl KafkaSink {
         let producer: ThreadedProducer<Deliveries> = config
             .create_with_context(context)
             .map_err(|e| kafka_error("invalid Kafka settings", e))?;
-        let framed = match &options.registry {
-            Some(registry) => Some(RegistryValues::new(
-                options.format,
+        let framed = match (options.format.with_schema(), &options.registry) {
+            (Some(format), Some(registry)) => Some(RegistryValues::new(
+                format,
                 registry,
                 options.subject_naming.unwrap_or(SubjectNaming::Topic),
                 options.auto_register,
             )?),
-            None => None,
+            _ => None,
         };
         let mut sink = Self {
             options,

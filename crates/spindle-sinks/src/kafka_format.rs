@@ -65,13 +65,32 @@ impl ValueFormat {
         }
     }
 
-    /// The registry's `schemaType` of its schemas, for a format that has them.
-    fn schema_type(self) -> Option<&'static str> {
+    /// The format as one whose schemas go to a registry, if it is one.
+    pub(crate) fn with_schema(self) -> Option<SchemaFormat> {
         match self {
             Self::Json => None,
-            Self::Avro => Some("AVRO"),
-            Self::JsonSchema => Some("JSON"),
-            Self::Protobuf => Some("PROTOBUF"),
+            Self::Avro => Some(SchemaFormat::Avro),
+            Self::JsonSchema => Some(SchemaFormat::JsonSchema),
+            Self::Protobuf => Some(SchemaFormat::Protobuf),
+        }
+    }
+}
+
+/// A value format whose schemas go to a schema registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SchemaFormat {
+    Avro,
+    JsonSchema,
+    Protobuf,
+}
+
+impl SchemaFormat {
+    /// The registry's `schemaType` of its schemas.
+    fn schema_type(self) -> &'static str {
+        match self {
+            Self::Avro => "AVRO",
+            Self::JsonSchema => "JSON",
+            Self::Protobuf => "PROTOBUF",
         }
     }
 }
@@ -119,7 +138,7 @@ impl SubjectNaming {
 /// Values in the Confluent wire format, an encoder per topic and table.
 pub(crate) struct RegistryValues {
     registry: SchemaRegistry,
-    format: ValueFormat,
+    format: SchemaFormat,
     naming: SubjectNaming,
     /// Register schemas (else only look them up).
     register: bool,
@@ -147,13 +166,13 @@ enum Encoding {
 }
 
 impl RegistryValues {
-    /// Values of `format` (one with a schema) whose schemas go to the registry at
-    /// `registry`, named by `naming`; registered if `register`, else looked up.
+    /// Values of `format` whose schemas go to the registry at `registry`, named by
+    /// `naming`; registered if `register`, else looked up.
     ///
     /// # Errors
     /// As [`SchemaRegistry::new`].
     pub(crate) fn new(
-        format: ValueFormat,
+        format: SchemaFormat,
         registry: &str,
         naming: SubjectNaming,
         register: bool,
@@ -209,13 +228,13 @@ impl RegistryValues {
         let subject = self
             .naming
             .subject(topic, &format!("{AVRO_NAMESPACE}.{table}"));
-        let schema_type = self.format.schema_type().expect("a format with a schema");
+        let schema_type = self.format.schema_type();
         let id = |schema: &str| {
             self.registry
                 .schema_id(&subject, schema, schema_type, self.register)
         };
         let encoding = match self.format {
-            ValueFormat::Avro => {
+            SchemaFormat::Avro => {
                 let written = avro_ready(sent, table)?;
                 let id = id(&avro_schema_json(&written)?)?;
                 let encoder = WriterBuilder::new(written.clone())
@@ -227,16 +246,13 @@ impl RegistryValues {
                     encoder: Box::new(encoder),
                 }
             }
-            ValueFormat::JsonSchema => {
+            SchemaFormat::JsonSchema => {
                 let id = id(&json_schema_of(sent, table)?)?;
                 let mut prefix = [0u8; 5];
                 prefix[1..].copy_from_slice(&id.to_be_bytes());
                 Encoding::Json { prefix }
             }
-            ValueFormat::Json => {
-                unreachable!("JSON values have no schema (checked by the options)")
-            }
-            ValueFormat::Protobuf => {
+            SchemaFormat::Protobuf => {
                 let id = id(&proto_schema(sent, table)?)?;
                 // Then the message indexes: [0], the file's first message, as one 0.
                 let mut prefix = [0u8; 6];
