@@ -169,22 +169,8 @@ mod tests {
 
     #[test]
     fn change_events_take_debeziums_names() {
-        let row = DataType::Struct(
-            vec![
-                Field::new("id", DataType::Int64, false),
-                Field::new(
-                    "at",
-                    DataType::Timestamp(TimeUnit::Microsecond, None),
-                    false,
-                ),
-            ]
-            .into(),
-        );
         let source = DataType::Struct(vec![Field::new("table", DataType::Utf8, false)].into());
-        let sent = Arc::new(Schema::new(vec![
-            Field::new("before", row.clone(), true),
-            Field::new("after", row, true),
-            Field::new("op", DataType::Utf8, false),
+        let sent = Arc::new(crate::test_fixtures::change_events(vec![
             Field::new("ts_ms", DataType::Int64, false),
             Field::new("source", source, false),
         ]));

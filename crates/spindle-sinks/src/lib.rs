@@ -28,6 +28,8 @@ mod per_table;
 mod protobuf;
 #[cfg(feature = "kafka")]
 mod schema_registry;
+#[cfg(all(test, feature = "kafka"))]
+mod test_fixtures;
 
 pub use address::{SINK_ADDRESS_FORMS, SinkAddress, SinkOpenOptions};
 #[cfg(feature = "avro")]

@@ -289,23 +289,8 @@ mod tests {
 
     #[test]
     fn a_change_event_is_a_message_whose_before_and_after_share_value() {
-        let row = DataType::Struct(
-            vec![
-                Field::new("id", DataType::Int64, false),
-                Field::new(
-                    "at",
-                    DataType::Timestamp(TimeUnit::Microsecond, None),
-                    false,
-                ),
-            ]
-            .into(),
-        );
-        let schema = Schema::new(vec![
-            Field::new("before", row.clone(), true),
-            Field::new("after", row, true),
-            Field::new("op", DataType::Utf8, false),
-            Field::new("note", DataType::Utf8, true),
-        ]);
+        let schema =
+            crate::test_fixtures::change_events(vec![Field::new("note", DataType::Utf8, true)]);
         assert_eq!(
             proto_schema(&schema, "order").unwrap(),
             "syntax = \"proto3\";\npackage spindle;\n\

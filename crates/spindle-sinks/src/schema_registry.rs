@@ -124,20 +124,11 @@ impl SchemaRegistry {
     fn request(&self, path: &str, body: Option<String>) -> Result<(u16, serde_json::Value)> {
         let url = format!("{}{path}", self.url);
         let sent = match body {
-            Some(body) => {
-                let mut request = self.agent.post(&url).header("Content-Type", MEDIA_TYPE);
-                if let Some(a) = &self.authorization {
-                    request = request.header("Authorization", a);
-                }
-                request.header("Accept", MEDIA_TYPE).send(body)
-            }
-            None => {
-                let mut request = self.agent.get(&url);
-                if let Some(a) = &self.authorization {
-                    request = request.header("Authorization", a);
-                }
-                request.header("Accept", MEDIA_TYPE).call()
-            }
+            Some(body) => self
+                .headed(self.agent.post(&url))
+                .header("Content-Type", MEDIA_TYPE)
+                .send(body),
+            None => self.headed(self.agent.get(&url)).call(),
         };
         let mut response = sent.map_err(|e| self.error(format!("cannot be reached: {e}")))?;
         let status = response.status().as_u16();
@@ -151,6 +142,15 @@ impl SchemaRegistry {
             )));
         }
         Ok((status, answer))
+    }
+
+    /// `request` accepting the registry's answers, with the credentials if any.
+    fn headed<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        let request = request.header("Accept", MEDIA_TYPE);
+        match &self.authorization {
+            Some(a) => request.header("Authorization", a),
+            None => request,
+        }
     }
 
     fn error(&self, what: String) -> Error {

@@ -2,24 +2,19 @@
 //! that is not our writer: every record equals the event (or row) the JSON-lines
 //! output of the same run holds, and the schema says what README promises.
 
-use crate::common::{RETAIL_TABLES, generate_retail_small, interop_python, spindle, text};
+use crate::common::{
+    PY_AS_JSON, RETAIL_TABLES, generate_retail_small, interop_python, spindle, text,
+};
 use std::path::Path;
 use std::process::Command;
 
 /// Reads pairs of (Avro file, JSON-lines file) given as arguments and prints, per pair,
 /// one JSON line: rows, whether every record equals its line (instants and dates as
-/// the JSON writes them), the record's name, and the Avro type of each field.
+/// the JSON writes them), the record's name, and the Avro type of each field. Run after
+/// [`PY_AS_JSON`].
 const COMPARE_SCRIPT: &str = r#"
-import datetime, json, sys
+import json, sys
 import fastavro
-
-def as_json(v):
-    if isinstance(v, datetime.datetime):
-        v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f" if v.microsecond else "%Y-%m-%d %H:%M:%S")
-    if isinstance(v, datetime.date):
-        return v.isoformat()
-    return v
 
 args = sys.argv[1:]
 for avro_path, jsonl_path in zip(args[0::2], args[1::2]):
@@ -42,7 +37,9 @@ for avro_path, jsonl_path in zip(args[0::2], args[1::2]):
 /// Runs the script over `pairs` and returns its lines.
 fn compare(pairs: &[(&Path, &Path)]) -> Vec<serde_json::Value> {
     let mut command = Command::new(interop_python());
-    command.arg("-c").arg(COMPARE_SCRIPT);
+    command
+        .arg("-c")
+        .arg(format!("{PY_AS_JSON}{COMPARE_SCRIPT}"));
     for (avro, jsonl) in pairs {
         command.arg(avro).arg(jsonl);
     }

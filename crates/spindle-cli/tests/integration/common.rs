@@ -31,6 +31,23 @@ pub fn interop_python() -> String {
         .expect("set SPINDLE_INTEROP_PYTHON to a Python with pyarrow and duckdb to run this test")
 }
 
+/// Python's `as_json(v)`, for the read-back scripts: a value a reader decoded (an
+/// instant, a date, a record of them) as the JSON-lines sinks write it.
+#[cfg(any(feature = "avro", feature = "kafka"))]
+pub const PY_AS_JSON: &str = r#"
+import datetime
+
+def as_json(v):
+    if isinstance(v, datetime.datetime):
+        v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f" if v.microsecond else "%Y-%m-%d %H:%M:%S")
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {k: as_json(x) for k, x in v.items()}
+    return v
+"#;
+
 /// Runs `spindle stream` with `args` (seed 42, quiet) into the JSON-lines file `out`;
 /// fails the test if it fails.
 pub fn stream_to(args: &[&str], out: &Path) {

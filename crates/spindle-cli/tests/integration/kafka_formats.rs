@@ -5,8 +5,9 @@
 //! the same run wrote, its record timestamp is the event time, and each failure of the
 //! registry stops the run before its first message.
 
-use crate::common::{interop_python, spindle, text};
+use crate::common::{PY_AS_JSON, interop_python, spindle, text};
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// The broker's address and the tansu binary (the tests are `#[ignore]`d: `.ci/run`
@@ -94,9 +95,10 @@ impl Drop for Registry {
     }
 }
 
-/// Consumes a topic with confluent-kafka's `AvroDeserializer` and compares each
-/// message with the line of the JSON-lines file that has its `_spindle_table` and
-/// `_spindle_seq`; prints one JSON summary.
+/// Consumes each topic given as `TOPIC=FORMAT` with confluent-kafka's deserializer of
+/// the format and compares each message with the line of the JSON-lines file that has
+/// its `_spindle_table` and `_spindle_seq`; prints one JSON summary per topic. Run
+/// after [`PY_AS_JSON`].
 const CONSUME_SCRIPT: &str = r#"
 import datetime, importlib, json, os, sys, tempfile, time
 import grpc_tools
@@ -111,16 +113,6 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 bootstrap, registry, jsonl = sys.argv[1:4]
 pairs = [a.split("=", 1) for a in sys.argv[4:]]
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-def as_json(v):
-    if isinstance(v, datetime.datetime):
-        v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f" if v.microsecond else "%Y-%m-%d %H:%M:%S")
-    if isinstance(v, datetime.date):
-        return v.isoformat()
-    if isinstance(v, dict):
-        return {k: as_json(x) for k, x in v.items()}
-    return v
 
 lines = [json.loads(l) for l in open(jsonl)]
 expected = {(l["_spindle_table"], l["_spindle_seq"]): l for l in lines}
@@ -214,7 +206,7 @@ for topic, value_format in pairs:
 
 /// Runs the consumer script over `topic` of Avro values against the JSON-lines file
 /// `jsonl`.
-fn consume(topic: &str, registry: &Registry, jsonl: &std::path::Path) -> serde_json::Value {
+fn consume(topic: &str, registry: &Registry, jsonl: &Path) -> serde_json::Value {
     consume_format(topic, registry, jsonl, "avro")
 }
 
@@ -222,7 +214,7 @@ fn consume(topic: &str, registry: &Registry, jsonl: &std::path::Path) -> serde_j
 fn consume_format(
     topic: &str,
     registry: &Registry,
-    jsonl: &std::path::Path,
+    jsonl: &Path,
     format: &str,
 ) -> serde_json::Value {
     consume_all(&[(topic, format)], registry, jsonl).remove(0)
@@ -232,11 +224,13 @@ fn consume_format(
 fn consume_all(
     topics: &[(&str, &str)],
     registry: &Registry,
-    jsonl: &std::path::Path,
+    jsonl: &Path,
 ) -> Vec<serde_json::Value> {
     let (bootstrap, _) = broker();
     let o = Command::new(interop_python())
-        .args(["-c", CONSUME_SCRIPT, &bootstrap, &registry.url])
+        .arg("-c")
+        .arg(format!("{PY_AS_JSON}{CONSUME_SCRIPT}"))
+        .args([&bootstrap, &registry.url])
         .arg(jsonl)
         .args(
             topics
@@ -254,11 +248,39 @@ fn consume_all(
 
 /// The Kafka sink address of `topic` in Avro through `registry`, with `more` options.
 fn avro_sink(topic: &str, registry: &Registry, more: &str) -> String {
+    format!("{}{more}", format_sink(topic, "avro", registry))
+}
+
+/// The Kafka sink address of `topic` in `format` through `registry`.
+fn format_sink(topic: &str, format: &str, registry: &Registry) -> String {
     let (bootstrap, _) = broker();
     format!(
-        "kafka://{bootstrap}/{topic}?format=avro&registry={}{more}",
+        "kafka://{bootstrap}/{topic}?format={format}&registry={}",
         registry.url
     )
+}
+
+/// Runs `spindle stream ARGS --quiet` into each of `sinks` and the JSON-lines file
+/// `jsonl`; fails the test if the run fails.
+fn stream_beside_json(args: &[&str], sinks: &[String], jsonl: &Path) {
+    let file = format!("file:{}", jsonl.display());
+    let mut all = vec!["stream", "--quiet"];
+    all.extend_from_slice(args);
+    for sink in sinks.iter().chain([&file]) {
+        all.extend(["--sink", sink.as_str()]);
+    }
+    let o = spindle(&all);
+    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+}
+
+/// Asserts what the consumer script saw of a topic: each event of the run's JSON-lines
+/// file once, decoded to that event, with its event time as the record's time.
+fn assert_each_event_once(seen: &serde_json::Value) {
+    assert_eq!(seen["messages"], seen["lines"], "{seen}");
+    assert_eq!(seen["distinct"], seen["lines"], "{seen}");
+    assert_eq!(seen["missing"], 0, "{seen}");
+    assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
+    assert_eq!(seen["bad_times"], 0, "{seen}");
 }
 
 #[test]
@@ -271,37 +293,30 @@ fn avro_messages_decode_with_confluents_deserializer_to_the_json_events() {
     for (domain, table) in [("retail", "order"), ("healthcare", "claim")] {
         let topic = create_topic(&format!("avro-{table}"));
         let jsonl = dir.path().join(format!("{table}.jsonl"));
-        let o = spindle(&[
-            "stream",
-            domain,
-            "--table",
-            table,
-            "--scale",
-            "small",
-            "--max-events",
-            "3000",
-            "--out-of-order",
-            "0.05",
-            "--anomaly-fraction",
-            "0.02",
-            "--seed",
-            "7",
-            "--quiet",
-            "--sink",
-            &avro_sink(&topic, &registry, ""),
-            "--sink",
-            &format!("file:{}", jsonl.display()),
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        stream_beside_json(
+            &[
+                domain,
+                "--table",
+                table,
+                "--scale",
+                "small",
+                "--max-events",
+                "3000",
+                "--out-of-order",
+                "0.05",
+                "--anomaly-fraction",
+                "0.02",
+                "--seed",
+                "7",
+            ],
+            &[avro_sink(&topic, &registry, "")],
+            &jsonl,
+        );
         let seen = consume(&topic, &registry, &jsonl);
         // The whole table, or the first 3,000 of its events.
         let lines = seen["lines"].as_u64().unwrap();
         assert!((2000..=3000).contains(&lines), "{seen}");
-        assert_eq!(seen["messages"], seen["lines"], "{seen}");
-        assert_eq!(seen["distinct"], seen["lines"], "{seen}");
-        assert_eq!(seen["missing"], 0, "{seen}");
-        assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
-        assert_eq!(seen["bad_times"], 0, "{seen}");
+        assert_each_event_once(&seen);
         assert_eq!(seen["magic"], serde_json::json!([0]), "{seen}");
         assert_eq!(seen["ids"].as_array().unwrap().len(), 1, "{seen}");
         let subject = format!("{topic}-value");
@@ -347,13 +362,7 @@ fn schema_formats_decode_to_the_json_events(format: &str) {
     ] {
         let topic = create_topic(&format!("{format}-{table}"));
         let jsonl = dir.path().join(format!("{table}.jsonl"));
-        let sink = format!(
-            "kafka://{}/{topic}?format={format}&registry={}",
-            broker().0,
-            registry.url
-        );
         let mut args = vec![
-            "stream",
             domain,
             "--table",
             table,
@@ -361,21 +370,13 @@ fn schema_formats_decode_to_the_json_events(format: &str) {
             "2000",
             "--out-of-order",
             "0.05",
-            "--quiet",
-            "--sink",
-            &sink,
         ];
-        let file = format!("file:{}", jsonl.display());
-        args.extend(["--sink", &file]);
         args.extend(more);
-        let o = spindle(&args);
-        assert!(o.status.success(), "{more:?}: {}", text(&o.stderr));
+        let sink = format_sink(&topic, format, &registry);
+        stream_beside_json(&args, &[sink], &jsonl);
         let seen = consume_format(&topic, &registry, &jsonl, format);
         assert_eq!(seen["lines"], 2000, "{seen}");
-        assert_eq!(seen["messages"], 2000, "{seen}");
-        assert_eq!(seen["distinct"], 2000, "{seen}");
-        assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
-        assert_eq!(seen["bad_times"], 0, "{seen}");
+        assert_each_event_once(&seen);
         assert_eq!(seen["magic"], serde_json::json!([0]), "{seen}");
         let schema_type = if format == "protobuf" {
             "PROTOBUF"
@@ -408,30 +409,17 @@ fn every_table_of_every_domain_decodes_in_each_format() {
         let sinks: Vec<String> = formats
             .iter()
             .zip(&topics)
-            .map(|(f, topic)| {
-                format!(
-                    "kafka://{}/{topic}?format={f}&registry={}",
-                    broker().0,
-                    registry.url
-                )
-            })
-            .chain([format!("file:{}", jsonl.display())])
+            .map(|(f, topic)| format_sink(topic, f, &registry))
             .collect();
-        let mut args = vec![
-            "stream",
+        let args = [
             domain,
             "--all-tables",
             "--scale",
             "small",
             "--max-events",
             "150",
-            "--quiet",
         ];
-        for sink in &sinks {
-            args.extend(["--sink", sink]);
-        }
-        let o = spindle(&args);
-        assert!(o.status.success(), "{domain}: {}", text(&o.stderr));
+        stream_beside_json(&args, &sinks, &jsonl);
         let tables: std::collections::BTreeSet<String> = std::fs::read_to_string(&jsonl)
             .unwrap()
             .lines()
@@ -441,14 +429,7 @@ fn every_table_of_every_domain_decodes_in_each_format() {
             .collect();
         let pairs: Vec<(&str, &str)> = topics.iter().map(String::as_str).zip(formats).collect();
         for seen in consume_all(&pairs, &registry, &jsonl) {
-            assert_eq!(seen["messages"], seen["lines"], "{domain}: {seen}");
-            assert_eq!(seen["distinct"], seen["lines"], "{domain}: {seen}");
-            assert_eq!(
-                seen["mismatch"],
-                serde_json::Value::Null,
-                "{domain}: {seen}"
-            );
-            assert_eq!(seen["bad_times"], 0, "{domain}: {seen}");
+            assert_each_event_once(&seen);
             // A subject (and so a schema) per table.
             let subjects = seen["topic_subjects"].as_array().unwrap().len();
             assert_eq!(subjects, tables.len(), "{domain}: {seen}");
@@ -463,8 +444,7 @@ fn a_change_stream_takes_debeziums_avro_shape() {
     let dir = tempfile::tempdir().unwrap();
     let topic = create_topic("avro-cdc");
     let jsonl = dir.path().join("e.jsonl");
-    let o = spindle(&[
-        "stream",
+    let args = [
         "retail",
         "--table",
         "order",
@@ -473,18 +453,11 @@ fn a_change_stream_takes_debeziums_avro_shape() {
         "0.05",
         "--max-events",
         "3000",
-        "--quiet",
-        "--sink",
-        &avro_sink(&topic, &registry, ""),
-        "--sink",
-        &format!("file:{}", jsonl.display()),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ];
+    stream_beside_json(&args, &[avro_sink(&topic, &registry, "")], &jsonl);
     let seen = consume(&topic, &registry, &jsonl);
-    assert_eq!(seen["messages"], 3000, "{seen}");
-    assert_eq!(seen["distinct"], 3000, "{seen}");
-    assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
-    assert_eq!(seen["bad_times"], 0, "{seen}");
+    assert_eq!(seen["lines"], 3000, "{seen}");
+    assert_each_event_once(&seen);
     // Debezium's names: an Envelope whose before is a Value record and whose after
     // refers to it, with a Source record.
     let schema = &seen["schema"];
@@ -517,8 +490,7 @@ fn an_interleaved_stream_sends_each_table_in_its_own_schema() {
     let dir = tempfile::tempdir().unwrap();
     let topic = create_topic("avro-interleaved");
     let jsonl = dir.path().join("e.jsonl");
-    let o = spindle(&[
-        "stream",
+    let args = [
         "retail",
         "--tables",
         "order,order_line,return",
@@ -529,19 +501,11 @@ fn an_interleaved_stream_sends_each_table_in_its_own_schema() {
         "4000",
         "--out-of-order",
         "0.05",
-        "--quiet",
-        "--sink",
-        &avro_sink(&topic, &registry, ""),
-        "--sink",
-        &format!("file:{}", jsonl.display()),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ];
+    stream_beside_json(&args, &[avro_sink(&topic, &registry, "")], &jsonl);
     let seen = consume(&topic, &registry, &jsonl);
     assert_eq!(seen["lines"], 4000, "{seen}");
-    assert_eq!(seen["distinct"], 4000, "{seen}");
-    assert_eq!(seen["messages"], 4000, "{seen}");
-    assert_eq!(seen["mismatch"], serde_json::Value::Null, "{seen}");
-    assert_eq!(seen["bad_times"], 0, "{seen}");
+    assert_each_event_once(&seen);
     // A subject per table, by topic and record: TOPIC-spindle.TABLE.
     let subjects: Vec<String> = ["order", "order_line", "return"]
         .iter()
