@@ -286,7 +286,7 @@ layered! {
         #[arg(long)]
         pub ground_truth: Option<PathBuf>,
         /// Where events go (repeatable: a fan-out): `console`, `file:PATH` (or `file` with
-        /// --output), `parquet:PATH`, `avro:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send&idempotence=true|false&format=json|avro|json-schema|protobuf&registry=URL&subject=topic|record|topic-record&auto_register=true|false]` (`{table}` in TOPIC: a topic per table; registry credentials from
+        /// --output), `parquet:PATH`, `avro:PATH`, `kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5&batch_bytes=1000000&timeout_ms=30000&headers=false&metadata=value|headers&timestamp=event|send&idempotence=true|false&format=json|avro|json-schema|protobuf&registry=URL&subject=topic|record|topic-record&auto_register=true|false]` (`{table}` in TOPIC: a topic per table; registry credentials from
         /// $SPINDLE_SCHEMA_REGISTRY_AUTH=user:password or $SPINDLE_SCHEMA_REGISTRY_TOKEN),
         /// `eventhub:[env=VAR&hub=NAME&key=COLUMN]` (connection string from $VAR, default
         /// SPINDLE_EVENTHUB_CONNECTION_STRING).

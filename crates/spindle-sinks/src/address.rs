@@ -13,7 +13,7 @@ use std::str::FromStr;
 /// Every form of a sink address, for help texts and errors.
 pub const SINK_ADDRESS_FORMS: &str = "console, file:PATH, parquet:PATH, avro:PATH (PATH may hold {table}: a file per table), \
      kafka://HOST:PORT/TOPIC[?key=COLUMN&acks=all&compression=lz4&linger_ms=5\
-     &batch_bytes=1000000&timeout_ms=30000&headers=false&timestamp=event|send\
+     &batch_bytes=1000000&timeout_ms=30000&headers=false&metadata=value|headers&timestamp=event|send\
      &idempotence=true|false&format=json|avro|json-schema|protobuf&registry=URL&subject=topic|record|topic-record\
      &auto_register=true|false], \
      eventhub:[env=VAR&hub=NAME&key=COLUMN]";
@@ -128,6 +128,7 @@ impl SinkAddress {
             "batch_bytes",
             "timeout_ms",
             "headers",
+            "metadata",
             "timestamp",
             "idempotence",
             "format",
@@ -147,6 +148,7 @@ impl SinkAddress {
                 "linger_ms" => kafka.linger_ms = number(value)?,
                 "batch_bytes" => kafka.batch_bytes = number(value)?,
                 "timeout_ms" => kafka.delivery_timeout_ms = number(value)?,
+                "metadata" => kafka.metadata = value.parse()?,
                 "timestamp" => kafka.timestamp = value.parse()?,
                 "idempotence" => kafka.idempotence = Some(switch(key, value)?),
                 "format" => kafka.format = value.parse()?,
@@ -382,6 +384,11 @@ mod tests {
         // acks=1 cannot be idempotent: off unless asked (and then refused).
         assert!(!kafka.idempotent());
         assert_eq!(kafka.timestamp, crate::RecordTime::Event);
+        assert_eq!(kafka.metadata, crate::MetadataPlace::Value);
+        let SinkAddress::Kafka(kafka) = "kafka://h:1/t?metadata=headers".parse().unwrap() else {
+            panic!("not kafka")
+        };
+        assert_eq!(kafka.metadata, crate::MetadataPlace::Headers);
     }
 
     #[cfg(feature = "kafka")]

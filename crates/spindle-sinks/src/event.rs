@@ -6,6 +6,9 @@
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 
+/// The start of the name of every column Spindle adds (labels, metadata, delivery).
+pub const PREFIX: &str = "_spindle_";
+
 /// Anomaly label: whether the row was corrupted (boolean; present when anomalies
 /// were injected and labels are kept).
 pub const IS_ANOMALY: &str = "_spindle_is_anomaly";

@@ -312,6 +312,55 @@ pub fn envelope_tables(schema: &arrow_schema::Schema) -> Option<Vec<arrow_schema
         .collect()
 }
 
+/// Each row's value of one column as text, as the JSON encoder writes it but without a
+/// string's quotes and escapes (`42`, `true`, `2024-01-01 10:00:00`, `point:outlier`):
+/// the text of a Kafka header.
+#[cfg(feature = "kafka")]
+pub(crate) struct PlainTexts {
+    column: Column,
+    scratch: Scratch,
+}
+
+#[cfg(feature = "kafka")]
+impl PlainTexts {
+    /// The texts of `array`, the column called `name`.
+    ///
+    /// # Errors
+    /// A column of a type JSON lines cannot carry.
+    pub(crate) fn new(name: &str, array: &ArrayRef) -> Result<Self> {
+        let text_like = matches!(array.data_type(), DataType::LargeUtf8 | DataType::Utf8View)
+            || matches!(array.data_type(), DataType::Dictionary(_, v) if v.is_string());
+        let column = if text_like {
+            Column::Text(cast(array, &DataType::Utf8)?.as_string::<i32>().clone())
+        } else {
+            Column::new(name, array)?
+        };
+        Ok(Self {
+            column,
+            scratch: Scratch::new(),
+        })
+    }
+
+    /// Puts the text of `row` in `out` (emptied first); `false` for a null.
+    pub(crate) fn text(&mut self, row: usize, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        if self.column.is_null(row) {
+            return false;
+        }
+        match &self.column {
+            Column::Text(a) => out.extend_from_slice(a.value(row).as_bytes()),
+            column => {
+                column.write_value(row, out, &mut self.scratch);
+                if out.len() >= 2 && out[0] == b'"' {
+                    out.pop();
+                    out.remove(0);
+                }
+            }
+        }
+        true
+    }
+}
+
 /// Encodes batches of one schema as JSON objects.
 pub struct JsonEncoder {
     layout: JsonLayout,
@@ -1021,6 +1070,44 @@ mod tests {
             encode_rows(&wide)
                 .starts_with("{\"t\": \"collective:velocity_fraud\"}\n{\"t\": null}\n")
         );
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn plain_texts_are_json_values_without_a_strings_quotes() {
+        let texts = |array: ArrayRef| {
+            let mut plain = PlainTexts::new("c", &array).unwrap();
+            let mut out = Vec::new();
+            (0..array.len())
+                .map(|row| {
+                    plain
+                        .text(row, &mut out)
+                        .then(|| String::from_utf8(out.clone()).unwrap())
+                })
+                .collect::<Vec<_>>()
+        };
+        let seq: ArrayRef = Arc::new(Int64Array::from(vec![Some(42), None]));
+        assert_eq!(texts(seq), [Some("42".into()), None]);
+        let flag: ArrayRef = Arc::new(BooleanArray::from(vec![true, false]));
+        assert_eq!(texts(flag), [Some("true".into()), Some("false".into())]);
+        let time: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            1_700_000_000_000_000,
+            1_700_000_000_000_250,
+        ]));
+        assert_eq!(
+            texts(time),
+            [
+                Some("2023-11-14 22:13:20".into()),
+                Some("2023-11-14 22:13:20.000250".into())
+            ]
+        );
+        // Text as it is, unescaped, also from a dictionary.
+        let labels: ArrayRef = Arc::new(
+            vec![Some("caf\u{e9} \"x\""), None]
+                .into_iter()
+                .collect::<arrow_array::DictionaryArray<Int32Type>>(),
+        );
+        assert_eq!(texts(labels), [Some("caf\u{e9} \"x\"".into()), None]);
     }
 
     fn encode_rows(column: &ArrayRef) -> String {

@@ -2,7 +2,8 @@
 //!
 //! Each event is one message: the JSON object as the payload, optionally keyed by a
 //! column (so one entity stays on one partition), with headers `_spindle_table` and,
-//! for labelled anomalies, `_spindle_anomaly_type`; to one topic, or to a topic per
+//! for labelled anomalies, `_spindle_anomaly_type` (with `metadata=headers`, every
+//! `_spindle_*` column goes in a header of its name and none in the value); to one topic, or to a topic per
 //! table when the topic holds `{table}`. `delivered()` counts messages the
 //! broker acknowledged; a message that fails after librdkafka's retries is counted as
 //! failed and reported by `flush`/`close`, never dropped silently.
@@ -18,11 +19,11 @@
 use crate::StreamWriter;
 use crate::error::{Error, Result};
 use crate::event::TABLE_PLACEHOLDER;
-use crate::json::{JsonLines, SharedEvents};
+use crate::json::{JsonLines, PlainTexts, SharedEvents};
 use crate::kafka_format::{RegistryValues, SubjectNaming, ValueFormat};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{Array, Int64Array, RecordBatch};
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -59,6 +60,33 @@ impl std::str::FromStr for RecordTime {
     }
 }
 
+/// Where a message carries its event's `_spindle_*` columns (metadata, delivery facts
+/// and anomaly labels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetadataPlace {
+    /// As fields of the value, and the table and anomaly label also as headers.
+    #[default]
+    Value,
+    /// As headers only, each column that is not null as its text; the value holds the
+    /// table's own columns (and its schema only those).
+    Headers,
+}
+
+impl std::str::FromStr for MetadataPlace {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "value" => Ok(Self::Value),
+            "headers" => Ok(Self::Headers),
+            other => Err(Error::Invalid {
+                field: "metadata",
+                message: format!("'{other}' is not one of value, headers"),
+            }),
+        }
+    }
+}
+
 /// Settings of a [`KafkaSink`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct KafkaOptions {
@@ -71,6 +99,8 @@ pub struct KafkaOptions {
     pub key_column: Option<String>,
     /// Add `_spindle_table` and `_spindle_anomaly_type` headers.
     pub headers: bool,
+    /// Where the `_spindle_*` columns go: in the value, or in headers only.
+    pub metadata: MetadataPlace,
     /// `0`, `1` or `all`.
     pub acks: String,
     /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
@@ -109,6 +139,7 @@ impl KafkaOptions {
             topic: topic.to_string(),
             key_column: None,
             headers: true,
+            metadata: MetadataPlace::Value,
             acks: "all".into(),
             compression: "lz4".into(),
             linger_ms: 5,
@@ -154,6 +185,12 @@ impl KafkaOptions {
                     "the idempotent producer needs acks=all, not acks={}; drop idempotence=true or set acks=all",
                     self.acks
                 ),
+            );
+        }
+        if self.metadata == MetadataPlace::Headers && !self.headers {
+            return bad(
+                "metadata",
+                "metadata=headers sends the _spindle_* columns as headers, which headers=false turns off: drop one of them".into(),
             );
         }
         match (self.format, &self.registry) {
@@ -403,6 +440,12 @@ impl KafkaSink {
 }
 
 impl KafkaSink {
+    /// Whether the values are not the events' shared JSON lines: in another format, or
+    /// without the `_spindle_*` columns.
+    fn encodes_alone(&self) -> bool {
+        self.framed.is_some() || self.options.metadata == MetadataPlace::Headers
+    }
+
     /// Produces every batch's rows, taking each payload from `lines` in order.
     fn produce_all(&mut self, batches: &[RecordBatch], lines: &JsonLines) -> Result<()> {
         let mut payloads = lines.lines();
@@ -411,12 +454,21 @@ impl KafkaSink {
             .try_for_each(|batch| self.produce(batch, &mut payloads))
     }
 
-    /// Produces the rows of `batch` as messages in the Confluent wire format.
-    fn produce_framed(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Produces the rows of `batch`, encoding their values batch by batch: in the
+    /// Confluent wire format, or as JSON without the columns that go in headers.
+    fn produce_encoded(&mut self, batch: &RecordBatch) -> Result<()> {
+        let values = match self.options.metadata {
+            MetadataPlace::Value => batch.clone(),
+            MetadataPlace::Headers => without_metadata(batch)?,
+        };
+        if self.framed.is_none() {
+            let lines = JsonLines::encode(std::slice::from_ref(&values))?;
+            return self.produce(batch, &mut lines.lines());
+        }
         let table = crate::event::table_of(batch).unwrap_or_else(|| "event".into());
         let topic = self.topic_of(Some(&table))?;
-        let values = self.framed.as_mut().expect("checked by the caller");
-        let rows = values.encode(&topic, &table, batch)?;
+        let framed = self.framed.as_mut().expect("checked above");
+        let rows = framed.encode(&topic, &table, &values)?;
         let offsets = rows.offsets();
         let mut payloads = offsets.windows(2).map(|w| &rows.bytes()[w[0]..w[1]]);
         self.produce(batch, &mut payloads)
@@ -451,9 +503,7 @@ impl KafkaSink {
         let keys = keys.as_ref().map(|k| k.as_string::<i32>());
         let table = crate::event::table_of(batch);
         let topic = self.topic_of(table.as_deref())?;
-        let labels = batch
-            .column_by_name(crate::event::ANOMALY_TYPE)
-            .and_then(|c| c.as_string_opt::<i32>().cloned());
+        let mut headers = MessageHeaders::new(&self.options, batch, table)?;
         let tombstones = batch
             .column_by_name(crate::event::TOMBSTONE)
             .and_then(|c| c.as_boolean_opt().cloned());
@@ -477,20 +527,7 @@ impl KafkaSink {
             if let Some(t) = times.as_ref().filter(|t| t.is_valid(row)) {
                 record = record.timestamp(t.value(row));
             }
-            if self.options.headers {
-                let mut h = OwnedHeaders::new();
-                if let Some(t) = &table {
-                    h = h.insert(Header {
-                        key: crate::event::TABLE,
-                        value: Some(t.as_str()),
-                    });
-                }
-                if let Some(l) = labels.as_ref().filter(|l| l.is_valid(row)) {
-                    h = h.insert(Header {
-                        key: crate::event::ANOMALY_TYPE,
-                        value: Some(l.value(row)),
-                    });
-                }
+            if let Some(h) = headers.of(row) {
                 record = record.headers(h);
             }
             loop {
@@ -520,6 +557,99 @@ impl KafkaSink {
     }
 }
 
+/// The headers of one batch's messages.
+enum MessageHeaders {
+    /// None (`headers=false`).
+    Off,
+    /// `_spindle_table` and, on a labelled anomaly, `_spindle_anomaly_type`.
+    Labels {
+        table: Option<String>,
+        labels: Option<StringArray>,
+    },
+    /// Every `_spindle_*` column that is not null, as text (`metadata=headers`).
+    Metadata {
+        columns: Vec<(String, PlainTexts)>,
+        text: Vec<u8>,
+    },
+}
+
+impl MessageHeaders {
+    /// The headers `options` ask for, of the messages of `batch`, of `table`.
+    fn new(options: &KafkaOptions, batch: &RecordBatch, table: Option<String>) -> Result<Self> {
+        if !options.headers {
+            return Ok(Self::Off);
+        }
+        if options.metadata == MetadataPlace::Value {
+            let labels = batch
+                .column_by_name(crate::event::ANOMALY_TYPE)
+                .and_then(|c| c.as_string_opt::<i32>().cloned());
+            return Ok(Self::Labels { table, labels });
+        }
+        let columns = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .filter(|(field, _)| field.name().starts_with(crate::event::PREFIX))
+            .map(|(field, column)| {
+                Ok((field.name().clone(), PlainTexts::new(field.name(), column)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self::Metadata {
+            columns,
+            text: Vec::new(),
+        })
+    }
+
+    /// The headers of the message of `row`, if any.
+    fn of(&mut self, row: usize) -> Option<OwnedHeaders> {
+        match self {
+            Self::Off => None,
+            Self::Labels { table, labels } => {
+                let mut h = OwnedHeaders::new();
+                if let Some(t) = table {
+                    h = h.insert(Header {
+                        key: crate::event::TABLE,
+                        value: Some(t.as_str()),
+                    });
+                }
+                if let Some(l) = labels.as_ref().filter(|l| l.is_valid(row)) {
+                    h = h.insert(Header {
+                        key: crate::event::ANOMALY_TYPE,
+                        value: Some(l.value(row)),
+                    });
+                }
+                Some(h)
+            }
+            Self::Metadata { columns, text } => {
+                let mut h = OwnedHeaders::new_with_capacity(columns.len());
+                for (name, texts) in columns.iter_mut() {
+                    if texts.text(row, text) {
+                        h = h.insert(Header {
+                            key: name,
+                            value: Some(text.as_slice()),
+                        });
+                    }
+                }
+                Some(h)
+            }
+        }
+    }
+}
+
+/// `batch` without its `_spindle_*` columns.
+fn without_metadata(batch: &RecordBatch) -> Result<RecordBatch> {
+    let kept: Vec<usize> = batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| !field.name().starts_with(crate::event::PREFIX))
+        .map(|(at, _)| at)
+        .collect();
+    Ok(batch.project(&kept)?)
+}
+
 /// Each event's `_spindle_event_time` in milliseconds since the epoch, rounded down
 /// (null where it has none, or where the column is text that is not an instant).
 fn event_millis(batch: &RecordBatch) -> Option<Int64Array> {
@@ -540,15 +670,15 @@ impl StreamWriter for KafkaSink {
     fn send_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
         // A failed delivery stops the run before any more encoding.
         self.check_failures()?;
-        if self.framed.is_some() {
-            return batches.iter().try_for_each(|b| self.produce_framed(b));
+        if self.encodes_alone() {
+            return batches.iter().try_for_each(|b| self.produce_encoded(b));
         }
         let lines = JsonLines::encode(batches)?;
         self.produce_all(batches, &lines)
     }
 
     fn send_shared(&mut self, events: &SharedEvents) -> Result<()> {
-        if self.framed.is_some() {
+        if self.encodes_alone() {
             return self.send_batches(events.batches());
         }
         self.check_failures()?;

@@ -40,7 +40,9 @@ pub use error::{Error, Result};
 pub use file::{FileMode, FileSink};
 pub use json::{BufferPool, JsonEncoder, JsonLayout, JsonLines, SharedEvents, envelope_tables};
 #[cfg(feature = "kafka")]
-pub use kafka::{EventHubOptions, EventHubSink, KafkaOptions, KafkaSink, RecordTime};
+pub use kafka::{
+    EventHubOptions, EventHubSink, KafkaOptions, KafkaSink, MetadataPlace, RecordTime,
+};
 #[cfg(feature = "kafka")]
 pub use kafka_format::{SubjectNaming, ValueFormat};
 #[cfg(feature = "parquet")]

@@ -157,14 +157,23 @@ def protobuf_deserializer():
 
     return deserialize
 
+def headers_of(message):
+    return {k for k, _ in message.headers() or []}
+
+def as_text(value):
+    """A metadata value as its header's text (JSON's, a string without quotes)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
 def check(topic, value_format):
-    deserialize = {"avro": lambda: AvroDeserializer(client),
+    deserialize = {"json": lambda: lambda raw, ctx: json.loads(raw),
+                   "avro": lambda: AvroDeserializer(client),
                    "json-schema": lambda: JSONDeserializer(None, schema_registry_client=client),
                    "protobuf": protobuf_deserializer}[value_format]()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "check-" + topic,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
     seen, mismatch, bad_times, ids, magic = {}, None, 0, set(), set()
+    headed, in_value = 0, 0
     deadline, quiet_since = time.monotonic() + 60, time.monotonic()
     while time.monotonic() < deadline and (len(seen) < len(lines) or time.monotonic() - quiet_since < 2):
         m = consumer.poll(0.2)
@@ -176,6 +185,11 @@ def check(topic, value_format):
         magic.add(raw[0])
         ids.add(int.from_bytes(raw[1:5], "big"))
         record = deserialize(raw, SerializationContext(topic, MessageField.VALUE))
+        if "_spindle_seq" not in record:
+            # metadata=headers: the _spindle_* columns come as headers, as text.
+            in_value += any(k.startswith("_spindle_") for k in record)
+            record.update({k: v.decode() for k, v in m.headers() if k.startswith("_spindle_")})
+            record["_spindle_seq"] = int(record["_spindle_seq"])
         event_time = record.get("_spindle_event_time")
         if isinstance(event_time, str):
             event_time = datetime.datetime.fromisoformat(event_time).replace(tzinfo=datetime.timezone.utc)
@@ -185,8 +199,14 @@ def check(topic, value_format):
         record = as_json(record)
         key = (record["_spindle_table"], record["_spindle_seq"])
         seen[key] = seen.get(key, 0) + 1
-        if mismatch is None and record != expected.get(key):
-            mismatch = [record, expected.get(key)]
+        wanted = expected.get(key)
+        if wanted is not None and "_spindle_seq" in headers_of(m):
+            record["_spindle_seq"] = str(record["_spindle_seq"])
+            wanted = {k: as_text(v) if k.startswith("_spindle_") else v
+                      for k, v in wanted.items() if not (k.startswith("_spindle_") and v is None)}
+            headed += 1
+        if mismatch is None and record != wanted:
+            mismatch = [record, wanted]
     consumer.close()
     subjects = client.get_subjects()
     mine = [s for s in subjects if s.startswith(topic + "-")]
@@ -195,6 +215,7 @@ def check(topic, value_format):
         "topic": topic, "messages": sum(seen.values()), "distinct": len(seen), "lines": len(lines),
         "missing": len(set(expected) - set(seen)), "mismatch": mismatch,
         "bad_times": bad_times, "magic": sorted(magic), "ids": sorted(ids),
+        "headed": headed, "metadata_in_value": in_value,
         "subjects": subjects, "topic_subjects": mine,
         "schema": json.loads(latest.schema.schema_str) if latest and value_format != "protobuf" else None,
         "schema_type": client.get_latest_version(mine[0]).schema.schema_type if mine else None,
@@ -384,6 +405,59 @@ fn schema_formats_decode_to_the_json_events(format: &str) {
             "JSON"
         };
         assert_eq!(seen["schema_type"], schema_type, "{seen}");
+    }
+}
+
+#[test]
+#[ignore = "needs a Kafka broker (SPINDLE_KAFKA_BOOTSTRAP, SPINDLE_TANSU) and SPINDLE_INTEROP_PYTHON with confluent-kafka[avro,protobuf] and grpcio-tools (.ci/run provides them)"]
+fn metadata_as_headers_leaves_the_values_to_the_tables_columns() {
+    let registry = Registry::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("e.jsonl");
+    let formats = ["json", "avro", "protobuf"];
+    let topics: Vec<String> = formats
+        .iter()
+        .map(|f| create_topic(&format!("headers-{f}")))
+        .collect();
+    let (bootstrap, _) = broker();
+    let sinks: Vec<String> = formats
+        .iter()
+        .zip(&topics)
+        .map(|(&f, topic)| match f {
+            "json" => format!("kafka://{bootstrap}/{topic}?metadata=headers"),
+            f => format!("{}&metadata=headers", format_sink(topic, f, &registry)),
+        })
+        .collect();
+    // Labels, watermarks on some events only (null elsewhere: no header), late events.
+    let args = [
+        "retail",
+        "--table",
+        "order",
+        "--max-events",
+        "2000",
+        "--anomaly-fraction",
+        "0.05",
+        "--watermark-every",
+        "100",
+        "--out-of-order",
+        "0.05",
+    ];
+    stream_beside_json(&args, &sinks, &jsonl);
+    let pairs: Vec<(&str, &str)> = topics.iter().map(String::as_str).zip(formats).collect();
+    for seen in consume_all(&pairs, &registry, &jsonl) {
+        // Every message: its headers and value together are the JSON event.
+        assert_each_event_once(&seen);
+        assert_eq!(seen["headed"], 2000, "{seen}");
+        assert_eq!(seen["metadata_in_value"], 0, "{seen}");
+        if let Some(fields) = seen["schema"]["fields"].as_array() {
+            assert!(
+                fields
+                    .iter()
+                    .all(|f| !f["name"].as_str().unwrap().starts_with("_spindle_")),
+                "{seen}"
+            );
+            assert!(fields.iter().any(|f| f["name"] == "order_id"), "{seen}");
+        }
     }
 }
 
@@ -674,7 +748,7 @@ fn registry_failures_stop_the_run_before_its_first_message() {
 
 #[test]
 fn avro_settings_are_checked_before_anything_is_sent() {
-    let cases: [(&str, &str); 7] = [
+    let cases: [(&str, &str); 9] = [
         (
             "file:events.jsonl?format=avro",
             "is a setting of Kafka sinks",
@@ -699,6 +773,14 @@ fn avro_settings_are_checked_before_anything_is_sent() {
         (
             "kafka://h:1/t?format=avro&registry=ftp://r:1",
             "is not an http:// or https:// address of a schema registry",
+        ),
+        (
+            "kafka://h:1/t?metadata=header",
+            "metadata: 'header' is not one of value, headers",
+        ),
+        (
+            "kafka://h:1/t?metadata=headers&headers=false",
+            "which headers=false turns off",
         ),
     ];
     for (sink, message) in cases {

@@ -194,6 +194,8 @@ def test_kafka_sink_writes_avro_that_confluents_deserializer_reads(registry):
         KafkaSink(bootstrap, topic, value_format="avro")
     with pytest.raises(ValueError, match="'thrift' is not one of json, avro, json-schema, protobuf"):
         KafkaSink(bootstrap, topic, value_format="thrift", schema_registry_url=registry)
+    with pytest.raises(ValueError, match="'header' is not one of value, headers"):
+        KafkaSink(bootstrap, topic, metadata="header")
     lookup_only = KafkaSink(bootstrap, topic, value_format="avro", schema_registry_url=registry,
                             subject_naming="record", auto_register=False)
     with pytest.raises(ValueError, match="subject 'spindle.order' has no version"):

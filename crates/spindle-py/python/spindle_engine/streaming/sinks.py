@@ -63,7 +63,11 @@ class KafkaSink(NativeWriter):
     ``SPINDLE_SCHEMA_REGISTRY_TOKEN``) under the subject ``subject_naming`` gives:
     ``"topic"`` (``TOPIC-value``, the default), ``"record"`` (``spindle.TABLE``) or
     ``"topic-record"`` (``TOPIC-spindle.TABLE``, for a topic of several tables).
-    ``auto_register=False`` only looks schemas up."""
+    ``auto_register=False`` only looks schemas up.
+
+    ``metadata="headers"`` sends the ``_spindle_*`` columns (sequence, event time,
+    anomaly labels, ...) as message headers only, each as text, and leaves them out
+    of the value and its schema."""
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class KafkaSink(NativeWriter):
         schema_registry_url: str | None = None,
         subject_naming: str | None = None,
         auto_register: bool = True,
+        metadata: str = "value",
     ) -> None:
         servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
         self.topic = topic
@@ -95,6 +100,8 @@ class KafkaSink(NativeWriter):
             options.append(f"subject={subject_naming}")
         if not auto_register:
             options.append("auto_register=false")
+        if metadata != "value":
+            options.append(f"metadata={metadata}")
         address = f"kafka://{servers}/{topic}"
         if options:
             address += "?" + "&".join(options)
