@@ -173,6 +173,10 @@ pub enum Format {
     /// unions with null).
     #[cfg(feature = "avro")]
     Avro,
+    /// A Delta Lake table per table (a folder of Parquet files and its `_delta_log`),
+    /// each table's rows (or each part's) one commit.
+    #[cfg(feature = "delta")]
+    Delta,
 }
 
 impl Format {
@@ -184,6 +188,8 @@ impl Format {
             Format::Csv => "csv",
             #[cfg(feature = "avro")]
             Format::Avro => "avro",
+            #[cfg(feature = "delta")]
+            Format::Delta => "delta",
         }
     }
 }
@@ -205,10 +211,12 @@ pub struct GenerateArgs {
     /// Parquet codec: zstd (small files), snappy (fastest to write) or none.
     #[arg(long, default_value = "zstd")]
     pub compression: spindle_sinks::ParquetCompression,
-    /// Folder to write one file per table into.
+    /// Folder to write one file per table into (with --format delta: one table per
+    /// table, a local path or file:// URL).
     #[arg(long)]
     pub output: PathBuf,
-    /// Overwrite files in a folder that is not empty.
+    /// Overwrite files in a folder that is not empty (with --format delta: replace the
+    /// rows of tables that exist, as a new version).
     #[arg(long)]
     pub force: bool,
     /// Only these tables (comma-separated).

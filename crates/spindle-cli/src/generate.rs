@@ -172,10 +172,16 @@ fn open_sink(
         Format::Csv => Box::new(CsvSink::new(path)?),
         #[cfg(feature = "avro")]
         Format::Avro => Box::new(spindle_sinks::AvroSink::new(path)?),
+        #[cfg(feature = "delta")]
+        Format::Delta => unreachable!("Delta tables are opened by open_tables"),
     })
 }
 
+/// Each table's name and sink.
+type TableSinks = Vec<(&'static str, Box<dyn StreamWriter>)>;
+
 /// Files being written: `name.ext.part` until the run succeeds, then renamed.
+#[derive(Default)]
 struct Outputs {
     files: Vec<(PathBuf, PathBuf)>,
     done: bool,
@@ -191,22 +197,13 @@ impl Drop for Outputs {
     }
 }
 
-/// `spindle generate DOMAIN ...`.
-pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
-    let started = Instant::now();
-    let domain = spindle_gen::domain_by_name(&args.domain)?;
-    let scale = resolve_scale(&args.scale, "small")?;
-    let part = Partition::new(args.part, args.parts)?;
-    let names: Vec<&'static str> = if args.tables.is_empty() {
-        domain.table_names()
-    } else {
-        args.tables
-            .iter()
-            .map(|t| domain.table(t).map(|s| s.name))
-            .collect::<spindle_gen::Result<_>>()?
-    };
-
-    let plan = domain.plan(scale, args.seed)?;
+/// Each table's file sink in `--output` (a folder, empty unless `--force`), writing
+/// `NAME.EXT.part` until the run succeeds.
+fn open_files(
+    args: &GenerateArgs,
+    domain: &dyn spindle_gen::Domain,
+    names: &[&'static str],
+) -> Result<(Outputs, TableSinks)> {
     let out = &args.output;
     if out.exists() {
         if !out.is_dir() {
@@ -225,13 +222,9 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create --output {}", out.display()))?;
-
-    let mut outputs = Outputs {
-        files: Vec::new(),
-        done: false,
-    };
-    let mut sinks: Vec<(&'static str, Box<dyn StreamWriter>)> = Vec::new();
-    for name in &names {
+    let mut outputs = Outputs::default();
+    let mut sinks: TableSinks = Vec::new();
+    for name in names {
         let file = out.join(format!("{name}.{}", args.format.extension()));
         let part_file = out.join(format!("{name}.{}.part", args.format.extension()));
         let sink = open_sink(args, &part_file, domain.table(name)?.ordered_by)
@@ -239,6 +232,87 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
         outputs.files.push((part_file, file));
         sinks.push((name, sink));
     }
+    Ok((outputs, sinks))
+}
+
+/// Each table's Delta table sink in `--output`, committing the table's rows (or this
+/// part's) when the table is done.
+#[cfg(feature = "delta")]
+fn open_tables(
+    args: &GenerateArgs,
+    domain: &dyn spindle_gen::Domain,
+    names: &[&'static str],
+) -> Result<TableSinks> {
+    let location = spindle_lake::TablesLocation::parse(&args.output.to_string_lossy())?;
+    let part = spindle_lake::RunPart {
+        run: run_id(args),
+        part: args.part,
+        parts: args.parts,
+    };
+    let mut sinks: TableSinks = Vec::new();
+    for name in names {
+        let spec = domain.table(name)?;
+        let options = ParquetOptions {
+            compression: args.compression,
+            ..Default::default()
+        }
+        .sorted_by(spec.ordered_by);
+        let sink = spindle_lake::DeltaTableSink::new(
+            &location,
+            name,
+            spec.schema.clone(),
+            part.clone(),
+            args.force,
+            options,
+        )?;
+        sinks.push((name, Box::new(sink)));
+    }
+    Ok(sinks)
+}
+
+/// The identity of a run, the same for each of its parts: a digest of what makes its
+/// rows (domain, scale, seed, tables) and of its split.
+#[cfg(feature = "delta")]
+fn run_id(args: &GenerateArgs) -> String {
+    let mut digest = 0xcbf2_9ce4_8422_2325_u64;
+    for field in [
+        args.domain.as_str(),
+        &format!("{:?}", args.scale),
+        &args.seed.to_string(),
+        &args.tables.join(","),
+        &args.parts.to_string(),
+    ] {
+        for byte in field.bytes().chain([0]) {
+            digest = (digest ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    format!("{digest:016x}")
+}
+
+/// `spindle generate DOMAIN ...`.
+pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let domain = spindle_gen::domain_by_name(&args.domain)?;
+    let scale = resolve_scale(&args.scale, "small")?;
+    let part = Partition::new(args.part, args.parts)?;
+    let names: Vec<&'static str> = if args.tables.is_empty() {
+        domain.table_names()
+    } else {
+        args.tables
+            .iter()
+            .map(|t| domain.table(t).map(|s| s.name))
+            .collect::<spindle_gen::Result<_>>()?
+    };
+
+    let plan = domain.plan(scale, args.seed)?;
+    let (mut outputs, mut sinks) = match args.format {
+        #[cfg(feature = "delta")]
+        Format::Delta => (
+            Outputs::default(),
+            open_tables(args, domain.as_ref(), &names)?,
+        ),
+        _ => open_files(args, domain.as_ref(), &names)?,
+    };
 
     let total_units: u64 = spindle_gen::driver_groups(domain.as_ref(), &names)?
         .iter()

@@ -54,6 +54,9 @@ pub enum Error {
     /// The schema registry did not answer, or refused a schema or the credentials.
     #[error("{0}")]
     Registry(String),
+    /// A lakehouse table (its log or its store) failed.
+    #[error("{0}")]
+    Table(String),
     /// An Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),

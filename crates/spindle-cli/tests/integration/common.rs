@@ -11,6 +11,19 @@ pub fn spindle(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The names of the domains `spindle list` lists (all 14: the test fails otherwise).
+#[cfg(any(feature = "kafka", feature = "delta"))]
+pub fn domains() -> Vec<String> {
+    let listed = spindle(&["list"]);
+    let domains: Vec<String> = text(&listed.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("domain "))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect();
+    assert_eq!(domains.len(), 14, "{domains:?}");
+    domains
+}
+
 /// Bytes of a process's stdout or stderr as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -466,13 +466,7 @@ fn metadata_as_headers_leaves_the_values_to_the_tables_columns() {
 fn every_table_of_every_domain_decodes_in_each_format() {
     let registry = Registry::start(None);
     let dir = tempfile::tempdir().unwrap();
-    let listed = spindle(&["list"]);
-    let domains: Vec<String> = text(&listed.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("domain "))
-        .map(|l| l.split(':').next().unwrap().to_string())
-        .collect();
-    assert_eq!(domains.len(), 14, "{domains:?}");
+    let domains = crate::common::domains();
     let formats = ["avro", "json-schema", "protobuf"];
     for domain in &domains {
         let jsonl = dir.path().join(format!("{domain}.jsonl"));

@@ -228,6 +228,7 @@ fn no_crate_has_a_circle_between_modules_but_the_allowed_ones() {
         "spindle-sinks",
         "spindle-stream",
         "spindle-sql",
+        "spindle-lake",
         "spindle-cli",
         "spindle-py",
     ] {

@@ -7,6 +7,8 @@ mod cdc;
 mod cli;
 mod common;
 mod config_fuzz;
+#[cfg(feature = "delta")]
+mod delta;
 mod golden;
 mod interleave;
 mod json_corpus;
