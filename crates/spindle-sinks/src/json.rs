@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 /// Rows serialized per parallel task.
-const ROWS_PER_TASK: usize = 8_192;
+pub(crate) const ROWS_PER_TASK: usize = 8_192;
 
 /// Layout of each JSON object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
