@@ -70,6 +70,8 @@ pub struct DeltaTableSink {
     schema: SchemaRef,
     parquet: ParquetSink,
     closed: bool,
+    /// The commit is made (or was there): the data file is the table's to keep.
+    committed: bool,
 }
 
 impl DeltaTableSink {
@@ -131,6 +133,7 @@ impl DeltaTableSink {
             schema,
             parquet,
             closed: false,
+            committed: false,
         })
     }
 
@@ -161,8 +164,9 @@ impl DeltaTableSink {
             stats: Some(stats),
             ..Default::default()
         };
-        let committed = self.runtime.block_on(self.commit(add))?;
-        if !committed {
+        let added = self.runtime.block_on(self.commit(add))?;
+        self.committed = true;
+        if !added {
             // This part's file is in the table already: drop the new copy.
             let file = self.folder.join(&self.file_name);
             std::fs::remove_file(&file).map_err(|e| self.failed(e))?;
@@ -253,6 +257,19 @@ async fn exists(table: &Url) -> Result<bool> {
             message: e.to_string(),
         })?;
     Ok(loaded.version().is_some())
+}
+
+impl Drop for DeltaTableSink {
+    /// A sink dropped before its commit (the run failed) removes its data file, which
+    /// no reader would list, and the table's folder if that leaves it empty: nothing
+    /// of the run stays behind.
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(self.folder.join(format!("{}.part", self.file_name)));
+            let _ = std::fs::remove_file(self.folder.join(&self.file_name));
+            let _ = std::fs::remove_dir(&self.folder);
+        }
+    }
 }
 
 impl StreamWriter for DeltaTableSink {

@@ -185,6 +185,20 @@ fn an_existing_table_is_replaced_only_when_forced() {
         stderr.contains("--output") && stderr.contains("pass --force"),
         "{stderr}"
     );
+    // Refused with another table first in line: that table's data file goes too.
+    let two = spindle(&[
+        "generate",
+        "retail",
+        "--tables",
+        "customer,order",
+        "--format",
+        "delta",
+        "--output",
+        out,
+    ]);
+    assert_eq!(two.status.code(), Some(2), "{}", text(&two.stderr));
+    let customer = delta.join("customer");
+    assert!(!customer.exists(), "{}", customer.display());
     // Forced: version 1 holds the new run's rows only.
     generate(
         "retail",
