@@ -3,8 +3,8 @@
 //! Each event is one message: the JSON object as the payload, optionally keyed by a
 //! column (so one entity stays on one partition), with headers `_spindle_table` and,
 //! for labelled anomalies, `_spindle_anomaly_type` (with `metadata=headers`, every
-//! `_spindle_*` column goes in a header of its name and none in the value); to one topic, or to a topic per
-//! table when the topic holds `{table}`. `delivered()` counts messages the
+//! `_spindle_*` column goes in a header of its name and none in the value); to one
+//! topic, or to a topic per table when the topic holds `{table}`. `delivered()` counts messages the
 //! broker acknowledged; a message that fails after librdkafka's retries is counted as
 //! failed and reported by `flush`/`close`, never dropped silently.
 //!
