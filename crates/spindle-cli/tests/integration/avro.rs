@@ -43,12 +43,7 @@ fn compare(pairs: &[(&Path, &Path)]) -> Vec<serde_json::Value> {
     for (avro, jsonl) in pairs {
         command.arg(avro).arg(jsonl);
     }
-    let o = command.output().unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    text(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::common::json_lines_printed(&mut command)
 }
 
 /// Asserts that a compared pair matched, row for row.

@@ -44,6 +44,18 @@ pub fn interop_python() -> String {
         .expect("set SPINDLE_INTEROP_PYTHON to a Python with pyarrow and duckdb to run this test")
 }
 
+/// Runs `command` (a read-back script), fails the test if it fails, and parses each
+/// line it printed as JSON.
+#[cfg(any(feature = "avro", feature = "kafka", feature = "delta"))]
+pub fn json_lines_printed(command: &mut Command) -> Vec<serde_json::Value> {
+    let o = command.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Python's `as_json(v)`, for the read-back scripts: a value a reader decoded (an
 /// instant, a date, a record of them) as the JSON-lines sinks write it.
 #[cfg(any(feature = "avro", feature = "kafka"))]

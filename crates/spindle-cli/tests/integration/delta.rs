@@ -68,18 +68,13 @@ for name in sorted(os.listdir(delta)):
 
 /// Runs the check script over the tables in `delta` against the files in `parquet`.
 fn check_tables(delta: &Path, parquet: &Path, ordered: bool) -> Vec<serde_json::Value> {
-    let o = Command::new(interop_python())
-        .args(["-c", CHECK_SCRIPT])
-        .arg(delta)
-        .arg(parquet)
-        .arg(if ordered { "ordered" } else { "any-order" })
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    text(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::common::json_lines_printed(
+        Command::new(interop_python())
+            .args(["-c", CHECK_SCRIPT])
+            .arg(delta)
+            .arg(parquet)
+            .arg(if ordered { "ordered" } else { "any-order" }),
+    )
 }
 
 /// Runs `spindle generate DOMAIN --quiet ARGS --output OUT`; fails the test if it fails.

@@ -248,23 +248,18 @@ fn consume_all(
     jsonl: &Path,
 ) -> Vec<serde_json::Value> {
     let (bootstrap, _) = broker();
-    let o = Command::new(interop_python())
-        .arg("-c")
-        .arg(format!("{PY_AS_JSON}{CONSUME_SCRIPT}"))
-        .args([&bootstrap, &registry.url])
-        .arg(jsonl)
-        .args(
-            topics
-                .iter()
-                .map(|(topic, format)| format!("{topic}={format}")),
-        )
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    text(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::common::json_lines_printed(
+        Command::new(interop_python())
+            .arg("-c")
+            .arg(format!("{PY_AS_JSON}{CONSUME_SCRIPT}"))
+            .args([&bootstrap, &registry.url])
+            .arg(jsonl)
+            .args(
+                topics
+                    .iter()
+                    .map(|(topic, format)| format!("{topic}={format}")),
+            ),
+    )
 }
 
 /// The Kafka sink address of `topic` in Avro through `registry`, with `more` options.
